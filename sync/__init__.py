@@ -1,0 +1,1 @@
+"""Yjs document sync: the y-websocket protocol, rooms, and durable update logs."""
