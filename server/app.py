@@ -1,0 +1,52 @@
+"""The Starlette application: routes, and a lifespan that owns every long-lived part."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from sync.rooms import Rooms
+from sync.sqlite_store import SqliteStore
+from sync.store import DocumentStore
+from sync.types import Origin
+
+from . import health
+from .context import AppContext
+from .settings import Settings
+from .sync_endpoint import sync_endpoint
+
+
+@contextlib.asynccontextmanager
+async def _embedded_store(settings: Settings) -> AsyncIterator[DocumentStore]:
+    store = SqliteStore(
+        settings.data_dir / "tandem.db", synchronous=settings.sqlite_synchronous.upper()
+    )
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            store = await stack.enter_async_context(_embedded_store(settings))
+            rooms = await stack.enter_async_context(
+                Rooms(store, origin=Origin(settings.pod_id), limits=settings.sync_limits)
+            )
+            app.state.ctx = AppContext(settings=settings, store=store, rooms=rooms)
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/healthz", health.healthz),
+            Route("/readyz", health.readyz),
+            Route("/metrics", health.metrics),
+            WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
+        ],
+        lifespan=lifespan,
+    )

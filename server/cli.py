@@ -1,0 +1,72 @@
+"""The ``tandem`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from . import logs
+from .app import create_app
+from .settings import Settings, SettingsError
+
+
+class _Server(uvicorn.Server):
+    """Fails readiness the moment a shutdown signal arrives, before connections are closed."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        ctx = getattr(getattr(self.config.app, "state", None), "ctx", None)
+        if ctx is not None:
+            ctx.draining = True
+        super().handle_exit(sig, frame)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.load(
+            overrides={"host": args.host, "port": args.port, "data_dir": args.data_dir}
+        )
+    except SettingsError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    _Server(config).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tandem", description="Collaborative editing server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the sync server (embedded mode by default)")
+    serve.add_argument("--host", help="bind address (TANDEM_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (TANDEM_PORT, default 8000)")
+    serve.add_argument(
+        "--data-dir", dest="data_dir", type=Path, help="embedded data (TANDEM_DATA_DIR)"
+    )
+    serve.set_defaults(run=_serve)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

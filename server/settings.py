@@ -1,0 +1,129 @@
+"""All settings in one frozen object, built once from ``TANDEM_*`` variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sync.limits import SyncLimits
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _env_name(name: str) -> str:
+    return "TANDEM_" + name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    pod_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
+    log_level: str = "info"
+
+    # Backing services; none set means the embedded default in data_dir.
+    redis_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_bucket: str = "tandem"
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_secure: bool = False
+    mongodb_url: str | None = field(default=None, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_model: str = "gpt-4o-mini"
+
+    # Websocket transport.
+    max_message_bytes: int = 16 * 1024 * 1024
+    ws_per_message_deflate: bool = False
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
+    shutdown_grace_s: float = 20.0
+
+    # Sync layer (see sync.limits.SyncLimits for what each means).
+    outbox_frames: int = 1024
+    send_timeout_s: float = 10.0
+    room_grace_s: float = 2.0
+    max_doc_bytes: int = 256 * 1024 * 1024
+    max_awareness_bytes: int = 64 * 1024
+    compact_entries: int = 1000
+    compact_bytes: int = 4 * 1024 * 1024
+    compact_age_s: float = 300.0
+    sqlite_synchronous: str = "NORMAL"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def sync_limits(self) -> SyncLimits:
+        return SyncLimits(
+            outbox_frames=self.outbox_frames,
+            send_timeout_s=self.send_timeout_s,
+            room_grace_s=self.room_grace_s,
+            max_doc_bytes=self.max_doc_bytes,
+            max_awareness_bytes=self.max_awareness_bytes,
+            compact_entries=self.compact_entries,
+            compact_bytes=self.compact_bytes,
+            compact_age_s=self.compact_age_s,
+        )
+
+    @classmethod
+    def known_env_names(cls) -> set[str]:
+        return {_env_name(f.name) for f in fields(cls)}
+
+    @classmethod
+    def load(
+        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Environment first, then explicit overrides (CLI flags) where not None."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(_env_name(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw, str(f.type))
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"TANDEM_PORT must be 1-65535, not {self.port}")
+        if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
+            raise SettingsError("TANDEM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+        if self.max_message_bytes < 1024:
+            raise SettingsError("TANDEM_MAX_MESSAGE_BYTES must be at least 1024")
+        if self.redis_url and not self.s3_endpoint:
+            raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
+
+
+def _parse(name: str, raw: str, type_name: str) -> Any:
+    try:
+        if "bool" in type_name:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("float"):
+            return float(raw)
+        if "Path" in type_name:
+            return Path(raw)
+    except ValueError:
+        raise SettingsError(f"{_env_name(name)}={raw!r} is not a valid {type_name}") from None
+    return raw

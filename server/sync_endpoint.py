@@ -1,0 +1,108 @@
+"""``/sync/{doc_id}``: one websocket connection of the y-websocket protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.websockets import WebSocket
+
+from sync import metrics
+from sync.peer import CloseCode, Peer
+from sync.protocol import ProtocolError, decode
+from sync.room import DocTooLargeError, Room
+from sync.rooms import RoomUnavailableError
+from sync.store import StoreError
+from sync.types import InvalidDocIdError, parse_doc_id
+
+from .context import AppContext
+from .transport import WebSocketTransport
+
+log = logging.getLogger(__name__)
+
+_KIND = {
+    "SyncStep1": "sync_step1",
+    "SyncStep2": "sync_step2",
+    "SyncUpdate": "sync_update",
+    "AwarenessMessage": "awareness",
+    "AuthMessage": "auth",
+    "QueryAwareness": "query_awareness",
+}
+
+
+async def sync_endpoint(websocket: WebSocket) -> None:
+    ctx: AppContext = websocket.app.state.ctx
+    await websocket.accept()
+    if ctx.draining:
+        await websocket.close(CloseCode.SERVICE_RESTART, "server restarting")
+        return
+    try:
+        doc_id = parse_doc_id(websocket.path_params["doc_id"])
+    except InvalidDocIdError as exc:
+        metrics.CLOSES.labels(str(CloseCode.BAD_REQUEST)).inc()
+        await websocket.close(CloseCode.BAD_REQUEST, str(exc))
+        return
+
+    limits = ctx.settings.sync_limits
+    peer = Peer(
+        WebSocketTransport(websocket),
+        can_write=True,
+        outbox_frames=limits.outbox_frames,
+        send_timeout_s=limits.send_timeout_s,
+    )
+    try:
+        room = await ctx.rooms.join(doc_id, peer)
+    except RoomUnavailableError as exc:
+        metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, str(exc))
+        return
+
+    metrics.CONNECTIONS.inc()
+    metrics.CONNECTIONS_TOTAL.inc()
+    writer = asyncio.create_task(peer.run_writer(), name=f"peer-{peer.id}-writer")
+    try:
+        await _read(websocket, ctx, room, peer)
+    finally:
+        metrics.CONNECTIONS.dec()
+        ctx.rooms.leave(room, peer)
+        peer.stop()
+        try:
+            await asyncio.wait_for(writer, limits.send_timeout_s)
+        except TimeoutError:
+            log.warning("writer of peer %s did not finish; cancelled", peer.id)
+
+
+async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -> None:
+    """Handle frames until the client goes away. After ``peer.close`` the loop keeps reading
+    (and ignoring) until the close handshake ends, so the close frame reaches the client."""
+    while True:
+        event = await websocket.receive()
+        if event["type"] == "websocket.disconnect":
+            return
+        if not peer.open:
+            continue
+        frame = event.get("bytes")
+        if frame is None:
+            _refuse(peer, CloseCode.UNSUPPORTED_DATA, "text frames are not part of the protocol")
+            continue
+        try:
+            message = decode(frame)
+        except ProtocolError as exc:
+            _refuse(peer, CloseCode.PROTOCOL_ERROR, f"malformed frame: {exc}")
+            continue
+        kind = _KIND[type(message).__name__]
+        metrics.MESSAGES_IN.labels(kind).inc()
+        metrics.BYTES_IN.labels(kind).inc(len(frame))
+        try:
+            await room.handle(peer, message)
+        except ProtocolError as exc:
+            _refuse(peer, CloseCode.INVALID_PAYLOAD, str(exc))
+        except DocTooLargeError as exc:
+            _refuse(peer, CloseCode.DOC_TOO_LARGE, str(exc))
+        except StoreError:
+            ctx.rooms.drop(room, CloseCode.INTERNAL_ERROR, "storage unavailable, reconnect")
+
+
+def _refuse(peer: Peer, code: int, reason: str) -> None:
+    log.info("closing peer %s: %s (%s)", peer.id, reason, code)
+    peer.close(code, reason)

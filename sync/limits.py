@@ -1,0 +1,23 @@
+"""Named limits of the sync layer; the server builds them from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SyncLimits:
+    outbox_frames: int = 1024
+    """Frames queued for one peer before it is closed as too slow (1013)."""
+    send_timeout_s: float = 10.0
+    """One send stuck longer than this closes the peer (1013)."""
+    room_grace_s: float = 2.0
+    """How long an empty room stays loaded in case someone rejoins."""
+    max_doc_bytes: int = 256 * 1024 * 1024
+    """A document whose encoded size would pass this refuses further updates (4413)."""
+    max_awareness_bytes: int = 64 * 1024
+    """Largest awareness update a peer may send (1009)."""
+    compact_entries: int = 1000
+    compact_bytes: int = 4 * 1024 * 1024
+    compact_age_s: float = 300.0
+    """Compaction triggers: uncompacted entries, their bytes, or the oldest one's age."""

@@ -1,0 +1,42 @@
+"""Prometheus series of the sync package (``tandem_*``), on the default registry."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+CONNECTIONS = Gauge("tandem_open_connections", "Open sync websocket connections")
+CONNECTIONS_TOTAL = Counter("tandem_connections_total", "Sync websocket connections accepted")
+CLOSES = Counter("tandem_closes_total", "Sync connections closed, by close code", ["code"])
+ROOMS = Gauge("tandem_rooms", "Documents open in this process")
+ROOM_LOADS = Counter("tandem_room_loads_total", "Document loads from the store", ["result"])
+ROOM_LOAD_SECONDS = Histogram("tandem_room_load_seconds", "Time to load a document", buckets=_FAST)
+MESSAGES_IN = Counter("tandem_messages_in_total", "Protocol messages received", ["type"])
+MESSAGES_OUT = Counter("tandem_messages_out_total", "Protocol messages queued to peers", ["type"])
+BYTES_IN = Counter("tandem_bytes_in_total", "Protocol bytes received", ["type"])
+BYTES_OUT = Counter("tandem_bytes_out_total", "Protocol bytes queued to peers", ["type"])
+UPDATE_APPLY_SECONDS = Histogram(
+    "tandem_update_apply_seconds", "Time to apply one update to the in-memory document",
+    buckets=_FAST,
+)
+LOG_APPENDS = Counter("tandem_log_appends_total", "Updates appended to the durable log")
+LOG_APPEND_SECONDS = Histogram(
+    "tandem_log_append_seconds", "Time to append one update durably", buckets=_FAST
+)
+FANOUT_SECONDS = Histogram(
+    "tandem_fanout_seconds", "From receiving an update to queueing it for every peer",
+    buckets=_FAST,
+)
+COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])
+READONLY_DROPS = Counter(
+    "tandem_readonly_writes_dropped_total", "Updates from read-only peers that were dropped"
+)
+SLOW_PEERS = Counter("tandem_slow_peers_closed_total", "Peers closed because their outbox filled")
+LOG_UNCOMPACTED = Gauge(
+    "tandem_log_uncompacted_entries", "Log entries appended by this process not yet compacted"
+)
+LOG_OLDEST_AGE = Gauge(
+    "tandem_log_oldest_uncompacted_age_seconds",
+    "Age of the oldest update of an open document not yet compacted",
+)

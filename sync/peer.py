@@ -1,0 +1,129 @@
+"""One client connection as the room sees it: a bounded outbox drained by a writer task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from enum import Enum
+from typing import Protocol
+
+from . import metrics
+from .types import Frame
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+class Transport(Protocol):
+    async def send(self, frame: Frame) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class CloseCode:
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    INVALID_PAYLOAD = 1007
+    POLICY_VIOLATION = 1008
+    TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012
+    TRY_AGAIN_LATER = 1013
+    BAD_REQUEST = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    DOC_TOO_LARGE = 4413
+
+
+class PeerState(Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Peer:
+    """Queued frames are sent in order by ``run_writer``. A peer whose outbox fills is closed
+    with 1013 and resyncs when it reconnects: never a silent drop, never a blocked room."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        can_write: bool = True,
+        outbox_frames: int = 1024,
+        send_timeout_s: float = 10.0,
+    ) -> None:
+        self.id = next(_ids)
+        self.can_write = can_write
+        self.state = PeerState.OPEN
+        self.close_code: int | None = None
+        self._transport = transport
+        self._outbox: asyncio.Queue[Frame | None] = asyncio.Queue(outbox_frames)
+        self._send_timeout_s = send_timeout_s
+        self._close_reason = ""
+
+    def __repr__(self) -> str:
+        return f"<Peer {self.id} {self.state.value}>"
+
+    @property
+    def open(self) -> bool:
+        return self.state is PeerState.OPEN
+
+    def send(self, frame: Frame, kind: str) -> None:
+        if self.state is not PeerState.OPEN:
+            return
+        try:
+            self._outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            metrics.SLOW_PEERS.inc()
+            log.warning("peer %s cannot keep up; closing so it resyncs", self.id)
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow, reconnect to resync")
+            return
+        metrics.MESSAGES_OUT.labels(kind).inc()
+        metrics.BYTES_OUT.labels(kind).inc(len(frame))
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the writer to send a close frame; frames still queued are dropped, since a
+        closed peer resyncs from scratch anyway. Idempotent."""
+        if self.state is not PeerState.OPEN:
+            return
+        self.state = PeerState.CLOSING
+        self.close_code = code
+        self._close_reason = reason
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        self._outbox.put_nowait(None)
+
+    def stop(self) -> None:
+        """The connection is already gone: end the writer without a close frame. Idempotent."""
+        if self.state is not PeerState.OPEN:
+            return
+        self.state = PeerState.CLOSED
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        self._outbox.put_nowait(None)
+
+    async def run_writer(self) -> None:
+        """Send queued frames until closed; returns after the close frame went out."""
+        try:
+            while (frame := await self._outbox.get()) is not None:
+                try:
+                    await asyncio.wait_for(self._transport.send(frame), self._send_timeout_s)
+                except TimeoutError:
+                    self.close(CloseCode.TRY_AGAIN_LATER, "send timed out")
+                    break
+        except OSError:
+            # The socket died under us; the reader sees the disconnect and cleans up.
+            self.state = PeerState.CLOSED
+            return
+        if self.state is PeerState.CLOSING and self.close_code is not None:
+            metrics.CLOSES.labels(str(self.close_code)).inc()
+            with contextlib.suppress(OSError):  # gone already: nothing left to tell it
+                await self._transport.close(self.close_code, self._close_reason)
+        self.state = PeerState.CLOSED

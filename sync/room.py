@@ -1,0 +1,216 @@
+"""One open document in this process: the shared Y.Doc, its peers and their presence."""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+
+from pycrdt import Doc, TransactionEvent, merge_updates
+
+from . import metrics
+from .awareness import RoomAwareness
+from .limits import SyncLimits
+from .peer import CloseCode, Peer
+from .protocol import (
+    AuthMessage,
+    AwarenessMessage,
+    Message,
+    ProtocolError,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode_awareness,
+    encode,
+)
+from .store import DocumentStore, LogEntry, StoreError
+from .types import DocId, LogId, Origin, Update
+
+log = logging.getLogger(__name__)
+
+_EMPTY_UPDATE = b"\x00\x00"
+
+
+class RoomState(Enum):
+    LOADING = "loading"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DocTooLargeError(Exception):
+    """Applying the update would grow the document past ``max_doc_bytes``."""
+
+
+class Room:
+    """Updates are applied and appended one at a time in the order they arrive; an update is
+    relayed only after the store made it durable (append-before-broadcast)."""
+
+    def __init__(
+        self, doc_id: DocId, store: DocumentStore, origin: Origin, limits: SyncLimits
+    ) -> None:
+        self.doc_id = doc_id
+        self.state = RoomState.LOADING
+        self.peers: set[Peer] = set()
+        self.awareness = RoomAwareness()
+        self.last_id: LogId | None = None
+        self.uncompacted_entries = 0
+        self.uncompacted_bytes = 0
+        self.oldest_uncompacted: float | None = None
+        self.size_bytes = 0
+        self._store = store
+        self._origin = origin
+        self._limits = limits
+        self._doc = Doc()
+        self._changes: list[Update] = []
+        self._doc.observe(self._capture)
+
+    def __repr__(self) -> str:
+        return f"<Room {self.doc_id} {self.state.value} peers={len(self.peers)}>"
+
+    def _capture(self, event: TransactionEvent) -> None:
+        self._changes.append(event.update)
+
+    def _take_changes(self) -> Update | None:
+        changes, self._changes = self._changes, []
+        changes = [c for c in changes if c != _EMPTY_UPDATE]
+        if not changes:
+            return None
+        return changes[0] if len(changes) == 1 else merge_updates(*changes)
+
+    @property
+    def doc(self) -> Doc:
+        """The live document; callers must not write to it directly (use ``apply_local``)."""
+        return self._doc
+
+    async def load(self) -> None:
+        started = time.perf_counter()
+        loaded = await self._store.load(self.doc_id)
+        for update in loaded.updates:
+            self._doc.apply_update(update)
+            self.size_bytes += len(update)
+        self._changes.clear()
+        self.last_id = loaded.last_id
+        if len(loaded.updates) > 1:
+            # Every tail entry counts as uncompacted, so reopening a long log compacts it.
+            self.uncompacted_entries = len(loaded.updates) - 1
+            self.oldest_uncompacted = time.time()
+        self.state = RoomState.OPEN
+        metrics.ROOM_LOAD_SECONDS.observe(time.perf_counter() - started)
+
+    # -- peers ---------------------------------------------------------------------------------
+
+    def add(self, peer: Peer) -> None:
+        self.peers.add(peer)
+        peer.send(encode(SyncStep1(self._doc.get_state())), "sync_step1")
+        if (present := self.awareness.encode_all()) is not None:
+            peer.send(encode(AwarenessMessage(present)), "awareness")
+
+    def remove(self, peer: Peer) -> None:
+        self.peers.discard(peer)
+        if (removal := self.awareness.remove_owner(peer.id)) is not None:
+            self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
+
+    def close(self, code: int, reason: str) -> None:
+        self.state = RoomState.CLOSED
+        for peer in list(self.peers):
+            peer.close(code, reason)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def handle(self, peer: Peer, message: Message) -> None:
+        """Act on one message from ``peer``. Raises ProtocolError for content that cannot be
+        applied, DocTooLargeError, or StoreError after closing the whole room."""
+        match message:
+            case SyncStep1(state_vector):
+                try:
+                    reply = self._doc.get_update(state_vector)
+                except ValueError as exc:
+                    raise ProtocolError(f"invalid state vector: {exc}") from exc
+                peer.send(encode(SyncStep2(reply)), "sync_step2")
+            case SyncStep2(update) | SyncUpdate(update):
+                if not peer.can_write:
+                    metrics.READONLY_DROPS.inc()
+                    return
+                await self.apply_client_update(update, exclude=peer)
+            case AwarenessMessage(payload):
+                if len(payload) > self._limits.max_awareness_bytes:
+                    raise ProtocolError("awareness update too large")
+                self.awareness.apply(peer.id, decode_awareness(payload))
+                # Echoed to the sender too: the stock client reconnects after 30 s without
+                # a message, and its own periodic awareness renewal keeps it alive this way.
+                self._broadcast(encode(message), "awareness", exclude=None)
+            case QueryAwareness():
+                if (present := self.awareness.encode_all()) is not None:
+                    peer.send(encode(AwarenessMessage(present)), "awareness")
+            case AuthMessage():
+                pass  # Clients have nothing to say in the auth channel.
+
+    async def apply_client_update(self, update: Update, *, exclude: Peer | None) -> None:
+        if update == _EMPTY_UPDATE:
+            return
+        if self.size_bytes + len(update) > self._limits.max_doc_bytes:
+            raise DocTooLargeError(f"document {self.doc_id} is at its size limit")
+        received = time.perf_counter()
+        try:
+            self._doc.apply_update(update)
+        except ValueError as exc:
+            self._changes.clear()
+            raise ProtocolError(f"update cannot be applied: {exc}") from exc
+        metrics.UPDATE_APPLY_SECONDS.observe(time.perf_counter() - received)
+        change = self._take_changes()
+        if change is None:
+            return  # Already known (a resend after reconnect) or still pending its deps.
+        await self._append(change)
+        self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
+        metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
+
+    def apply_remote(self, entry: LogEntry) -> None:
+        """An update another process appended to the log: apply and relay, never re-append."""
+        self._doc.apply_update(entry.update)
+        self.last_id = entry.id
+        self.size_bytes += len(entry.update)
+        change = self._take_changes()
+        if change is not None:
+            self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+
+    async def _append(self, change: Update) -> None:
+        started = time.perf_counter()
+        try:
+            self.last_id = await self._store.append(self.doc_id, change, self._origin)
+        except StoreError:
+            # The in-memory doc now holds an update nobody can rely on: drop the whole room so
+            # every client reconnects, reloads what is durable and re-sends what it has.
+            log.exception("append failed for %s; closing the room", self.doc_id)
+            self.close(CloseCode.INTERNAL_ERROR, "storage unavailable, reconnect")
+            raise
+        metrics.LOG_APPENDS.inc()
+        metrics.LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
+        self.size_bytes += len(change)
+        self.uncompacted_entries += 1
+        self.uncompacted_bytes += len(change)
+        if self.oldest_uncompacted is None:
+            self.oldest_uncompacted = time.time()
+
+    def needs_compaction(self, now: float) -> bool:
+        if self.uncompacted_entries == 0:
+            return False
+        limits = self._limits
+        return (
+            self.uncompacted_entries >= limits.compact_entries
+            or self.uncompacted_bytes >= limits.compact_bytes
+            or (
+                self.oldest_uncompacted is not None
+                and now - self.oldest_uncompacted >= limits.compact_age_s
+            )
+        )
+
+    def compacted(self) -> None:
+        self.uncompacted_entries = 0
+        self.uncompacted_bytes = 0
+        self.oldest_uncompacted = None
+
+    def _broadcast(self, frame: bytes, kind: str, *, exclude: Peer | None) -> None:
+        for peer in self.peers:
+            if peer is not exclude:
+                peer.send(frame, kind)

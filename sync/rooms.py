@@ -1,0 +1,222 @@
+"""The registry of open rooms: single-flight loads, unload when empty, compaction, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from . import metrics
+from .limits import SyncLimits
+from .peer import CloseCode, Peer
+from .room import Room, RoomState
+from .store import DocumentStore, LogTail, StoreError
+from .types import DocId, Origin
+
+log = logging.getLogger(__name__)
+
+
+class RoomUnavailableError(Exception):
+    """The document could not be loaded (storage failed); nothing was written."""
+
+
+class Rooms:
+    """Owns every room and every background task of the sync layer. Use as an async context
+    manager: leaving it closes all peers with ``shutdown_code`` and cancels what is left."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        origin: Origin,
+        limits: SyncLimits,
+        tail: LogTail | None = None,
+        sweep_interval_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._origin = origin
+        self._limits = limits
+        self._tail = tail
+        self._sweep_interval_s = sweep_interval_s
+        self._rooms: dict[DocId, Room] = {}
+        self._loads: dict[DocId, asyncio.Task[None]] = {}
+        self._tails: dict[DocId, asyncio.Task[None]] = {}
+        self._unload_timers: dict[DocId, asyncio.TimerHandle] = {}
+        self._compacting: set[DocId] = set()
+        self._retry_compaction_at: dict[DocId, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self._sweeper: asyncio.Task[None] | None = None
+        metrics.LOG_UNCOMPACTED.set_function(
+            lambda: sum(r.uncompacted_entries for r in self._rooms.values())
+        )
+        metrics.LOG_OLDEST_AGE.set_function(self._oldest_uncompacted_age)
+
+    async def __aenter__(self) -> Rooms:
+        self._sweeper = self._spawn(self._sweep())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose(CloseCode.GOING_AWAY, "server shutting down")
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def get(self, doc_id: DocId) -> Room | None:
+        return self._rooms.get(doc_id)
+
+    # -- joining and leaving -------------------------------------------------------------------
+
+    async def join(self, doc_id: DocId, peer: Peer) -> Room:
+        if self._closed:
+            raise RoomUnavailableError("shutting down")
+        if (timer := self._unload_timers.pop(doc_id, None)) is not None:
+            timer.cancel()
+        room = self._rooms.get(doc_id)
+        if room is None:
+            room = Room(doc_id, self._store, self._origin, self._limits)
+            self._rooms[doc_id] = room
+            metrics.ROOMS.set(len(self._rooms))
+            self._loads[doc_id] = self._spawn(self._load(room))
+        if room.state is RoomState.LOADING:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._loads[doc_id])
+        if room.state is not RoomState.OPEN:
+            raise RoomUnavailableError(f"document {doc_id} could not be loaded")
+        room.add(peer)
+        return room
+
+    def leave(self, room: Room, peer: Peer) -> None:
+        room.remove(peer)
+        if room.peers or room.state is not RoomState.OPEN or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._unload_timers[room.doc_id] = loop.call_later(
+            self._limits.room_grace_s, self._unload_if_idle, room
+        )
+
+    async def _load(self, room: Room) -> None:
+        try:
+            await room.load()
+        except Exception:
+            # Nothing is written on a failed load: the room just disappears and the next
+            # joiner tries again.
+            log.exception("loading %s failed", room.doc_id)
+            metrics.ROOM_LOADS.labels("error").inc()
+            room.close(CloseCode.INTERNAL_ERROR, "could not load document")
+            self._forget(room)
+            raise
+        finally:
+            self._loads.pop(room.doc_id, None)
+        metrics.ROOM_LOADS.labels("ok").inc()
+        if self._tail is not None:
+            self._tails[room.doc_id] = self._spawn(self._follow(room))
+
+    async def _follow(self, room: Room) -> None:
+        assert self._tail is not None
+        try:
+            async for entry in self._tail.tail(room.doc_id, room.last_id):
+                if entry.origin == self._origin:
+                    room.last_id = entry.id  # our own echo: applied and relayed already
+                else:
+                    room.apply_remote(entry)
+        except Exception:
+            # Without the tail this room would silently miss other pods' edits.
+            log.exception("following the log of %s failed; closing the room", room.doc_id)
+            self.drop(room, CloseCode.INTERNAL_ERROR, "lost the update stream, reconnect")
+            raise
+
+    def _unload_if_idle(self, room: Room) -> None:
+        self._unload_timers.pop(room.doc_id, None)
+        if room.peers or self._rooms.get(room.doc_id) is not room:
+            return
+        room.state = RoomState.CLOSED
+        self._forget(room)
+        if room.uncompacted_entries:
+            self._spawn(self._compact(room))
+
+    def _forget(self, room: Room) -> None:
+        if self._rooms.get(room.doc_id) is room:
+            del self._rooms[room.doc_id]
+        if (follower := self._tails.pop(room.doc_id, None)) is not None:
+            follower.cancel()
+        metrics.ROOMS.set(len(self._rooms))
+
+    def drop(self, room: Room, code: int, reason: str) -> None:
+        """Close every peer of a room whose in-memory state can no longer be trusted."""
+        room.close(code, reason)
+        self._forget(room)
+
+    # -- compaction ----------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval_s)
+            now = time.time()
+            for room in list(self._rooms.values()):
+                if (
+                    room.needs_compaction(now)
+                    and room.doc_id not in self._compacting
+                    and self._retry_compaction_at.get(room.doc_id, 0.0) <= now
+                ):
+                    self._spawn(self._compact(room))
+
+    async def _compact(self, room: Room) -> None:
+        if room.doc_id in self._compacting:
+            return
+        self._compacting.add(room.doc_id)
+        entries_before = room.uncompacted_entries
+        try:
+            done = await self._store.compact(room.doc_id)
+        except StoreError:
+            log.warning("compaction of %s failed; retrying later", room.doc_id, exc_info=True)
+            metrics.COMPACTIONS.labels("error").inc()
+            self._retry_compaction_at[room.doc_id] = time.time() + 30.0
+            return
+        finally:
+            self._compacting.discard(room.doc_id)
+        self._retry_compaction_at.pop(room.doc_id, None)
+        metrics.COMPACTIONS.labels("ok" if done else "noop").inc()
+        # Entries appended while compacting may not be in the snapshot: keep counting them.
+        room.uncompacted_entries = max(0, room.uncompacted_entries - entries_before)
+        if room.uncompacted_entries == 0:
+            room.compacted()
+
+    def _oldest_uncompacted_age(self) -> float:
+        now = time.time()
+        ages = [now - r.oldest_uncompacted for r in self._rooms.values() if r.oldest_uncompacted]
+        return max(ages, default=0.0)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._reap)
+        return task
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.debug("background task ended with %r", exc)  # already logged where raised
+
+    def close_all(self, code: int, reason: str) -> None:
+        for room in list(self._rooms.values()):
+            room.close(code, reason)
+
+    async def aclose(self, code: int, reason: str, timeout_s: float = 5.0) -> None:
+        self._closed = True
+        for timer in self._unload_timers.values():
+            timer.cancel()
+        self._unload_timers.clear()
+        self.close_all(code, reason)
+        for task in [self._sweeper, *self._tails.values()]:
+            if task is not None:
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+        for task in list(self._tasks):
+            task.cancel()
