@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from enum import Enum
@@ -64,6 +65,7 @@ class Room:
         self._doc = Doc()
         self._changes: list[Update] = []
         self._doc.observe(self._capture)
+        self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"<Room {self.doc_id} {self.state.value} peers={len(self.peers)}>"
@@ -112,9 +114,14 @@ class Room:
             self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
 
     def close(self, code: int, reason: str) -> None:
+        """Close every peer; the room is done and never reopens (a new Room loads instead)."""
         self.state = RoomState.CLOSED
+        self._closed.set()
         for peer in list(self.peers):
             peer.close(code, reason)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ class Rooms:
         self._unload_timers.pop(room.doc_id, None)
         if room.peers or self._rooms.get(room.doc_id) is not room:
             return
-        room.state = RoomState.CLOSED
+        room.close(CloseCode.NORMAL, "unloaded")
         self._forget(room)
         if room.uncompacted_entries:
             self._spawn(self._compact(room))

@@ -1,0 +1,306 @@
+"""Room and Rooms logic with the real SQLite store and an in-memory transport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc, Text
+
+from sync.limits import SyncLimits
+from sync.peer import CloseCode, Peer, PeerState
+from sync.protocol import (
+    AwarenessEntry,
+    AwarenessMessage,
+    ProtocolError,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode,
+    decode_awareness,
+    encode,
+    encode_awareness,
+)
+from sync.room import Room
+from sync.rooms import Rooms, RoomUnavailableError
+from sync.sqlite_store import SqliteStore
+from sync.store import LoadedDoc, StoreError
+from sync.types import DocId, LogId, Origin, Update
+
+DOC = DocId("doc-1")
+
+
+class MemoryTransport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.closed: tuple[int, str] | None = None
+        self.gate: asyncio.Event | None = None
+        self._arrived = asyncio.Event()
+
+    async def send(self, frame: bytes) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
+        self.frames.append(frame)
+        self._arrived.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        self._arrived.set()
+
+    def messages(self) -> list[object]:
+        return [decode(f) for f in self.frames]
+
+    async def wait_for(self, predicate, timeout_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+        async def until() -> None:
+            while not predicate():
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(until(), timeout_s)
+
+
+def make_update(text: str, doc: Doc | None = None) -> Update:
+    doc = doc or Doc()
+    before = doc.get_state()
+    doc.get("content", type=Text).insert(0, text)
+    return doc.get_update(before)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "t.db")
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture
+async def rooms(store: SqliteStore) -> AsyncIterator[Rooms]:
+    async with Rooms(store, origin=Origin("pod-a"), limits=SyncLimits(room_grace_s=0.01)) as r:
+        yield r
+
+
+def connect(can_write: bool = True, outbox_frames: int = 64) -> tuple[Peer, MemoryTransport]:
+    transport = MemoryTransport()
+    peer = Peer(transport, can_write=can_write, outbox_frames=outbox_frames)
+    return peer, transport
+
+
+async def started(peer: Peer) -> asyncio.Task[None]:
+    return asyncio.create_task(peer.run_writer())
+
+
+async def test_joining_peer_gets_step1_with_the_docs_state(rooms: Rooms) -> None:
+    peer, transport = connect()
+    writer = await started(peer)
+    await rooms.join(DOC, peer)
+    await transport.wait_for(lambda: transport.frames)
+    assert isinstance(transport.messages()[0], SyncStep1)
+    peer.stop()
+    await writer
+
+
+async def test_update_is_durable_before_any_peer_sees_it(store: SqliteStore) -> None:
+    seen_durable: list[bool] = []
+    room = Room(DOC, store, Origin("pod-a"), SyncLimits())
+    await room.load()
+    sender, _ = connect()
+    receiver, transport = connect()
+    room.add(sender)
+    room.add(receiver)
+
+    original_send = receiver.send
+
+    def check_then_send(frame: bytes, kind: str) -> None:
+        if kind == "sync_update":
+            count = store._db.execute("SELECT COUNT(*) FROM updates").fetchone()[0]
+            seen_durable.append(count == 1)
+        original_send(frame, kind)
+
+    receiver.send = check_then_send  # type: ignore[method-assign]
+    await room.handle(sender, SyncUpdate(make_update("hi")))
+    assert seen_durable == [True]
+
+
+async def test_update_reaches_other_peers_but_not_its_sender(rooms: Rooms) -> None:
+    a, ta = connect()
+    b, tb = connect()
+    room_a = await rooms.join(DOC, a)
+    await rooms.join(DOC, b)
+    update = make_update("hello")
+    await room_a.handle(a, SyncUpdate(update))
+    queued_b = [decode(f) for f in _drain(b)]
+    queued_a = [decode(f) for f in _drain(a)]
+    assert any(isinstance(m, SyncUpdate) for m in queued_b)
+    assert not any(isinstance(m, SyncUpdate) for m in queued_a)
+    assert str(room_a.doc.get("content", type=Text)) == "hello"
+
+
+async def test_resent_update_is_neither_logged_nor_relayed_again(
+    rooms: Rooms, store: SqliteStore
+) -> None:
+    a, _ = connect()
+    b, _ = connect()
+    room = await rooms.join(DOC, a)
+    await rooms.join(DOC, b)
+    update = make_update("once")
+    await room.handle(a, SyncUpdate(update))
+    _drain(b)
+    await room.handle(a, SyncStep2(update))
+    assert (await store.stats(DOC)).entries == 1
+    assert not [f for f in _drain(b) if isinstance(decode(f), SyncUpdate)]
+
+
+async def test_read_only_peer_writes_are_dropped_but_it_still_syncs(rooms: Rooms) -> None:
+    viewer, _ = connect(can_write=False)
+    room = await rooms.join(DOC, viewer)
+    await room.handle(viewer, SyncUpdate(make_update("nope")))
+    assert str(room.doc.get("content", type=Text)) == ""
+    _drain(viewer)
+    await room.handle(viewer, SyncStep1(Doc().get_state()))
+    assert isinstance(decode(_drain(viewer)[-1]), SyncStep2)
+
+
+async def test_unappliable_update_raises_and_leaves_the_doc_alone(rooms: Rooms) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    await room.handle(a, SyncUpdate(make_update("keep")))
+    with pytest.raises(ProtocolError):
+        await room.handle(a, SyncUpdate(b"\x05\xff\x01garbage"))
+    assert str(room.doc.get("content", type=Text)) == "keep"
+
+
+async def test_slow_peer_is_closed_with_1013_and_the_room_goes_on(rooms: Rooms) -> None:
+    fast, fast_t = connect()
+    slow, slow_t = connect(outbox_frames=4)
+    slow_t.gate = asyncio.Event()  # the slow peer's socket never drains
+    writers = [await started(fast), await started(slow)]
+    room = await rooms.join(DOC, fast)
+    await rooms.join(DOC, slow)
+    doc = Doc()
+    for i in range(20):
+        await room.handle(fast, SyncUpdate(make_update(str(i), doc)))
+    assert slow.state is not PeerState.OPEN and slow.close_code == CloseCode.TRY_AGAIN_LATER
+    slow_t.gate.set()
+    await slow_t.wait_for(lambda: slow_t.closed is not None)
+    assert slow_t.closed is not None and slow_t.closed[0] == 1013
+    assert len(room.doc.get("content", type=Text)) == len("".join(str(i) for i in range(20)))
+    fast.stop()
+    await asyncio.gather(*writers)
+
+
+async def test_awareness_of_a_leaving_peer_is_removed_for_everyone(rooms: Rooms) -> None:
+    a, _ = connect()
+    b, _ = connect()
+    room = await rooms.join(DOC, a)
+    await rooms.join(DOC, b)
+    payload = encode_awareness([AwarenessEntry(42, 1, '{"user":{"name":"ann"}}')])
+    await room.handle(a, AwarenessMessage(payload))
+    assert [decode(f) for f in _drain(a)][-1] == AwarenessMessage(payload)  # echoed to sender
+    _drain(b)
+    rooms.leave(room, a)
+    (removal,) = [decode(f) for f in _drain(b)]
+    assert isinstance(removal, AwarenessMessage)
+    assert decode_awareness(removal.payload) == [AwarenessEntry(42, 2, "null")]
+
+
+async def test_joiner_receives_present_awareness(rooms: Rooms) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    payload = encode_awareness([AwarenessEntry(7, 1, '{"cursor":3}')])
+    await room.handle(a, AwarenessMessage(payload))
+    b, _ = connect()
+    await rooms.join(DOC, b)
+    frames = [decode(f) for f in _drain(b)]
+    assert AwarenessMessage(payload) in frames
+
+
+async def test_concurrent_joiners_share_one_load(store: SqliteStore) -> None:
+    loads = 0
+    release = asyncio.Event()
+
+    class CountingStore(SqliteStore):
+        async def load(self, doc_id: DocId) -> LoadedDoc:
+            nonlocal loads
+            loads += 1
+            await release.wait()
+            return await super().load(doc_id)
+
+    counting = CountingStore(Path(store._db.execute("PRAGMA database_list").fetchone()[2]))
+    async with Rooms(counting, origin=Origin("p"), limits=SyncLimits()) as rooms:
+        joins = [asyncio.create_task(rooms.join(DOC, connect()[0])) for _ in range(10)]
+        release.set()
+        joined = await asyncio.gather(*joins)
+    assert loads == 1
+    assert len({id(r) for r in joined}) == 1
+
+
+async def test_failed_load_writes_nothing_and_next_join_retries(store: SqliteStore) -> None:
+    failing = True
+
+    class FlakyStore(SqliteStore):
+        async def load(self, doc_id: DocId) -> LoadedDoc:
+            if failing:
+                raise StoreError("disk on fire")
+            return await super().load(doc_id)
+
+        async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+            raise AssertionError("a failed load must not write")
+
+    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
+    async with Rooms(FlakyStore(path), origin=Origin("p"), limits=SyncLimits()) as rooms:
+        with pytest.raises(RoomUnavailableError):
+            await rooms.join(DOC, connect()[0])
+        assert rooms.get(DOC) is None
+        failing = False
+        await rooms.join(DOC, connect()[0])
+        assert rooms.get(DOC) is not None
+
+
+async def test_failed_append_closes_the_whole_room(store: SqliteStore) -> None:
+    class BrokenAppends(SqliteStore):
+        async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+            raise StoreError("no space left")
+
+    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
+    async with Rooms(BrokenAppends(path), origin=Origin("p"), limits=SyncLimits()) as rooms:
+        a, _ = connect()
+        b, _ = connect()
+        room = await rooms.join(DOC, a)
+        await rooms.join(DOC, b)
+        with pytest.raises(StoreError):
+            await room.handle(a, SyncUpdate(make_update("lost?")))
+        assert a.close_code == b.close_code == CloseCode.INTERNAL_ERROR
+        assert not [f for f in _drain(b) if isinstance(decode(f), SyncUpdate)]
+
+
+async def test_empty_room_unloads_after_grace(rooms: Rooms) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    rooms.leave(room, a)
+    assert rooms.get(DOC) is room
+    await asyncio.wait_for(room.wait_closed(), 2.0)
+    assert rooms.get(DOC) is None
+
+
+async def test_reopened_doc_has_its_content(rooms: Rooms) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    await room.handle(a, SyncUpdate(make_update("persisted")))
+    rooms.leave(room, a)
+    rooms.drop(room, CloseCode.NORMAL, "test")
+    b, _ = connect()
+    again = await rooms.join(DOC, b)
+    assert again is not room
+    assert str(again.doc.get("content", type=Text)) == "persisted"
+
+
+def _drain(peer: Peer) -> list[bytes]:
+    frames = []
+    queue = peer._outbox
+    while not queue.empty():
+        frame = queue.get_nowait()
+        if frame is not None:
+            frames.append(frame)
+    return frames
