@@ -1,0 +1,75 @@
+"""Each kind of bad input closes only the offending connection; the doc and others go on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import websockets
+
+from sync.protocol import AwarenessMessage, SyncUpdate, encode, varbytes, varuint
+from tests.pyclient import PyClient
+from tests.server_proc import TandemProcess
+
+MAX_MESSAGE = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TandemProcess]:
+    data = tmp_path_factory.mktemp("bad-input")
+    env = {"TANDEM_MAX_MESSAGE_BYTES": str(MAX_MESSAGE)}
+    async with TandemProcess(data, env=env) as proc:
+        yield proc
+
+
+BAD_AWARENESS = encode(
+    AwarenessMessage(varuint(1) + varuint(9) + varuint(1) + varbytes(b"{not json"))
+)
+
+CASES = {
+    "garbage": (b"\xde\xad\xbe\xef", 1002),
+    "truncated varint": (b"\x00\x02\xff\xff\xff", 1002),
+    "unknown message type": (b"\x07\x00", 1002),
+    "unknown sync type": (b"\x00\x09\x00", 1002),
+    "length past end": (b"\x00\x02\x7f\x01\x02", 1002),
+    "unappliable update": (encode(SyncUpdate(b"\x05\xff\xff\x01\x00garbage")), 1007),
+    "invalid awareness json": (BAD_AWARENESS, 1007),
+    "text frame": ("hello", 1003),
+    "oversize frame": (encode(SyncUpdate(b"\x00" * (MAX_MESSAGE + 10))), 1009),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_bad_frame_closes_only_its_sender(server: TandemProcess, case: str) -> None:
+    frame, expected_code = CASES[case]
+    doc = f"{server.ws_url}/bad-{case.replace(' ', '-')}"
+    async with PyClient(doc) as a, PyClient(doc) as b:
+        await a.insert(0, "before ")
+        await b.wait_text("before ")
+        async with PyClient(doc) as bad:
+            await bad.send(frame)
+            code, _ = await bad.wait_closed()
+        assert code == expected_code
+        await b.insert(7, "after")
+        await a.wait_text("before after")
+    async with PyClient(doc) as fresh:
+        await fresh.wait_text("before after")
+
+
+@pytest.mark.parametrize("doc_id", ["a" * 129, "has%20space", ".hidden", "semi;colon", "%00nul", "x/y"])
+async def test_invalid_doc_id_is_refused_with_4400(server: TandemProcess, doc_id: str) -> None:
+    async with websockets.connect(f"{server.ws_url}/{doc_id}") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    assert "doc ids are" in closed.value.rcvd.reason
+
+
+async def test_server_stays_healthy_after_bad_input(server: TandemProcess) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{server.http_url}/healthz")).status_code == 200
+        metrics = (await client.get(f"{server.http_url}/metrics")).text
+    assert 'tandem_closes_total{code="1002"}' in metrics
