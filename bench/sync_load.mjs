@@ -1,0 +1,157 @@
+// Load generator for the sync benchmark: real Yjs clients (stock y-websocket provider) against
+// any y-websocket server. Prints one JSON object with its measurements on stdout.
+//
+//   node sync_load.mjs latency --url ws://127.0.0.1:8000/sync --docs 50 --clients 4 --rate 10
+//   node sync_load.mjs connect --url ... --bytes 1000000 --repeats 20
+//   node sync_load.mjs idle    --url ... --conns 1000 --docs 100   (holds them until stdin closes)
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import WebSocket from 'ws'
+import { performance } from 'node:perf_hooks'
+
+const [mode, ...rest] = process.argv.slice(2)
+const opts = { url: 'ws://127.0.0.1:8000/sync', docs: 50, clients: 4, rate: 10, duration: 20,
+  warmup: 3, bytes: 100000, repeats: 20, conns: 1000, prefix: `b${Date.now().toString(36)}`,
+  params: '' }
+for (let i = 0; i < rest.length; i += 2) {
+  const key = rest[i].replace(/^--/, '')
+  opts[key] = typeof opts[key] === 'number' ? Number(rest[i + 1]) : rest[i + 1]
+}
+const params = opts.params ? Object.fromEntries(new URLSearchParams(opts.params)) : {}
+
+const connect = (room) => {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(opts.url, room, doc, {
+    WebSocketPolyfill: WebSocket, disableBc: true, params, resyncInterval: -1
+  })
+  return { doc, provider, text: doc.getText('content') }
+}
+
+const synced = (client, timeoutMs = 60000) => new Promise((resolve, reject) => {
+  if (client.provider.synced) return resolve()
+  const timer = setTimeout(() => reject(new Error('sync timeout')), timeoutMs)
+  client.provider.once('sync', () => { clearTimeout(timer); resolve() })
+})
+
+const percentile = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] : null
+const summary = (values) => {
+  const sorted = Float64Array.from(values).sort()
+  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1] : null }
+}
+const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+
+async function latency () {
+  const sent = new Map() // "client:clock" -> send time, shared: all clients live in this process
+  const latencies = []
+  let expected = 0
+  let received = 0
+  let measuring = false
+  const docs = []
+  for (let d = 0; d < opts.docs; d++) {
+    const clients = []
+    for (let c = 0; c < opts.clients; c++) {
+      const client = connect(`${opts.prefix}-lat-${d}`)
+      client.doc.on('update', (update, origin) => {
+        if (origin !== client.provider) return
+        const meta = Y.parseUpdateMeta(update)
+        for (const [id, clock] of meta.from) {
+          const t = sent.get(`${id}:${clock}`)
+          if (t !== undefined) {
+            received++
+            if (measuring) latencies.push(performance.now() - t)
+          }
+        }
+      })
+      clients.push(client)
+    }
+    docs.push(clients)
+  }
+  await Promise.all(docs.flat().map(c => synced(c)))
+  const timers = []
+  const started = performance.now()
+  for (const clients of docs) {
+    for (const client of clients) {
+      const tick = () => {
+        const clock = Y.getState(client.doc.store, client.doc.clientID)
+        const pos = Math.floor(Math.random() * (client.text.length + 1))
+        sent.set(`${client.doc.clientID}:${clock}`, performance.now())
+        if (measuring) expected += opts.clients - 1
+        client.text.insert(pos, Math.random().toString(36).slice(2, 10))
+      }
+      const start = setTimeout(() => timers.push(setInterval(tick, 1000 / opts.rate)),
+        Math.random() * 1000 / opts.rate)
+      timers.push(start)
+    }
+  }
+  await sleep(opts.warmup * 1000)
+  const receivedAtStart = received
+  measuring = true
+  await sleep(opts.duration * 1000)
+  measuring = false
+  timers.forEach(t => { clearTimeout(t); clearInterval(t) })
+  const measuredSent = expected
+  // Let in-flight updates land, then check every client of a doc holds the same text.
+  await sleep(2000)
+  let diverged = 0
+  for (const clients of docs) {
+    const first = clients[0].text.toString()
+    if (clients.some(c => c.text.toString() !== first)) diverged++
+  }
+  docs.flat().forEach(c => c.provider.destroy())
+  return { mode: 'latency', docs: opts.docs, clients: opts.clients, rate: opts.rate,
+    seconds: opts.duration, wall_s: (performance.now() - started) / 1000,
+    expected_deliveries: measuredSent, measured_deliveries: latencies.length,
+    total_received: received - receivedAtStart, diverged_docs: diverged,
+    latency_ms: summary(latencies) }
+}
+
+async function connectTime () {
+  const room = `${opts.prefix}-conn-${opts.bytes}`
+  const seeder = connect(room)
+  await synced(seeder)
+  const chunk = 'x'.repeat(1000)
+  for (let written = 0; written < opts.bytes; written += chunk.length) {
+    seeder.text.insert(Math.floor(Math.random() * (seeder.text.length + 1)), chunk)
+  }
+  // The document is on the server once a fresh client sees all of it.
+  const check = connect(room)
+  await synced(check)
+  while (check.text.length < seeder.text.length) await new Promise(resolve => check.text.observe(resolve))
+  check.provider.destroy()
+  const times = []
+  for (let i = 0; i < opts.repeats; i++) {
+    const t0 = performance.now()
+    const client = connect(room)
+    await synced(client)
+    times.push(performance.now() - t0)
+    if (client.text.length !== seeder.text.length) throw new Error('joiner is missing content')
+    client.provider.destroy()
+  }
+  seeder.provider.destroy()
+  return { mode: 'connect', bytes: opts.bytes, update_bytes: Y.encodeStateAsUpdate(seeder.doc).length,
+    connect_ms: summary(times) }
+}
+
+async function idle () {
+  const clients = []
+  for (let i = 0; i < opts.conns; i++) clients.push(connect(`${opts.prefix}-idle-${i % opts.docs}`))
+  await Promise.all(clients.map(c => synced(c, 120000)))
+  process.stdout.write(JSON.stringify({ mode: 'idle', ready: true, conns: opts.conns }) + '\n')
+  await new Promise(resolve => process.stdin.on('end', resolve).resume())
+  clients.forEach(c => c.provider.destroy())
+  return null
+}
+
+const run = { latency, connect: connectTime, idle }[mode]
+if (!run) {
+  console.error(`unknown mode ${mode}`)
+  process.exit(2)
+}
+run().then(result => {
+  if (result) process.stdout.write(JSON.stringify(result) + '\n')
+  process.exit(0)
+}, error => {
+  console.error(error)
+  process.exit(1)
+})
