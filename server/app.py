@@ -21,13 +21,9 @@ from .sync_endpoint import sync_endpoint
 
 @contextlib.asynccontextmanager
 async def _embedded_store(settings: Settings) -> AsyncIterator[DocumentStore]:
-    store = SqliteStore(
-        settings.data_dir / "tandem.db", synchronous=settings.sqlite_synchronous.upper()
-    )
-    try:
+    path = settings.data_dir / "tandem.db"
+    async with SqliteStore(path, synchronous=settings.sqlite_synchronous.upper()) as store:
         yield store
-    finally:
-        await store.aclose()
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        ws=settings.ws_impl,  # type: ignore[arg-type]
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,

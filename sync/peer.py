@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+from collections import deque
 from enum import Enum
 from typing import Protocol
 
@@ -48,8 +49,11 @@ class PeerState(Enum):
 
 
 class Peer:
-    """Queued frames are sent in order by ``run_writer``. A peer whose outbox fills is closed
-    with 1013 and resyncs when it reconnects: never a silent drop, never a blocked room."""
+    """Queued frames are sent in order by ``run_writer``. A peer whose queue fills is closed
+    with 1013 and resyncs when it reconnects: never a silent drop, never a blocked room.
+
+    The queue is a deque plus a future the idle writer waits on: thousands of idle peers make
+    an asyncio.Queue's three deques per peer add up."""
 
     def __init__(
         self,
@@ -64,7 +68,9 @@ class Peer:
         self.state = PeerState.OPEN
         self.close_code: int | None = None
         self._transport = transport
-        self._outbox: asyncio.Queue[Frame | None] = asyncio.Queue(outbox_frames)
+        self._frames: deque[Frame] = deque()
+        self._limit = outbox_frames
+        self._wakeup: asyncio.Future[None] | None = None
         self._send_timeout_s = send_timeout_s
         self._close_reason = ""
 
@@ -78,13 +84,13 @@ class Peer:
     def send(self, frame: Frame, kind: str) -> None:
         if self.state is not PeerState.OPEN:
             return
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._limit:
             metrics.SLOW_PEERS.inc()
             log.warning("peer %s cannot keep up; closing so it resyncs", self.id)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow, reconnect to resync")
             return
+        self._frames.append(frame)
+        self._wake()
         metrics.MESSAGES_OUT.labels(kind).inc()
         metrics.BYTES_OUT.labels(kind).inc(len(frame))
 
@@ -96,28 +102,38 @@ class Peer:
         self.state = PeerState.CLOSING
         self.close_code = code
         self._close_reason = reason
-        while not self._outbox.empty():
-            self._outbox.get_nowait()
-        self._outbox.put_nowait(None)
+        self._frames.clear()
+        self._wake()
 
     def stop(self) -> None:
         """The connection is already gone: end the writer without a close frame. Idempotent."""
         if self.state is not PeerState.OPEN:
             return
         self.state = PeerState.CLOSED
-        while not self._outbox.empty():
-            self._outbox.get_nowait()
-        self._outbox.put_nowait(None)
+        self._frames.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def run_writer(self) -> None:
         """Send queued frames until closed; returns after the close frame went out."""
+        loop = asyncio.get_running_loop()
         try:
-            while (frame := await self._outbox.get()) is not None:
+            while self.state is PeerState.OPEN:
+                if not self._frames:
+                    self._wakeup = loop.create_future()
+                    await self._wakeup
+                    self._wakeup = None
+                    continue
                 try:
-                    await asyncio.wait_for(self._transport.send(frame), self._send_timeout_s)
+                    # One deadline for the whole batch: cheaper than one per frame.
+                    async with asyncio.timeout(self._send_timeout_s):
+                        while self._frames and self.state is PeerState.OPEN:
+                            await self._transport.send(self._frames.popleft())
                 except TimeoutError:
                     self.close(CloseCode.TRY_AGAIN_LATER, "send timed out")
-                    break
         except OSError:
             # The socket died under us; the reader sees the disconnect and cleans up.
             self.state = PeerState.CLOSED

@@ -3,11 +3,13 @@
 WAL mode with ``synchronous=NORMAL``: a commit survives ``kill -9`` of the process (the WAL is in
 the OS page cache) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too.
 Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic.
+WAL checkpoints (which fsync) run on a thread of their own instead of inside an append.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
@@ -39,13 +41,36 @@ class SqliteStore:
     """All calls run on the event loop thread except the CPU-heavy merge of a compaction:
     single-row SQLite writes take tens of microseconds, less than a thread hop."""
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: Path, *, synchronous: str = "NORMAL", checkpoint_interval_s: float = 2.0
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._compacting: set[DocId] = set()
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> SqliteStore:
+        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _checkpoint_loop(self) -> None:
+        checkpointer = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                await asyncio.sleep(self._checkpoint_interval_s)
+                # PASSIVE never blocks the appends on the loop thread.
+                await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            checkpointer.close()
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
         try:
@@ -115,4 +140,9 @@ class SqliteStore:
             self._compacting.discard(doc_id)
 
     async def aclose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
         self._db.close()

@@ -297,10 +297,6 @@ async def test_reopened_doc_has_its_content(rooms: Rooms) -> None:
 
 
 def _drain(peer: Peer) -> list[bytes]:
-    frames = []
-    queue = peer._outbox
-    while not queue.empty():
-        frame = queue.get_nowait()
-        if frame is not None:
-            frames.append(frame)
+    frames = list(peer._frames)
+    peer._frames.clear()
     return frames
