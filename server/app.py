@@ -14,6 +14,7 @@ from sync.store import DocumentStore
 from sync.types import Origin
 
 from . import health
+from .asgi import TandemApp
 from .context import AppContext
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
@@ -26,7 +27,7 @@ async def _embedded_store(settings: Settings) -> AsyncIterator[DocumentStore]:
         yield store
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> TandemApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -37,7 +38,7 @@ def create_app(settings: Settings) -> Starlette:
             app.state.ctx = AppContext(settings=settings, store=store, rooms=rooms)
             yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
@@ -46,3 +47,4 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return TandemApp(app)
