@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -36,6 +37,9 @@ def create_app(settings: Settings) -> TandemApp:
                 Rooms(store, origin=Origin(settings.pod_id), limits=settings.sync_limits)
             )
             app.state.ctx = AppContext(settings=settings, store=store, rooms=rooms)
+            # Modules and startup objects live forever: keep the cyclic GC from rescanning
+            # them in every full collection, which shows up as latency spikes under load.
+            gc.freeze()
             yield
 
     app = Starlette(

@@ -91,8 +91,7 @@ async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -
             _refuse(peer, CloseCode.PROTOCOL_ERROR, f"malformed frame: {exc}")
             continue
         kind = _KIND[type(message).__name__]
-        metrics.MESSAGES_IN.labels(kind).inc()
-        metrics.BYTES_IN.labels(kind).inc(len(frame))
+        metrics.INBOUND.count(kind, len(frame))
         try:
             await room.handle(peer, message)
         except ProtocolError as exc:

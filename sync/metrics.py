@@ -40,3 +40,23 @@ LOG_OLDEST_AGE = Gauge(
     "tandem_log_oldest_uncompacted_age_seconds",
     "Age of the oldest update of an open document not yet compacted",
 )
+
+
+KINDS = ("sync_step1", "sync_step2", "sync_update", "awareness", "auth", "query_awareness")
+
+
+class _ByKind:
+    """Label children resolved once: ``.labels()`` takes a lock and a dict lookup per call,
+    and the fan-out path counts every frame for every peer."""
+
+    def __init__(self, messages: Counter, size: Counter) -> None:
+        self._pairs = {kind: (messages.labels(kind), size.labels(kind)) for kind in KINDS}
+
+    def count(self, kind: str, nbytes: int) -> None:
+        messages, size = self._pairs[kind]
+        messages.inc()
+        size.inc(nbytes)
+
+
+INBOUND = _ByKind(MESSAGES_IN, BYTES_IN)
+OUTBOUND = _ByKind(MESSAGES_OUT, BYTES_OUT)

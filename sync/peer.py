@@ -91,8 +91,7 @@ class Peer:
             return
         self._frames.append(frame)
         self._wake()
-        metrics.MESSAGES_OUT.labels(kind).inc()
-        metrics.BYTES_OUT.labels(kind).inc(len(frame))
+        metrics.OUTBOUND.count(kind, len(frame))
 
     def close(self, code: int, reason: str) -> None:
         """Ask the writer to send a close frame; frames still queued are dropped, since a
