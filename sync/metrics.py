@@ -60,3 +60,8 @@ class _ByKind:
 
 INBOUND = _ByKind(MESSAGES_IN, BYTES_IN)
 OUTBOUND = _ByKind(MESSAGES_OUT, BYTES_OUT)
+
+PRESENCE_DROPPED = Counter(
+    "tandem_presence_dropped_total",
+    "Awareness updates not relayed to other pods (queue full or Redis unavailable)",
+)

@@ -10,7 +10,7 @@ from enum import Enum
 from pycrdt import Doc, TransactionEvent, merge_updates
 
 from . import metrics
-from .awareness import RoomAwareness
+from .awareness import REMOTE, RoomAwareness
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .protocol import (
@@ -25,6 +25,7 @@ from .protocol import (
     decode_awareness,
     encode,
 )
+from .presence import PresenceBus
 from .store import DocumentStore, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
@@ -48,7 +49,12 @@ class Room:
     relayed only after the store made it durable (append-before-broadcast)."""
 
     def __init__(
-        self, doc_id: DocId, store: DocumentStore, origin: Origin, limits: SyncLimits
+        self,
+        doc_id: DocId,
+        store: DocumentStore,
+        origin: Origin,
+        limits: SyncLimits,
+        presence: PresenceBus | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.state = RoomState.LOADING
@@ -60,6 +66,7 @@ class Room:
         self.oldest_uncompacted: float | None = None
         self.size_bytes = 0
         self._store = store
+        self._presence = presence
         self._origin = origin
         self._limits = limits
         self._doc = Doc()
@@ -112,6 +119,8 @@ class Room:
         self.peers.discard(peer)
         if (removal := self.awareness.remove_owner(peer.id)) is not None:
             self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
+            if self._presence is not None:
+                self._presence.publish(self.doc_id, removal)
 
     def close(self, code: int, reason: str) -> None:
         """Close every peer; the room is done and never reopens (a new Room loads instead)."""
@@ -147,6 +156,8 @@ class Room:
                 # Echoed to the sender too: the stock client reconnects after 30 s without
                 # a message, and its own periodic awareness renewal keeps it alive this way.
                 self._broadcast(encode(message), "awareness", exclude=None)
+                if self._presence is not None:
+                    self._presence.publish(self.doc_id, payload)
             case QueryAwareness():
                 if (present := self.awareness.encode_all()) is not None:
                     peer.send(encode(AwarenessMessage(present)), "awareness")
@@ -180,6 +191,17 @@ class Room:
         change = self._take_changes()
         if change is not None:
             self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+
+    def apply_remote_awareness(self, payload: bytes) -> None:
+        """Awareness another pod relayed: checked again, since one bad relay would make
+        every client here throw."""
+        try:
+            entries = decode_awareness(payload)
+        except ProtocolError:
+            log.warning("dropping invalid awareness relayed for %s", self.doc_id)
+            return
+        self.awareness.apply(REMOTE, entries)
+        self._broadcast(encode(AwarenessMessage(payload)), "awareness", exclude=None)
 
     async def _append(self, change: Update) -> None:
         started = time.perf_counter()

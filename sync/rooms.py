@@ -13,6 +13,7 @@ from . import metrics
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .room import Room, RoomState
+from .presence import PresenceBus
 from .store import DocumentStore, LogTail, StoreError
 from .types import DocId, Origin
 
@@ -34,9 +35,13 @@ class Rooms:
         origin: Origin,
         limits: SyncLimits,
         tail: LogTail | None = None,
+        presence: PresenceBus | None = None,
         sweep_interval_s: float = 1.0,
     ) -> None:
         self._store = store
+        self._presence = presence
+        if presence is not None:
+            presence.listen(self._on_remote_presence)
         self._origin = origin
         self._limits = limits
         self._tail = tail
@@ -77,7 +82,7 @@ class Rooms:
             timer.cancel()
         room = self._rooms.get(doc_id)
         if room is None:
-            room = Room(doc_id, self._store, self._origin, self._limits)
+            room = Room(doc_id, self._store, self._origin, self._limits, self._presence)
             self._rooms[doc_id] = room
             metrics.ROOMS.set(len(self._rooms))
             self._loads[doc_id] = self._spawn(self._load(room))
@@ -112,6 +117,11 @@ class Rooms:
         finally:
             self._loads.pop(room.doc_id, None)
         metrics.ROOM_LOADS.labels("ok").inc()
+        if self._presence is not None:
+            try:
+                await self._presence.watch(room.doc_id)
+            except Exception:
+                log.warning("cannot watch presence of %s", room.doc_id, exc_info=True)
         if self._tail is not None:
             self._tails[room.doc_id] = self._spawn(self._follow(room))
 
@@ -143,7 +153,18 @@ class Rooms:
             del self._rooms[room.doc_id]
         if (follower := self._tails.pop(room.doc_id, None)) is not None:
             follower.cancel()
+        if self._presence is not None and not self._closed:
+            self._spawn(self._unwatch_if_gone(room.doc_id))
         metrics.ROOMS.set(len(self._rooms))
+
+    async def _unwatch_if_gone(self, doc_id: DocId) -> None:
+        if doc_id not in self._rooms and self._presence is not None:  # reopened meanwhile?
+            await self._presence.unwatch(doc_id)
+
+    def _on_remote_presence(self, doc_id: DocId, payload: bytes) -> None:
+        room = self._rooms.get(doc_id)
+        if room is not None and room.state is RoomState.OPEN:
+            room.apply_remote_awareness(payload)
 
     def drop(self, room: Room, code: int, reason: str) -> None:
         """Close every peer of a room whose in-memory state can no longer be trusted."""

@@ -1,0 +1,24 @@
+"""The port for awareness between processes (cluster mode). Best effort by design: awareness
+stays off the durable path, and clients renew their state every 15 s, which heals a loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from .types import DocId
+
+PresenceListener = Callable[[DocId, bytes], None]
+"""Called with an awareness update that another process relayed for a watched document."""
+
+
+class PresenceBus(Protocol):
+    def listen(self, listener: PresenceListener) -> None: ...
+
+    def publish(self, doc_id: DocId, payload: bytes) -> None:
+        """Queue an awareness update for the other processes; never blocks."""
+        ...
+
+    async def watch(self, doc_id: DocId) -> None: ...
+
+    async def unwatch(self, doc_id: DocId) -> None: ...
