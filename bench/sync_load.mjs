@@ -4,33 +4,48 @@
 //   node sync_load.mjs latency --url ws://127.0.0.1:8000/sync --docs 50 --clients 4 --rate 10
 //   node sync_load.mjs connect --url ... --bytes 1000000 --repeats 20
 //   node sync_load.mjs idle    --url ... --conns 1000 --docs 100   (holds them until stdin closes)
+// --url takes a comma-separated list: clients of a document are spread over them in turn
+// (one URL per pod). --provider hocuspocus drives Hocuspocus's own provider instead.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import { HocuspocusProvider } from '@hocuspocus/provider'
 import WebSocket from 'ws'
 import { performance } from 'node:perf_hooks'
 
 const [mode, ...rest] = process.argv.slice(2)
 const opts = { url: 'ws://127.0.0.1:8000/sync', docs: 50, clients: 4, rate: 10, duration: 20,
   warmup: 3, bytes: 100000, repeats: 20, conns: 1000, prefix: `b${Date.now().toString(36)}`,
-  params: '' }
+  params: '', provider: 'y-websocket' }
 for (let i = 0; i < rest.length; i += 2) {
   const key = rest[i].replace(/^--/, '')
   opts[key] = typeof opts[key] === 'number' ? Number(rest[i + 1]) : rest[i + 1]
 }
 const params = opts.params ? Object.fromEntries(new URLSearchParams(opts.params)) : {}
 
+const urls = opts.url.split(',')
+let nextUrl = 0
+
 const connect = (room) => {
   const doc = new Y.Doc()
-  const provider = new WebsocketProvider(opts.url, room, doc, {
-    WebSocketPolyfill: WebSocket, disableBc: true, params, resyncInterval: -1
-  })
+  const url = urls[nextUrl++ % urls.length]
+  const provider = opts.provider === 'hocuspocus'
+    ? new HocuspocusProvider({ url, name: room, document: doc, WebSocketPolyfill: WebSocket })
+    : new WebsocketProvider(url, room, doc, {
+      WebSocketPolyfill: WebSocket, disableBc: true, params, resyncInterval: -1
+    })
   return { doc, provider, text: doc.getText('content') }
 }
 
+const isSynced = (provider) => provider.synced ?? provider.isSynced
+
 const synced = (client, timeoutMs = 60000) => new Promise((resolve, reject) => {
-  if (client.provider.synced) return resolve()
+  if (isSynced(client.provider)) return resolve()
   const timer = setTimeout(() => reject(new Error('sync timeout')), timeoutMs)
-  client.provider.once('sync', () => { clearTimeout(timer); resolve() })
+  client.provider.on(opts.provider === 'hocuspocus' ? 'synced' : 'sync', () => {
+    if (!isSynced(client.provider)) return
+    clearTimeout(timer)
+    resolve()
+  })
 })
 
 const percentile = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] : null
@@ -99,10 +114,11 @@ async function latency () {
     if (clients.some(c => c.text.toString() !== first)) diverged++
   }
   docs.flat().forEach(c => c.provider.destroy())
-  return { mode: 'latency', docs: opts.docs, clients: opts.clients, rate: opts.rate,
+  return { mode: 'latency', provider: opts.provider, urls: urls.length, docs: opts.docs, clients: opts.clients, rate: opts.rate,
     seconds: opts.duration, wall_s: (performance.now() - started) / 1000,
     expected_deliveries: measuredSent, measured_deliveries: latencies.length,
     total_received: received - receivedAtStart, diverged_docs: diverged,
+    deliveries_per_s: latencies.length / opts.duration,
     latency_ms: summary(latencies) }
 }
 
