@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 from pycrdt import Doc, TransactionEvent, merge_updates
 
@@ -32,6 +34,8 @@ from .types import DocId, LogId, Origin, Update
 log = logging.getLogger(__name__)
 
 _EMPTY_UPDATE = b"\x00\x00"
+
+T = TypeVar("T")
 
 
 class RoomState(Enum):
@@ -182,6 +186,15 @@ class Room:
         await self._append(change)
         self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
+
+    async def apply_server_change(self, change: Callable[[Doc], T]) -> T:
+        with self._doc.transaction(origin="server"):
+            result = change(self._doc)
+        update = self._take_changes()
+        if update is not None:
+            await self._append(update)
+            self._broadcast(encode(SyncUpdate(update)), "sync_update", exclude=None)
+        return result
 
     def apply_remote(self, entry: LogEntry) -> None:
         """An update another process appended to the log: apply and relay, never re-append."""

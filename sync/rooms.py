@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from pycrdt import Doc
 
 from . import metrics
 from .limits import SyncLimits
@@ -18,6 +20,8 @@ from .store import DocumentStore, LogTail, StoreError
 from .types import DocId, Origin
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class RoomUnavailableError(Exception):
@@ -76,6 +80,22 @@ class Rooms:
     # -- joining and leaving -------------------------------------------------------------------
 
     async def join(self, doc_id: DocId, peer: Peer) -> Room:
+        room = await self._open(doc_id)
+        room.add(peer)
+        return room
+
+    async def edit(self, doc_id: DocId, change: Callable[[Doc], T]) -> T:
+        """Apply a server-side change (the assistant, an upload, a restore) to the document:
+        appended durably, then relayed to every peer, like a client's update. The room is
+        opened for it if nobody has it open, so the change can never race a concurrent load.
+        ``change`` must validate before it mutates: a Yjs transaction cannot roll back."""
+        room = await self._open(doc_id)
+        try:
+            return await room.apply_server_change(change)
+        finally:
+            self._unload_later(room)
+
+    async def _open(self, doc_id: DocId) -> Room:
         if self._closed:
             raise RoomUnavailableError("shutting down")
         if (timer := self._unload_timers.pop(doc_id, None)) is not None:
@@ -91,12 +111,16 @@ class Rooms:
                 await asyncio.shield(self._loads[doc_id])
         if room.state is not RoomState.OPEN:
             raise RoomUnavailableError(f"document {doc_id} could not be loaded")
-        room.add(peer)
         return room
 
     def leave(self, room: Room, peer: Peer) -> None:
         room.remove(peer)
+        self._unload_later(room)
+
+    def _unload_later(self, room: Room) -> None:
         if room.peers or room.state is not RoomState.OPEN or self._closed:
+            return
+        if room.doc_id in self._unload_timers:
             return
         loop = asyncio.get_running_loop()
         self._unload_timers[room.doc_id] = loop.call_later(

@@ -300,3 +300,35 @@ def _drain(peer: Peer) -> list[bytes]:
     frames = list(peer._frames)
     peer._frames.clear()
     return frames
+
+
+async def test_server_edit_is_durable_and_reaches_every_peer(
+    rooms: Rooms, store: SqliteStore
+) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    await room.handle(a, SyncUpdate(make_update("hello")))
+    _drain(a)
+
+    def shout(doc: Doc) -> int:
+        text = doc.get("content", type=Text)
+        text.insert(len(text), "!")
+        return len(text)
+
+    assert await rooms.edit(DOC, shout) == 6
+    (relayed,) = [decode(f) for f in _drain(a)]
+    assert isinstance(relayed, SyncUpdate)  # the sender of a server edit is nobody: all see it
+    reloaded = Doc()
+    for update in (await store.load(DOC)).updates:
+        reloaded.apply_update(update)
+    assert str(reloaded.get("content", type=Text)) == "hello!"
+
+
+async def test_server_edit_of_a_closed_doc_opens_it_then_unloads(rooms: Rooms) -> None:
+    await rooms.edit(DOC, lambda doc: doc.get("content", type=Text).insert(0, "seeded"))
+    room = rooms.get(DOC)
+    assert room is not None and str(room.doc.get("content", type=Text)) == "seeded"
+    await asyncio.wait_for(room.wait_closed(), 2.0)
+    b, _ = connect()
+    again = await rooms.join(DOC, b)
+    assert str(again.doc.get("content", type=Text)) == "seeded"
