@@ -102,8 +102,12 @@ def idle_rss(server: Server, conns: int, docs: int) -> dict:
     assert holder.stdout is not None and holder.stdin is not None
     ready = json.loads(holder.stdout.readline())
     assert ready.get("ready"), ready
-    time.sleep(2.0)  # let allocator and GC settle before reading RSS
-    after = rss_kib(server.proc.pid)
+    # Node's RSS moves with its GC: take the median of samples over a few seconds.
+    samples = []
+    for _ in range(7):
+        time.sleep(1.0)
+        samples.append(rss_kib(server.proc.pid))
+    after = sorted(samples)[len(samples) // 2]
     holder.stdin.close()
     holder.wait(timeout=120)
     return {"conns": conns, "docs": docs, "rss_before_kib": before, "rss_after_kib": after,
