@@ -58,8 +58,10 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/sync" if self.name == "tandem" else (
-            f"ws://127.0.0.1:{self.port}"
+        return (
+            f"ws://127.0.0.1:{self.port}/sync"
+            if self.name == "tandem"
+            else (f"ws://127.0.0.1:{self.port}")
         )
 
     def stop(self) -> None:
@@ -69,8 +71,12 @@ class Server:
 
 def start_tandem(data_dir: Path) -> Server:
     port = free_port()
-    env = {**os.environ, "TANDEM_PORT": str(port), "TANDEM_DATA_DIR": str(data_dir),
-           "TANDEM_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "TANDEM_PORT": str(port),
+        "TANDEM_DATA_DIR": str(data_dir),
+        "TANDEM_LOG_LEVEL": "warning",
+    }
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
     wait_port(port)
     return Server("tandem", proc, port)
@@ -96,8 +102,17 @@ def load(mode: str, server: Server, **args: object) -> dict:
 
 def idle_rss(server: Server, conns: int, docs: int) -> dict:
     before = rss_kib(server.proc.pid)
-    cmd = ["node", str(LOAD), "idle", "--url", server.url, "--conns", str(conns),
-           "--docs", str(docs)]
+    cmd = [
+        "node",
+        str(LOAD),
+        "idle",
+        "--url",
+        server.url,
+        "--conns",
+        str(conns),
+        "--docs",
+        str(docs),
+    ]
     holder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdin is not None
     ready = json.loads(holder.stdout.readline())
@@ -110,8 +125,13 @@ def idle_rss(server: Server, conns: int, docs: int) -> dict:
     after = sorted(samples)[len(samples) // 2]
     holder.stdin.close()
     holder.wait(timeout=120)
-    return {"conns": conns, "docs": docs, "rss_before_kib": before, "rss_after_kib": after,
-            "per_conn_kib": (after - before) / conns}
+    return {
+        "conns": conns,
+        "docs": docs,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "per_conn_kib": (after - before) / conns,
+    }
 
 
 def run(quick: bool) -> dict:
@@ -125,11 +145,21 @@ def run(quick: bool) -> dict:
             try:
                 res: dict = {"latency": [], "connect": [], "idle": None}
                 for docs, clients, rate in loads:
-                    res["latency"].append(load("latency", server, docs=docs, clients=clients,
-                                               rate=rate, duration=duration, warmup=2))
+                    res["latency"].append(
+                        load(
+                            "latency",
+                            server,
+                            docs=docs,
+                            clients=clients,
+                            rate=rate,
+                            duration=duration,
+                            warmup=2,
+                        )
+                    )
                 for size in sizes:
-                    res["connect"].append(load("connect", server, bytes=size,
-                                               repeats=10 if quick else 30))
+                    res["connect"].append(
+                        load("connect", server, bytes=size, repeats=10 if quick else 30)
+                    )
                 res["idle"] = idle_rss(server, 200 if quick else 1000, 100)
                 results[name] = res
             finally:
@@ -149,10 +179,12 @@ def report(results: dict) -> None:
         for p in ("p50", "p99"):
             a, b = lt["latency_ms"][p], lr["latency_ms"][p]
             print(f"latency {p} ms  {label:29} {a:12.2f} {b:12.2f} {ratio(a, b):>8}")
-        print(f"  deliveries measured/expected: tandem {lt['measured_deliveries']}/"
-              f"{lt['expected_deliveries']}, reference {lr['measured_deliveries']}/"
-              f"{lr['expected_deliveries']}; diverged docs: {lt['diverged_docs']}, "
-              f"{lr['diverged_docs']}")
+        print(
+            f"  deliveries measured/expected: tandem {lt['measured_deliveries']}/"
+            f"{lt['expected_deliveries']}, reference {lr['measured_deliveries']}/"
+            f"{lr['expected_deliveries']}; diverged docs: {lt['diverged_docs']}, "
+            f"{lr['diverged_docs']}"
+        )
     for ct, cr in zip(t["connect"], r["connect"]):
         for p in ("p50", "p99"):
             a, b = ct["connect_ms"][p], cr["connect_ms"][p]

@@ -66,7 +66,5 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.run(args))
 
 
-
-
 if __name__ == "__main__":
     sys.exit(main())

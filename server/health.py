@@ -27,7 +27,7 @@ async def readyz(request: Request) -> Response:
             problem = await asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
         except TimeoutError:
             problem = "timed out"
-        except Exception as exc:  # a failed probe is a finding, not a crash
+        except Exception as exc:  # noqa: BLE001 - a failed probe is a finding, not a crash
             problem = f"{type(exc).__name__}: {exc}"
         if problem:
             problems[name] = problem

@@ -17,7 +17,8 @@ MESSAGES_OUT = Counter("tandem_messages_out_total", "Protocol messages queued to
 BYTES_IN = Counter("tandem_bytes_in_total", "Protocol bytes received", ["type"])
 BYTES_OUT = Counter("tandem_bytes_out_total", "Protocol bytes queued to peers", ["type"])
 UPDATE_APPLY_SECONDS = Histogram(
-    "tandem_update_apply_seconds", "Time to apply one update to the in-memory document",
+    "tandem_update_apply_seconds",
+    "Time to apply one update to the in-memory document",
     buckets=_FAST,
 )
 LOG_APPENDS = Counter("tandem_log_appends_total", "Updates appended to the durable log")
@@ -25,7 +26,8 @@ LOG_APPEND_SECONDS = Histogram(
     "tandem_log_append_seconds", "Time to append one update durably", buckets=_FAST
 )
 FANOUT_SECONDS = Histogram(
-    "tandem_fanout_seconds", "From receiving an update to queueing it for every peer",
+    "tandem_fanout_seconds",
+    "From receiving an update to queueing it for every peer",
     buckets=_FAST,
 )
 COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Self
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -44,7 +44,7 @@ class RedisPresence:
     def listen(self, listener: PresenceListener) -> None:
         self._listener = listener
 
-    async def __aenter__(self) -> RedisPresence:
+    async def __aenter__(self) -> Self:
         self._pubsub = self._redis.pubsub()
         # A channel of the pod's own keeps the subscription open while no document is.
         await self._pubsub.subscribe(f"tandem:pod:{self._origin.decode()}")

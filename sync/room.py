@@ -15,6 +15,7 @@ from . import metrics
 from .awareness import REMOTE, RoomAwareness
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
+from .presence import PresenceBus
 from .protocol import (
     AuthMessage,
     AwarenessMessage,
@@ -27,7 +28,6 @@ from .protocol import (
     decode_awareness,
     encode,
 )
-from .presence import PresenceBus
 from .store import DocumentStore, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 

@@ -7,15 +7,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from pycrdt import Doc
 
 from . import metrics
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
-from .room import Room, RoomState
 from .presence import PresenceBus
+from .room import Room, RoomState
 from .store import DocumentStore, LogTail, StoreError
 from .types import DocId, Origin
 
@@ -64,7 +64,7 @@ class Rooms:
         )
         metrics.LOG_OLDEST_AGE.set_function(self._oldest_uncompacted_age)
 
-    async def __aenter__(self) -> Rooms:
+    async def __aenter__(self) -> Self:
         self._sweeper = self._spawn(self._sweep())
         return self
 

@@ -13,6 +13,7 @@ import contextlib
 import sqlite3
 import time
 from pathlib import Path
+from typing import Self
 
 from pycrdt import merge_updates
 
@@ -55,7 +56,7 @@ class SqliteStore:
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointer: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> SqliteStore:
+    async def __aenter__(self) -> Self:
         self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
         return self
 

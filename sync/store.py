@@ -12,8 +12,9 @@ Contract (ARCHITECTURE.md, Durability):
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator, Protocol
+from typing import Protocol
 
 from .types import DocId, LogId, Origin, Update
 

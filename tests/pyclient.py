@@ -6,7 +6,8 @@ frames a test wants and to observe exactly what the server answers."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Self
 
 import websockets
 from pycrdt import Doc, Text
@@ -48,7 +49,7 @@ class PyClient:
             await self.send(encode(SyncUpdate(update)))
         self._outgoing.clear()
 
-    async def __aenter__(self) -> PyClient:
+    async def __aenter__(self) -> Self:
         self.ws = await websockets.connect(self.url, max_size=None, compression=None)
         self._reader = asyncio.create_task(self._read())
         await self.send(encode(SyncStep1(self.doc.get_state())))
@@ -93,6 +94,14 @@ class PyClient:
             await asyncio.wait_for(until(), timeout_s)
         except TimeoutError:
             raise AssertionError(f"text is {str(self.text)!r}, wanted {expected!r}") from None
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        async def until() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout_s)
 
     async def wait_closed(self, timeout_s: float = 10.0) -> tuple[int | None, str]:
         await asyncio.wait_for(self.closed.wait(), timeout_s)

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -47,7 +48,7 @@ class TandemProcess:
             "TANDEM_DATA_DIR": str(self.data_dir),
             **self.extra_env,
         }
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process lifetime
+        log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child process
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server.cli", "serve", env=env, stdout=log, stderr=log
         )
@@ -92,7 +93,7 @@ class TandemProcess:
             self.proc.kill()
             return await self.proc.wait()
 
-    async def __aenter__(self) -> TandemProcess:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import websockets
@@ -57,7 +56,9 @@ async def test_bad_frame_closes_only_its_sender(server: TandemProcess, case: str
         await fresh.wait_text("before after")
 
 
-@pytest.mark.parametrize("doc_id", ["a" * 129, "has%20space", ".hidden", "semi;colon", "%00nul", "x/y"])
+@pytest.mark.parametrize(
+    "doc_id", ["a" * 129, "has%20space", ".hidden", "semi;colon", "%00nul", "x/y"]
+)
 async def test_invalid_doc_id_is_refused_with_4400(server: TandemProcess, doc_id: str) -> None:
     async with websockets.connect(f"{server.ws_url}/{doc_id}") as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -20,7 +20,6 @@ from sync.protocol import (
     SyncUpdate,
     decode,
     decode_awareness,
-    encode,
     encode_awareness,
 )
 from sync.room import Room
@@ -106,7 +105,7 @@ async def test_update_is_durable_before_any_peer_sees_it(store: SqliteStore) -> 
     room = Room(DOC, store, Origin("pod-a"), SyncLimits())
     await room.load()
     sender, _ = connect()
-    receiver, transport = connect()
+    receiver, _transport = connect()
     room.add(sender)
     room.add(receiver)
 
@@ -124,8 +123,8 @@ async def test_update_is_durable_before_any_peer_sees_it(store: SqliteStore) -> 
 
 
 async def test_update_reaches_other_peers_but_not_its_sender(rooms: Rooms) -> None:
-    a, ta = connect()
-    b, tb = connect()
+    a, _ta = connect()
+    b, _tb = connect()
     room_a = await rooms.join(DOC, a)
     await rooms.join(DOC, b)
     update = make_update("hello")
@@ -172,7 +171,7 @@ async def test_unappliable_update_raises_and_leaves_the_doc_alone(rooms: Rooms) 
 
 
 async def test_slow_peer_is_closed_with_1013_and_the_room_goes_on(rooms: Rooms) -> None:
-    fast, fast_t = connect()
+    fast, _fast_t = connect()
     slow, slow_t = connect(outbox_frames=4)
     slow_t.gate = asyncio.Event()  # the slow peer's socket never drains
     writers = [await started(fast), await started(slow)]
