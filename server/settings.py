@@ -67,16 +67,8 @@ class Settings:
 
     @property
     def sync_limits(self) -> SyncLimits:
-        return SyncLimits(
-            outbox_frames=self.outbox_frames,
-            send_timeout_s=self.send_timeout_s,
-            room_grace_s=self.room_grace_s,
-            max_doc_bytes=self.max_doc_bytes,
-            max_awareness_bytes=self.max_awareness_bytes,
-            compact_entries=self.compact_entries,
-            compact_bytes=self.compact_bytes,
-            compact_age_s=self.compact_age_s,
-        )
+        # Each sync limit is a setting of the same name (and the same default).
+        return SyncLimits(**{f.name: getattr(self, f.name) for f in fields(SyncLimits)})
 
     @classmethod
     def known_env_names(cls) -> set[str]:
