@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[cluster,test]'
-npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 echo "installed: run '.venv/bin/tandem serve' or '.venv/bin/pytest'"

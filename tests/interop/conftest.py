@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.yjs import YjsClients
 from tests.server_proc import TandemProcess
+from tests.yjs import YjsClients
 
 
 @pytest.fixture

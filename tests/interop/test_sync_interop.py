@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sync.protocol import SyncUpdate, encode
-from tests.interop.yjs import YjsClients
 from tests.server_proc import TandemProcess
+from tests.yjs import YjsClients
 
 
 async def test_concurrent_inserts_at_the_same_position_converge(
@@ -18,17 +18,14 @@ async def test_concurrent_inserts_at_the_same_position_converge(
     for name in ("a", "b"):
         await js.connect(name, server.ws_url, "same-spot")
     await js.insert("a", 0, "base")
-    await js.wait_text("b", "base")
+    await js.wait_text("b", equals="base")
     for name in ("a", "b"):
-        await js.call("disconnect", name=name)
+        await js.disconnect(name)
     await js.insert("a", 2, "AAA")  # both edit offset 2 without seeing the other
     await js.insert("b", 2, "BBB")
     for name in ("a", "b"):
-        await js.call("reconnect", name=name)
-    await js.call("waitText", name="a", minLength=10)
-    await js.call("waitText", name="b", minLength=10)
-    text = await js.text("a")
-    await js.wait_text("b", text)
+        await js.reconnect(name)
+    text = await js.converge("a", "b")
     assert sorted([text.index("AAA"), text.index("BBB")]) == [2, 5]
     assert text.startswith("ba") and text.endswith("se")
 
@@ -37,18 +34,12 @@ async def test_ten_clients_with_random_edits_converge(
     server: TandemProcess, js: YjsClients
 ) -> None:
     names = [f"c{i}" for i in range(10)]
-    ids = {name: await js.connect(name, server.ws_url, "random-edits") for name in names}
-    await asyncio.gather(
-        *(js.call("randomEdits", name=n, count=200, seed=i + 1) for i, n in enumerate(names))
-    )
-    # Each client knows its own final clock; converged means everyone has all of them.
-    finals = {str(ids[n]): (await js.call("clocks", name=n))[str(ids[n])] for n in names}
     for name in names:
-        await js.call("waitClocks", name=name, clocks=finals)
-    texts = {await js.text(n) for n in names}
-    vectors = [await js.call("clocks", name=n) for n in names]
-    assert len(texts) == 1
-    assert all(v == vectors[0] for v in vectors) and len(vectors[0]) == 10
+        await js.connect(name, server.ws_url, "random-edits")
+    await asyncio.gather(*(js.random_edits(n, count=200, seed=i + 1) for i, n in enumerate(names)))
+    text = await js.converge(*names, timeout_ms=20000)
+    vectors = {await js.state_vector(n) for n in names}
+    assert len(await js.text("c0")) == len(text) and len(vectors) == 1
 
 
 async def test_late_joiner_gets_everything(server: TandemProcess, js: YjsClients) -> None:
@@ -57,7 +48,7 @@ async def test_late_joiner_gets_everything(server: TandemProcess, js: YjsClients
         await js.insert("early", 0, f"{i};")
     expected = await js.text("early")
     await js.connect("watcher", server.ws_url, "late")
-    await js.wait_text("watcher", expected)
+    await js.wait_text("watcher", equals=expected)
     await js.connect("late", server.ws_url, "late")
     assert await js.text("late") == expected
 
@@ -66,14 +57,14 @@ async def test_offline_edits_merge_after_reconnect(server: TandemProcess, js: Yj
     await js.connect("a", server.ws_url, "offline")
     await js.connect("b", server.ws_url, "offline")
     await js.insert("a", 0, "shared.")
-    await js.wait_text("b", "shared.")
-    await js.call("disconnect", name="b")
+    await js.wait_text("b", equals="shared.")
+    await js.disconnect("b")
     await js.insert("b", 7, " from b offline.")
     await js.insert("a", 0, "a online: ")
-    await js.wait_text("a", "a online: shared.")
-    await js.call("reconnect", name="b")
-    await js.wait_text("a", "a online: shared. from b offline.")
-    await js.wait_text("b", "a online: shared. from b offline.")
+    await js.wait_text("a", equals="a online: shared.")
+    await js.reconnect("b")
+    await js.wait_text("a", equals="a online: shared. from b offline.")
+    await js.wait_text("b", equals="a online: shared. from b offline.")
 
 
 async def test_awareness_appears_and_is_removed_on_disconnect(
@@ -81,16 +72,16 @@ async def test_awareness_appears_and_is_removed_on_disconnect(
 ) -> None:
     a = await js.connect("a", server.ws_url, "presence")
     await js.connect("b", server.ws_url, "presence")
-    await js.call("setAwareness", name="a", state={"user": {"name": "Ann", "color": "#f00"}})
-    await js.call("waitAwareness", name="b", clientId=a, present=True)
-    states = await js.call("awarenessStates", name="b")
-    assert states[str(a)] == {"user": {"name": "Ann", "color": "#f00"}}
+    ann = {"user": {"name": "Ann", "color": "#f00"}}
+    await js.set_awareness("a", ann)
+    states = await js.wait_awareness("b", has=a, state=ann)
+    assert states[a] == ann
     # A late joiner gets the presence that is already there.
     await js.connect("c", server.ws_url, "presence")
-    await js.call("waitAwareness", name="c", clientId=a, present=True)
-    await js.call("destroy", name="a")
-    await js.call("waitAwareness", name="b", clientId=a, present=False)
-    await js.call("waitAwareness", name="c", clientId=a, present=False)
+    await js.wait_awareness("c", has=a, state=ann)
+    await js.destroy("a")
+    await js.wait_awareness("b", lacks=a)
+    await js.wait_awareness("c", lacks=a)
 
 
 async def test_one_megabyte_document_syncs_to_a_new_client(
@@ -99,11 +90,12 @@ async def test_one_megabyte_document_syncs_to_a_new_client(
     await js.connect("writer", server.ws_url, "big")
     chunk = "0123456789abcdef" * 64  # 1 KiB
     for _ in range(1024):
-        await js.call("insert", name="writer", index=0, text=chunk)
-    assert await js.call("length", name="writer") == 1024 * 1024
-    await js.connect("reader", server.ws_url, "big")
-    await js.call("waitText", name="reader", minLength=1024 * 1024, timeoutMs=20000)
-    assert await js.call("clocks", name="reader") == await js.call("clocks", name="writer")
+        await js.insert("writer", 0, chunk)
+    written = await js.text("writer")
+    assert len(written) == 1024 * 1024
+    await js.connect("reader", server.ws_url, "big", timeout_ms=20000)
+    await js.wait_text("reader", equals=written, timeout_ms=20000)
+    assert await js.state_vector("reader") == await js.state_vector("writer")
 
 
 async def test_kill_9_and_restart_loses_nothing(tmp_path: Path, js: YjsClients) -> None:
@@ -114,9 +106,9 @@ async def test_kill_9_and_restart_loses_nothing(tmp_path: Path, js: YjsClients) 
         for i in range(30):
             await js.insert("a", 0, f"[{i}]")
         seen = await js.text("a")
-        await js.wait_text("b", seen)
+        await js.wait_text("b", equals=seen)
         await server.kill()
-        await js.call("waitClosed", name="b")
+        await js.wait_closed("b")
         # While the server is down both keep editing locally.
         await js.insert("b", 0, "offline-b ")
     finally:
@@ -124,9 +116,11 @@ async def test_kill_9_and_restart_loses_nothing(tmp_path: Path, js: YjsClients) 
     restarted = await TandemProcess(tmp_path, port=server.port).start()
     try:
         expected = "offline-b " + seen
-        await js.wait_text("a", expected, timeout_ms=20000)  # providers reconnect by themselves
+        await js.wait_text(
+            "a", equals=expected, timeout_ms=20000
+        )  # providers reconnect by themselves
         await js.connect("fresh", restarted.ws_url, "crash")
-        await js.wait_text("fresh", expected)
+        await js.wait_text("fresh", equals=expected)
     finally:
         await restarted.kill()
 
@@ -148,13 +142,15 @@ async def test_malformed_input_leaves_other_clients_working(
     await js.connect("a", server.ws_url, room)
     await js.connect("b", server.ws_url, room)
     await js.insert("a", 0, "before")
-    await js.wait_text("b", "before")
+    await js.wait_text("b", equals="before")
     frame, code = MALFORMED[case]
-    closed = await js.raw_frame_close("bad", f"{server.ws_url}/{room}", frame)
+    await js.raw_socket("bad", f"{server.ws_url}/{room}")
+    await js.raw_send("bad", frame)
+    closed = await js.raw_wait_close("bad")
     assert closed["code"] == code
     await js.insert("b", 6, " after")
-    await js.wait_text("a", "before after")
-    assert (await js.call("status", name="a"))["closes"] == []
+    await js.wait_text("a", equals="before after")
+    assert (await js.status("a"))["closes"] == []
 
 
 async def test_edits_never_cross_documents(server: TandemProcess, js: YjsClients) -> None:
@@ -163,7 +159,7 @@ async def test_edits_never_cross_documents(server: TandemProcess, js: YjsClients
     await js.connect("b1", server.ws_url, "doc-B")
     await js.insert("a1", 0, "only in A")
     await js.insert("b1", 0, "only in B")
-    await js.wait_text("a2", "only in A")
+    await js.wait_text("a2", equals="only in A")
     await js.connect("b2", server.ws_url, "doc-B")
     assert await js.text("b2") == "only in B"
     assert await js.text("b1") == "only in B"
@@ -176,10 +172,10 @@ async def test_idle_client_outlives_the_30_second_silence_timeout(
     # an idle connection talking (awareness renewals are echoed back).
     # Alone in its room, so nothing but the server can keep it from hearing silence.
     await js.connect("idle", server.ws_url, "quiet")
-    with pytest.raises(AssertionError, match="timed out"):
-        await js.call("waitClosed", name="idle", timeoutMs=34000)
-    status = await js.call("status", name="idle")
+    with pytest.raises(AssertionError, match="(?i)timed out|timeout"):
+        await js.wait_closed("idle", timeout_ms=34000)
+    status = await js.status("idle")
     assert status["connected"] and status["closes"] == []
     await js.connect("other", server.ws_url, "quiet")
     await js.insert("other", 0, "still connected")
-    await js.wait_text("idle", "still connected")
+    await js.wait_text("idle", equals="still connected")
