@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from sync.redis_s3_store import RedisS3Store
+from sync.snapshot_store import SnapshotStore
+from tests.cluster.services import S3Server, Valkey, running
+
+
+@pytest.fixture(scope="session")
+def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Valkey]:
+    with running(Valkey(tmp_path_factory.mktemp("valkey"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with running(S3Server(tmp_path_factory.mktemp("s3"))) as server:
+        yield server
+
+
+async def open_cluster_store(valkey: Valkey, s3: S3Server) -> RedisS3Store:
+    """A store on the shared services, isolated by a bucket and a Redis db of its own."""
+    # One bucket for the run: SeaweedFS gives every bucket volumes of its own.
+    snapshots = SnapshotStore(s3.client(), "tandem-test")
+    await snapshots.ensure_bucket()
+    redis = Redis.from_url(valkey.url, socket_timeout=5)
+    await redis.flushdb()
+    return RedisS3Store(redis, snapshots)
+
+
+@pytest.fixture
+async def cluster_store(valkey: Valkey, s3: S3Server) -> AsyncIterator[RedisS3Store]:
+    store = await open_cluster_store(valkey, s3)
+    yield store
+    await store.aclose()
