@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import shutil
 import socket
@@ -131,11 +132,12 @@ class S3Server:
             raise RuntimeError(f"the S3 test server (weed) is missing: {INSTALL_HINT}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "s3.json"
-        config.write_text(
-            '{"identities": [{"name": "tandem", "credentials": [{"accessKey": "%s", '
-            '"secretKey": "%s"}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}'
-            % (self.access_key, self.secret_key)
-        )
+        identity = {
+            "name": "tandem",
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        config.write_text(json.dumps({"identities": [identity]}))
         ports = [weed_port() for _ in range(3)]
         self.proc = subprocess.Popen(
             [

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc, Text
 
-from tests.cluster.conftest import open_cluster_store
 from sync.sqlite_store import SqliteStore
 from sync.store import DocumentStore
 from sync.types import DocId, Origin
+from tests.cluster.conftest import open_cluster_store
 
 ORIGIN = Origin("pod-a")
 
