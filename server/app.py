@@ -10,33 +10,37 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
 from sync.rooms import Rooms
-from sync.sqlite_store import SqliteStore
-from sync.store import DocumentStore
 from sync.types import Origin
 
 from . import health
 from .asgi import TandemApp
+from .backends import open_backends
 from .context import AppContext
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
-
-
-@contextlib.asynccontextmanager
-async def _embedded_store(settings: Settings) -> AsyncIterator[DocumentStore]:
-    path = settings.data_dir / "tandem.db"
-    async with SqliteStore(path, synchronous=settings.sqlite_synchronous.upper()) as store:
-        yield store
 
 
 def create_app(settings: Settings) -> TandemApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            store = await stack.enter_async_context(_embedded_store(settings))
+            backends = await stack.enter_async_context(open_backends(settings))
             rooms = await stack.enter_async_context(
-                Rooms(store, origin=Origin(settings.pod_id), limits=settings.sync_limits)
+                Rooms(
+                    backends.store,
+                    origin=Origin(settings.pod_id),
+                    limits=settings.sync_limits,
+                    tail=backends.tail,
+                    presence=backends.presence,
+                )
             )
-            app.state.ctx = AppContext(settings=settings, store=store, rooms=rooms)
+            app.state.ctx = AppContext(
+                settings=settings,
+                store=backends.store,
+                rooms=rooms,
+                readiness_checks=backends.readiness,
+                degradations=backends.degradations,
+            )
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
             gc.freeze()

@@ -19,3 +19,5 @@ class AppContext:
     draining: bool = False
     readiness_checks: dict[str, Any] = field(default_factory=dict)
     """name -> async callable returning None when healthy or a problem description."""
+    degradations: dict[str, Any] = field(default_factory=dict)
+    """Like readiness_checks, but reported without failing readiness."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -19,10 +20,18 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
-    problems: dict[str, str] = {}
+    problems = await _run(ctx.readiness_checks)
     if ctx.draining:
         problems["server"] = "draining"
-    for name, check in ctx.readiness_checks.items():
+    degraded = await _run(ctx.degradations)
+    status = 503 if problems else 200
+    body = {"ready": not problems, "problems": problems, "degraded": degraded}
+    return JSONResponse(body, status_code=status)
+
+
+async def _run(checks: dict[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, check in checks.items():
         try:
             problem = await asyncio.wait_for(check(), _CHECK_TIMEOUT_S)
         except TimeoutError:
@@ -30,9 +39,8 @@ async def readyz(request: Request) -> Response:
         except Exception as exc:  # noqa: BLE001 - a failed probe is a finding, not a crash
             problem = f"{type(exc).__name__}: {exc}"
         if problem:
-            problems[name] = problem
-    status = 503 if problems else 200
-    return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
+            found[name] = problem
+    return found
 
 
 async def metrics(request: Request) -> Response:

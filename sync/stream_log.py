@@ -47,7 +47,7 @@ class StreamLog:
         self,
         redis: Redis,
         *,
-        block_ms: int = 5000,
+        block_ms: int = 2000,
         batch: int = 512,
         backoff_max_s: float = 5.0,
     ) -> None:

@@ -22,13 +22,14 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
 
 
-async def open_cluster_store(valkey: Valkey, s3: S3Server) -> RedisS3Store:
-    """A store on the shared services, isolated by a bucket and a Redis db of its own."""
+async def open_cluster_store(valkey: Valkey, s3: S3Server, *, flush: bool = True) -> RedisS3Store:
+    """A store on the shared services; ``flush`` starts from an empty Redis."""
     # One bucket for the run: SeaweedFS gives every bucket volumes of its own.
     snapshots = SnapshotStore(s3.client(), "tandem-test")
     await snapshots.ensure_bucket()
     redis = Redis.from_url(valkey.url, socket_timeout=5)
-    await redis.flushdb()
+    if flush:
+        await redis.flushdb()
     return RedisS3Store(redis, snapshots)
 
 

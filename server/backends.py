@@ -1,0 +1,121 @@
+"""Builds the storage and fan-out parts the settings ask for: the embedded default (SQLite in
+the data directory, nothing shared) or cluster mode (Redis stream log, S3 snapshots, presence
+over Redis pub/sub)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sync.presence import PresenceBus
+from sync.sqlite_store import SqliteStore
+from sync.store import DocumentStore, LogTail, StoreError
+from sync.types import Origin
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[str | None]]
+"""A probe: None when healthy, else what is wrong."""
+
+
+@dataclass
+class Backends:
+    store: DocumentStore
+    tail: LogTail | None = None
+    presence: PresenceBus | None = None
+    readiness: dict[str, Check] = field(default_factory=dict)
+    """Failing any of these makes the pod unready: it cannot take edits."""
+    degradations: dict[str, Check] = field(default_factory=dict)
+    """Reported by /readyz but not failing it: edits stay safe (an S3 outage delays compaction)."""
+
+
+@contextlib.asynccontextmanager
+async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
+    if settings.embedded:
+        path = settings.data_dir / "tandem.db"
+        async with SqliteStore(path, synchronous=settings.sqlite_synchronous.upper()) as store:
+            yield Backends(store=store)
+        return
+    async with _cluster(settings) as backends:
+        yield backends
+
+
+@contextlib.asynccontextmanager
+async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
+    from minio import Minio
+    from redis.asyncio import Redis
+
+    from sync.redis_presence import RedisPresence
+    from sync.redis_s3_store import RedisS3Store
+    from sync.snapshot_store import SnapshotStore
+
+    assert settings.redis_url and settings.s3_endpoint
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=15,
+    )
+    for warning in await redis_durability_warnings(redis):
+        log.warning("redis: %s", warning)
+    minio = Minio(
+        settings.s3_endpoint,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=settings.s3_secure,
+    )
+    snapshots = SnapshotStore(minio, settings.s3_bucket)
+    try:
+        await snapshots.ensure_bucket()
+    except StoreError as exc:
+        # Edits only need Redis; compaction retries until object storage is back.
+        log.warning("object storage unavailable at start: %s", exc)
+    store = RedisS3Store(redis, snapshots)
+
+    async def redis_ready() -> str | None:
+        try:
+            await redis.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return f"unreachable: {type(exc).__name__}"
+        return None
+
+    async def s3_ready() -> str | None:
+        try:
+            await snapshots.reachable()
+        except StoreError:
+            return "unreachable: compaction is delayed, edits are safe in Redis"
+        return None
+
+    try:
+        async with RedisPresence(redis, Origin(settings.pod_id)) as presence:
+            yield Backends(
+                store=store,
+                tail=store,
+                presence=presence,
+                readiness={"redis": redis_ready},
+                degradations={"s3": s3_ready},
+            )
+    finally:
+        await store.aclose()
+
+
+async def redis_durability_warnings(redis: object) -> list[str]:
+    """LESSONS: an allkeys-* eviction policy silently deletes document logs, and without AOF a
+    Redis restart loses what it acknowledged. Managed services may hide CONFIG: say so."""
+    from redis.exceptions import RedisError
+
+    try:
+        policy = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy", "")  # type: ignore[attr-defined]
+        aof = (await redis.config_get("appendonly")).get("appendonly", "")  # type: ignore[attr-defined]
+    except RedisError as exc:
+        return [f"cannot read CONFIG ({exc}); make sure of noeviction or volatile-* and AOF"]
+    warnings = []
+    if str(policy).startswith("allkeys"):
+        warnings.append(f"maxmemory-policy {policy} can evict document logs: use noeviction")
+    if aof != "yes":
+        warnings.append("appendonly is off: a Redis restart loses acknowledged edits")
+    return warnings
