@@ -9,6 +9,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import urllib3
+from minio import Minio
+
 from sync.presence import PresenceBus
 from sync.sqlite_store import SqliteStore
 from sync.store import DocumentStore, LogTail, StoreError
@@ -46,7 +49,6 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
 
 @contextlib.asynccontextmanager
 async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
-    from minio import Minio
     from redis.asyncio import Redis
 
     from sync.redis_presence import RedisPresence
@@ -62,11 +64,12 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
     )
     for warning in await redis_durability_warnings(redis):
         log.warning("redis: %s", warning)
-    minio = Minio(
+    minio = s3_client(
         settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
+        settings.s3_access_key,
+        settings.s3_secret_key,
         secure=settings.s3_secure,
+        timeout_s=settings.s3_timeout_s,
     )
     snapshots = SnapshotStore(minio, settings.s3_bucket)
     try:
@@ -101,6 +104,26 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
             )
     finally:
         await store.aclose()
+
+
+def s3_client(
+    endpoint: str,
+    access_key: str | None,
+    secret_key: str | None,
+    *,
+    secure: bool,
+    timeout_s: float = 10.0,
+) -> Minio:
+    """The minio SDK's default pool retries for minutes on a dead endpoint; ours gives up
+    within a bounded time, and compaction retries later on its own schedule."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=min(timeout_s, 5.0), read=timeout_s),
+        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503)),
+        maxsize=16,
+    )
+    return Minio(
+        endpoint, access_key=access_key, secret_key=secret_key, secure=secure, http_client=http
+    )
 
 
 async def redis_durability_warnings(redis: object) -> list[str]:

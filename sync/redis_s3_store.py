@@ -1,9 +1,11 @@
 """Cluster mode's document store: the log in a Redis stream, snapshots as objects in S3.
 
 Loading merges every snapshot object and the stream entries after the newest one. Compaction
-(one pod at a time per document, under a lease) writes a new snapshot object, only then trims
-the stream up to what that snapshot contains, and deletes the superseded objects last: a crash
-between any two steps leaves data twice, never nowhere."""
+(one pod at a time per document, under a lease) writes a new snapshot object, marks in Redis
+that the document has snapshots, only then trims the stream up to what that snapshot contains,
+and deletes the superseded objects last: a crash between any two steps leaves data twice,
+never nowhere. The mark lets a document that was never compacted load from Redis alone, so
+an S3 outage blocks no edit except opening a document whose history is in S3."""
 
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ from .types import DocId, LogId, Origin, Update
 log = logging.getLogger(__name__)
 
 
+def _mark(doc_id: DocId) -> str:
+    return f"tandem:doc:{doc_id}:snapshot"
+
+
 def _newest(refs: list[SnapshotRef]) -> LogId | None:
     return max(refs, key=lambda ref: ref.order).upto if refs else None
 
@@ -42,6 +48,13 @@ class RedisS3Store:
         self._lease_ttl_ms = lease_ttl_ms
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
+        try:
+            compacted = await self._redis.exists(_mark(doc_id))
+        except RedisError as exc:
+            raise StoreError(f"load {doc_id}: {exc}") from exc
+        if not compacted:
+            tail = await self.log.read(doc_id)
+            return LoadedDoc([e.update for e in tail], tail[-1].id if tail else None)
         for attempt in range(3):
             refs = await self.snapshots.list(doc_id)
             try:
@@ -97,6 +110,7 @@ class RedisS3Store:
         lease.check()
         written = await self.snapshots.put(doc_id, upto, merged)
         lease.check()
+        await self._redis.set(_mark(doc_id), written.key)
         await self.log.trim(doc_id, upto)
         await self.snapshots.delete([ref for ref in refs if ref.key != written.key])
         return True

@@ -1,0 +1,189 @@
+"""The cluster store under faults: Redis restarts, crashed compactions, S3 outages, races."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from pycrdt import Doc, Text
+from redis.asyncio import Redis
+
+from server.backends import redis_durability_warnings, s3_client
+from sync.redis_s3_store import RedisS3Store
+from sync.snapshot_store import SnapshotStore
+from sync.store import StoreError
+from sync.types import DocId, Origin
+from tests.cluster.pods import cluster_env, pod
+from tests.cluster.services import S3Server, Valkey, free_port, running
+from tests.pyclient import PyClient
+
+ORIGIN = Origin("pod-a")
+
+
+def doc_id() -> DocId:
+    return DocId(f"doc-{uuid.uuid4().hex[:10]}")
+
+
+class Typist:
+    def __init__(self) -> None:
+        self.doc = Doc()
+        self.text = self.doc.get("content", type=Text)
+        self.updates: list[bytes] = []
+        self.doc.observe(lambda event: self.updates.append(event.update))
+
+    def type(self, chunk: str) -> bytes:
+        self.text.insert(len(self.text), chunk)
+        return self.updates[-1]
+
+
+def rebuild(updates: list[bytes]) -> str:
+    doc = Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return str(doc.get("content", type=Text))
+
+
+async def test_tail_resumes_after_a_redis_restart_without_gap_or_duplicate(
+    tmp_path: Path, s3: S3Server
+) -> None:
+    with running(Valkey(tmp_path / "v", appendonly=True)) as valkey:
+        assert isinstance(valkey, Valkey)
+        store = RedisS3Store(
+            Redis.from_url(valkey.url, socket_timeout=5), SnapshotStore(s3.client(), "tandem-test")
+        )
+        doc, typist = doc_id(), Typist()
+        seen: list[str] = []
+        appended: list[str] = []
+        all_seen = asyncio.Event()
+
+        async def follow() -> None:
+            async for entry in store.tail(doc, None):
+                seen.append(entry.id)
+                if len(seen) == 60:
+                    all_seen.set()
+
+        follower = asyncio.create_task(follow())
+        try:
+            for i in range(30):
+                appended.append(await store.append(doc, typist.type(f"{i},"), ORIGIN))
+            valkey.restart()
+            for i in range(30, 60):
+                while True:  # the writer retries until Redis is back, as a client would
+                    try:
+                        appended.append(await store.append(doc, typist.type(f"{i},"), ORIGIN))
+                        break
+                    except StoreError:
+                        await asyncio.sleep(0.05)
+            await asyncio.wait_for(all_seen.wait(), 15)
+        finally:
+            follower.cancel()
+            await store.aclose()
+        assert seen == appended  # every entry once, in order
+
+
+async def test_compaction_interrupted_before_trim_loses_nothing(
+    cluster_store: RedisS3Store,
+) -> None:
+    doc, typist = doc_id(), Typist()
+    for i in range(20):
+        await cluster_store.append(doc, typist.type(f"{i} "), ORIGIN)
+    # A pod dies right after writing its snapshot, before trimming the stream.
+    loaded = await cluster_store.load(doc)
+    from pycrdt import merge_updates
+
+    assert loaded.last_id is not None
+    written = await cluster_store.snapshots.put(doc, loaded.last_id, merge_updates(*loaded.updates))
+    await cluster_store._redis.set(f"tandem:doc:{doc}:snapshot", written.key)
+    for i in range(20, 25):
+        await cluster_store.append(doc, typist.type(f"{i} "), ORIGIN)
+    assert rebuild((await cluster_store.load(doc)).updates) == str(typist.text)
+    # The next compaction finishes the job: one snapshot, an empty stream.
+    assert await cluster_store.compact(doc)
+    assert len(await cluster_store.snapshots.list(doc)) == 1
+    assert (await cluster_store.stats(doc)).entries == 0
+    assert rebuild((await cluster_store.load(doc)).updates) == str(typist.text)
+
+
+async def test_s3_outage_fails_compaction_but_not_appends(valkey: Valkey) -> None:
+    nothing_listens = f"127.0.0.1:{free_port()}"
+    store = RedisS3Store(
+        Redis.from_url(valkey.url, socket_timeout=5),
+        SnapshotStore(s3_client(nothing_listens, "k", "s", secure=False), "tandem-test"),
+    )
+    doc, typist = doc_id(), Typist()
+    try:
+        await store.append(doc, typist.type("typed while S3 is down"), ORIGIN)
+        with pytest.raises(StoreError):
+            await store.compact(doc)
+        assert (await store.stats(doc)).entries == 1  # nothing trimmed, nothing lost
+    finally:
+        await store.aclose()
+
+
+async def test_pod_stays_ready_and_editable_while_s3_is_down(
+    tmp_path: Path, valkey: Valkey, s3: S3Server
+) -> None:
+    env = cluster_env(valkey, s3, TANDEM_S3_ENDPOINT=f"127.0.0.1:{free_port()}")
+    async with pod(tmp_path, 0, env) as server:
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"{server.http_url}/readyz")
+        assert ready.status_code == 200
+        assert "s3" in ready.json()["degraded"]
+        async with (
+            PyClient(f"{server.ws_url}/s3-down") as a,
+            PyClient(f"{server.ws_url}/s3-down") as b,
+        ):
+            await a.insert(0, "still editing")
+            await b.wait_text("still editing")
+
+
+async def test_lease_lets_one_pod_compact_at_a_time(valkey: Valkey, s3: S3Server) -> None:
+    from sync.lease import Lease
+
+    redis = Redis.from_url(valkey.url)
+    try:
+        first = Lease(redis, "tandem:test:lease", ttl_ms=5000)
+        second = Lease(redis, "tandem:test:lease", ttl_ms=5000)
+        async with first.hold() as got_first, second.hold() as got_second:
+            assert got_first and not got_second
+        async with second.hold() as got_second:
+            assert got_second  # released by its holder
+    finally:
+        await redis.aclose()
+
+
+async def test_crashed_holders_lease_expires(valkey: Valkey) -> None:
+    from sync.lease import Lease
+
+    redis = Redis.from_url(valkey.url)
+    try:
+        await redis.set("tandem:test:orphan", "dead-pod", px=200)  # a holder that died
+        lease = Lease(redis, "tandem:test:orphan", ttl_ms=5000)
+        async with lease.hold() as got:
+            assert not got
+
+        async def until_free() -> None:
+            while await redis.exists("tandem:test:orphan"):
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(until_free(), 5)
+        async with lease.hold() as got:
+            assert got
+    finally:
+        await redis.aclose()
+
+
+async def test_durability_check_flags_eviction_and_missing_aof(valkey: Valkey) -> None:
+    redis = Redis.from_url(valkey.url)
+    try:
+        await redis.config_set("maxmemory-policy", "allkeys-lru")
+        warnings = await redis_durability_warnings(redis)
+        assert any("allkeys-lru" in w for w in warnings)
+        assert any("appendonly is off" in w for w in warnings)
+        await redis.config_set("maxmemory-policy", "noeviction")
+        assert not any("maxmemory" in w for w in await redis_durability_warnings(redis))
+    finally:
+        await redis.aclose()
