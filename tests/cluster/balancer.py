@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from typing import Self
 
 from tests.cluster.services import free_port
 
@@ -22,7 +23,7 @@ class Balancer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/sync"
 
-    async def __aenter__(self) -> Balancer:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         return self
 

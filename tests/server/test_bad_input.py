@@ -74,3 +74,18 @@ async def test_server_stays_healthy_after_bad_input(server: TandemProcess) -> No
         assert (await client.get(f"{server.http_url}/healthz")).status_code == 200
         metrics = (await client.get(f"{server.http_url}/metrics")).text
     assert 'tandem_closes_total{code="1002"}' in metrics
+
+
+async def test_document_at_its_size_limit_refuses_growth_with_4413(tmp_path: Path) -> None:
+    env = {"TANDEM_MAX_DOC_BYTES": "4096"}
+    async with TandemProcess(tmp_path / "capped", env=env) as server:
+        url = f"{server.ws_url}/capped"
+        async with PyClient(url) as writer, PyClient(url) as reader:
+            await writer.insert(0, "x" * 1000)
+            await reader.wait_text("x" * 1000)
+            await writer.insert(0, "y" * 5000)
+            code, reason = await writer.wait_closed()
+            assert code == 4413 and "size limit" in reason
+            assert str(reader.text) == "x" * 1000  # the document did not grow for anyone
+        async with PyClient(url) as later:
+            await later.wait_text("x" * 1000)
