@@ -27,13 +27,14 @@ let nextUrl = 0
 
 const connect = (room) => {
   const doc = new Y.Doc()
-  const url = urls[nextUrl++ % urls.length]
+  const pod = nextUrl++ % urls.length
+  const url = urls[pod]
   const provider = opts.provider === 'hocuspocus'
     ? new HocuspocusProvider({ url, name: room, document: doc, WebSocketPolyfill: WebSocket })
     : new WebsocketProvider(url, room, doc, {
       WebSocketPolyfill: WebSocket, disableBc: true, params, resyncInterval: -1
     })
-  return { doc, provider, text: doc.getText('content') }
+  return { doc, provider, pod, text: doc.getText('content') }
 }
 
 const isSynced = (provider) => provider.synced ?? provider.isSynced
@@ -59,6 +60,7 @@ const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 async function latency () {
   const sent = new Map() // "client:clock" -> send time, shared: all clients live in this process
   const latencies = []
+  const crossPod = [] // deliveries whose sender is connected to another pod
   let expected = 0
   let received = 0
   let measuring = false
@@ -71,10 +73,14 @@ async function latency () {
         if (origin !== client.provider) return
         const meta = Y.parseUpdateMeta(update)
         for (const [id, clock] of meta.from) {
-          const t = sent.get(`${id}:${clock}`)
-          if (t !== undefined) {
+          const origin = sent.get(`${id}:${clock}`)
+          if (origin !== undefined) {
             received++
-            if (measuring) latencies.push(performance.now() - t)
+            if (measuring) {
+              const latency = performance.now() - origin.t
+              latencies.push(latency)
+              if (origin.pod !== client.pod) crossPod.push(latency)
+            }
           }
         }
       })
@@ -90,7 +96,7 @@ async function latency () {
       const tick = () => {
         const clock = Y.getState(client.doc.store, client.doc.clientID)
         const pos = Math.floor(Math.random() * (client.text.length + 1))
-        sent.set(`${client.doc.clientID}:${clock}`, performance.now())
+        sent.set(`${client.doc.clientID}:${clock}`, { t: performance.now(), pod: client.pod })
         if (measuring) expected += opts.clients - 1
         client.text.insert(pos, Math.random().toString(36).slice(2, 10))
       }
@@ -119,7 +125,7 @@ async function latency () {
     expected_deliveries: measuredSent, measured_deliveries: latencies.length,
     total_received: received - receivedAtStart, diverged_docs: diverged,
     deliveries_per_s: latencies.length / opts.duration,
-    latency_ms: summary(latencies) }
+    latency_ms: summary(latencies), cross_pod_latency_ms: summary(crossPod) }
 }
 
 async function connectTime () {

@@ -154,8 +154,13 @@ class S3Server:
                 "-ip.bind=127.0.0.1",
                 "-master.volumeSizeLimitMB=64",
                 "-volume.max=64",
+                # Off: these listen on fixed default ports, so two servers (another test run,
+                # a benchmark) would collide, and telemetry would try to leave this machine.
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-master.telemetry=false",
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
         )
         probe = "tandem-probe"
@@ -166,8 +171,17 @@ class S3Server:
                 client.make_bucket(probe)
             return True
 
-        _wait_until(ready, 60, "the S3 server")
+        try:
+            _wait_until(ready, 60, "the S3 server")
+        except TimeoutError as exc:
+            self.stop()
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise TimeoutError(f"{exc}; its log ends with:\n{tail}") from None
         return self
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "weed.log"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
