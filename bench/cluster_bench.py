@@ -22,8 +22,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import LOAD, free_port, wait_port  # noqa: E402
-from tests.cluster.services import S3Server, Valkey  # noqa: E402  (same servers as the tests)
+from bench.sync_bench import LOAD, free_port, wait_port
+from tests.cluster.services import S3Server, Valkey
 
 
 def start_tandem_pods(count: int, valkey: Valkey, s3: S3Server, tmp: Path) -> list:
