@@ -26,14 +26,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_weed_ports: set[int] = set()
+
+
 def weed_port() -> int:
-    """SeaweedFS serves gRPC on port + 10000: both must be free and below 65536."""
-    for _ in range(100):
-        port = random.randint(20000, 45000)
-        if not _port_open(port) and not _port_open(port + 10000):
-            with contextlib.suppress(OSError), socket.socket() as sock:
-                sock.bind(("127.0.0.1", port))
-                return port
+    """SeaweedFS also serves gRPC on port + 10000. Both stay below Linux's ephemeral range
+    (32768 up), where outgoing connections would take them, and clear of ports handed out
+    before in this run."""
+    for _ in range(200):
+        port = random.randint(10000, 22000)
+        pair = {port, port + 10000}
+        taken = _weed_ports | {p + 10000 for p in _weed_ports}
+        if not pair & taken and all(_bindable(p) for p in pair):
+            _weed_ports.add(port)
+            return port
     raise RuntimeError("no free port pair for SeaweedFS")
 
 
