@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from minio import Minio
-from minio.error import MinioException
+from minio.error import MinioException, S3Error
 from urllib3.exceptions import HTTPError
 
 from .store import StoreError
@@ -64,8 +64,17 @@ class SnapshotStore:
                 raise StoreError(f"object storage: {exc}") from exc
 
     async def ensure_bucket(self) -> None:
-        if not await self._call(self._client.bucket_exists, self._bucket):
-            await self._call(self._client.make_bucket, self._bucket)
+        def make() -> None:
+            if self._client.bucket_exists(self._bucket):
+                return
+            try:
+                self._client.make_bucket(self._bucket)
+            except S3Error as exc:
+                # Pods starting together race to create it; losing that race is fine.
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+        await self._call(make)
 
     async def reachable(self) -> None:
         await self._call(self._client.bucket_exists, self._bucket)
