@@ -170,3 +170,30 @@ async def test_compactions_racing_between_pods_are_harmless(
         assert await stored_text(valkey, s3, room) == text
     finally:
         await stop_all(pods)
+
+
+async def test_rolling_restart_with_sigterm_loses_no_edit(
+    tmp_path: Path, valkey: Valkey, s3: S3Server, js: YjsClients, room: str
+) -> None:
+    env = cluster_env(valkey, s3, TANDEM_SHUTDOWN_GRACE_S="5")
+    pods = await start_pods(tmp_path, env, count=2)
+    try:
+        async with Balancer([p.port for p in pods]) as balancer:
+            names = [f"c{i}" for i in range(4)]
+            for name in names:
+                await js.connect(name, balancer.ws_url, room)
+            typing = [
+                asyncio.create_task(js.random_edits(n, count=200, seed=i, rate_per_sec=40))
+                for i, n in enumerate(names)
+            ]
+            for index in range(len(pods)):  # one pod at a time, as a Deployment rolls
+                await log_reaches(valkey, room, 150 * (index + 1))
+                old = pods[index]
+                # Graceful: exits by itself (uvicorn re-raises SIGTERM), not killed at the deadline.
+                assert await old.terminate(timeout_s=10) in (0, -15)
+                pods[index] = await pod(tmp_path / f"rolled-{index}", index, env, old.port).start()
+            await asyncio.gather(*typing)
+            text = await js.converge(*names, timeout_ms=30000)
+        assert await stored_text(valkey, s3, room) == text
+    finally:
+        await stop_all(pods)
