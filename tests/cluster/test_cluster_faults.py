@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pycrdt import Doc, Text
 from redis.asyncio import Redis
 
 from server.backends import redis_durability_warnings, s3_client
@@ -19,31 +18,13 @@ from sync.types import DocId, Origin
 from tests.cluster.pods import cluster_env, pod
 from tests.cluster.services import S3Server, Valkey, free_port, running
 from tests.pyclient import PyClient
+from tests.typing_doc import Typist, rebuild
 
 ORIGIN = Origin("pod-a")
 
 
 def doc_id() -> DocId:
     return DocId(f"doc-{uuid.uuid4().hex[:10]}")
-
-
-class Typist:
-    def __init__(self) -> None:
-        self.doc = Doc()
-        self.text = self.doc.get("content", type=Text)
-        self.updates: list[bytes] = []
-        self.doc.observe(lambda event: self.updates.append(event.update))
-
-    def type(self, chunk: str) -> bytes:
-        self.text.insert(len(self.text), chunk)
-        return self.updates[-1]
-
-
-def rebuild(updates: list[bytes]) -> str:
-    doc = Doc()
-    for update in updates:
-        doc.apply_update(update)
-    return str(doc.get("content", type=Text))
 
 
 async def test_tail_resumes_after_a_redis_restart_without_gap_or_duplicate(

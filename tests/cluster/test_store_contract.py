@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pycrdt import Doc, Text
 
 from sync.sqlite_store import SqliteStore
 from sync.store import DocumentStore
 from sync.types import DocId, Origin
 from tests.cluster.conftest import open_cluster_store
+from tests.typing_doc import Typist, rebuild
 
 ORIGIN = Origin("pod-a")
 
@@ -36,29 +36,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await cluster.aclose()
 
 
-class Writer:
-    """A client-side document whose every edit becomes one update to append."""
-
-    def __init__(self) -> None:
-        self.doc = Doc()
-        self.text = self.doc.get("content", type=Text)
-        self.updates: list[bytes] = []
-        self.doc.observe(lambda event: self.updates.append(event.update))
-
-    def type(self, chunk: str) -> bytes:
-        self.text.insert(len(self.text), chunk)
-        return self.updates[-1]
-
-
-def rebuild(updates: list[bytes]) -> str:
-    doc = Doc()
-    for update in updates:
-        doc.apply_update(update)
-    return str(doc.get("content", type=Text))
-
-
 async def test_appended_updates_rebuild_the_document(store: DocumentStore, doc: DocId) -> None:
-    writer = Writer()
+    writer = Typist()
     ids = [await store.append(doc, writer.type(f"{i} "), ORIGIN) for i in range(30)]
     loaded = await store.load(doc)
     assert rebuild(loaded.updates) == str(writer.text)
@@ -76,7 +55,7 @@ async def test_unknown_document_loads_empty_and_writes_nothing(
 async def test_compaction_keeps_content_and_shrinks_the_log(
     store: DocumentStore, doc: DocId
 ) -> None:
-    writer = Writer()
+    writer = Typist()
     for i in range(50):
         await store.append(doc, writer.type("ab"), ORIGIN)
     assert (await store.stats(doc)).entries == 50
@@ -89,7 +68,7 @@ async def test_compaction_keeps_content_and_shrinks_the_log(
 
 
 async def test_compacting_twice_at_once_is_harmless(store: DocumentStore, doc: DocId) -> None:
-    writer = Writer()
+    writer = Typist()
     for i in range(40):
         await store.append(doc, writer.type(str(i % 10)), ORIGIN)
     await asyncio.gather(store.compact(doc), store.compact(doc))
@@ -98,7 +77,7 @@ async def test_compacting_twice_at_once_is_harmless(store: DocumentStore, doc: D
 
 
 async def test_updates_appended_during_compaction_survive(store: DocumentStore, doc: DocId) -> None:
-    writer = Writer()
+    writer = Typist()
     for _ in range(40):
         await store.append(doc, writer.type("x"), ORIGIN)
 
@@ -113,7 +92,7 @@ async def test_updates_appended_during_compaction_survive(store: DocumentStore, 
 
 
 async def test_stats_report_entries_and_age(store: DocumentStore, doc: DocId) -> None:
-    writer = Writer()
+    writer = Typist()
     for _ in range(5):
         await store.append(doc, writer.type("z"), ORIGIN)
     stats = await store.stats(doc)
