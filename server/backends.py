@@ -54,6 +54,7 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
     from sync.redis_presence import RedisPresence
     from sync.redis_s3_store import RedisS3Store
     from sync.snapshot_store import SnapshotStore
+    from sync.stream_follower import StreamFollower
 
     assert settings.redis_url and settings.s3_endpoint
     redis = Redis.from_url(
@@ -94,10 +95,13 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
         return None
 
     try:
-        async with RedisPresence(redis, Origin(settings.pod_id)) as presence:
+        async with (
+            RedisPresence(redis, Origin(settings.pod_id)) as presence,
+            StreamFollower(redis, Origin(settings.pod_id)) as follower,
+        ):
             yield Backends(
                 store=store,
-                tail=store,
+                tail=follower,
                 presence=presence,
                 readiness={"redis": redis_ready},
                 degradations={"s3": s3_ready},

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics
+from .cancellation import reraise_if_cancelled
 from .presence import PresenceListener
 from .types import DocId, Origin
 
@@ -88,6 +89,7 @@ class RedisPresence:
                     await pipe.execute()
                 backoff = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                reraise_if_cancelled(exc)
                 metrics.PRESENCE_DROPPED.inc(len(batch))
                 log.warning("publishing presence failed (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
@@ -102,6 +104,7 @@ class RedisPresence:
                     if message["type"] == "message":
                         self._deliver(message["channel"], message["data"])
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                reraise_if_cancelled(exc)
                 # The next command reconnects and re-subscribes every channel (on_connect).
                 log.warning("presence subscription lost (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .cancellation import reraise_if_cancelled
 from .store import LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
@@ -36,7 +37,7 @@ def id_millis(entry_id: LogId) -> int:
     return int(entry_id.partition("-")[0])
 
 
-def _entry(raw_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
+def entry_from_row(raw_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
     return LogEntry(
         id=LogId(raw_id.decode()), origin=Origin(fields[_ORIGIN].decode()), update=fields[_UPDATE]
     )
@@ -70,7 +71,7 @@ class StreamLog:
         try:
             while True:
                 rows = await self._redis.xrange(stream_key(doc_id), start, "+", count=self._batch)
-                entries += [_entry(raw_id, fields) for raw_id, fields in rows]
+                entries += [entry_from_row(raw_id, fields) for raw_id, fields in rows]
                 if len(rows) < self._batch:
                     return entries
                 start = f"({entries[-1].id}"
@@ -111,6 +112,7 @@ class StreamLog:
                     {key: last}, count=self._batch, block=self._block_ms
                 )
             except RedisError as exc:
+                reraise_if_cancelled(exc)
                 log.warning("tail of %s lost Redis (%s); resuming after %s", doc_id, exc, last)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max_s)
@@ -118,6 +120,6 @@ class StreamLog:
             backoff = 0.05
             for _key, rows in reply or []:
                 for raw_id, fields in rows:
-                    entry = _entry(raw_id, fields)
+                    entry = entry_from_row(raw_id, fields)
                     last = entry.id
                     yield entry

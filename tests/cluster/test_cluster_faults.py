@@ -168,3 +168,26 @@ async def test_durability_check_flags_eviction_and_missing_aof(valkey: Valkey) -
         assert not any("maxmemory" in w for w in await redis_durability_warnings(redis))
     finally:
         await redis.aclose()
+
+
+async def test_one_follower_serves_many_documents_and_wakes_for_new_ones(
+    tmp_path: Path, cluster_store: RedisS3Store, valkey: Valkey
+) -> None:
+    from sync.stream_follower import StreamFollower
+
+    redis = Redis.from_url(valkey.url, socket_timeout=30)
+    first, second = doc_id(), doc_id()
+    typist = Typist()
+    # A long block: a new document is only seen in time if opening it wakes the reader.
+    async with StreamFollower(redis, Origin("pod-f"), block_ms=8_000) as follower:
+        a = follower.tail(first, None)
+        await cluster_store.append(first, typist.type("a"), ORIGIN)
+        assert (await asyncio.wait_for(anext(a), 5)).origin == ORIGIN
+        b = follower.tail(second, None)
+        pending = asyncio.ensure_future(anext(b))
+        await cluster_store.append(second, typist.type("b"), ORIGIN)
+        entry = await asyncio.wait_for(pending, 4)
+        assert entry.update == typist.updates[-1]
+        await a.aclose()
+        await b.aclose()
+    await redis.aclose()
