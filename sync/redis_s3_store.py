@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 from pycrdt import merge_updates
 from redis.asyncio import Redis
@@ -19,7 +18,7 @@ from redis.exceptions import RedisError
 
 from .lease import Lease
 from .snapshot_store import SnapshotRef, SnapshotStore
-from .store import LoadedDoc, LogEntry, LogStats, StoreError
+from .store import LoadedDoc, LogStats, StoreError
 from .stream_log import StreamLog
 from .types import DocId, LogId, Origin, Update
 
@@ -73,9 +72,6 @@ class RedisS3Store:
 
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
         return await self.log.append(doc_id, update, origin)
-
-    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
-        return self.log.tail(doc_id, after)
 
     async def latest_id(self, doc_id: DocId) -> LogId | None:
         return await self.log.latest_id(doc_id)

@@ -1,19 +1,18 @@
-"""A document's update log as a Redis stream: append, read ranges, tail, trim.
+"""A document's update log as a Redis stream: append, read ranges, trim. Following streams
+as they grow is ``stream_follower.StreamFollower``'s job.
 
-Streams, unlike pub/sub, keep what they deliver: a tail that loses its connection resumes from
-the last id it yielded, so a Redis restart or a stalled pod causes no gap and no duplicate."""
+Streams, unlike pub/sub, keep what they deliver: a reader that loses its connection resumes
+from the last id it delivered, so a Redis restart or a stalled pod causes no gap and no
+duplicate."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .cancellation import reraise_if_cancelled
 from .store import LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
@@ -100,26 +99,3 @@ class StreamLog:
             raise StoreError(f"stats {doc_id}: {exc}") from exc
         age = time.time() - id_millis(LogId(first[0][0].decode())) / 1000 if first else None
         return length, age
-
-    async def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
-        """Entries after ``after`` as they are appended, forever; survives Redis restarts."""
-        last = after or "0-0"
-        key = stream_key(doc_id)
-        backoff = 0.05
-        while True:
-            try:
-                reply = await self._redis.xread(
-                    {key: last}, count=self._batch, block=self._block_ms
-                )
-            except RedisError as exc:
-                reraise_if_cancelled(exc)
-                log.warning("tail of %s lost Redis (%s); resuming after %s", doc_id, exc, last)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._backoff_max_s)
-                continue
-            backoff = 0.05
-            for _key, rows in reply or []:
-                for raw_id, fields in rows:
-                    entry = entry_from_row(raw_id, fields)
-                    last = entry.id
-                    yield entry

@@ -14,6 +14,7 @@ from server.backends import redis_durability_warnings, s3_client
 from sync.redis_s3_store import RedisS3Store
 from sync.snapshot_store import SnapshotStore
 from sync.store import StoreError
+from sync.stream_follower import StreamFollower
 from sync.types import DocId, Origin
 from tests.cluster.pods import cluster_env, pod
 from tests.cluster.services import S3Server, Valkey, free_port, running
@@ -41,10 +42,11 @@ async def test_tail_resumes_after_a_redis_restart_without_gap_or_duplicate(
         all_seen = asyncio.Event()
 
         async def follow() -> None:
-            async for entry in store.tail(doc, None):
-                seen.append(entry.id)
-                if len(seen) == 60:
-                    all_seen.set()
+            async with StreamFollower(store._redis, Origin("pod-f")) as streams:
+                async for entry in streams.tail(doc, None):
+                    seen.append(entry.id)
+                    if len(seen) == 60:
+                        all_seen.set()
 
         follower = asyncio.create_task(follow())
         try:
@@ -173,8 +175,6 @@ async def test_durability_check_flags_eviction_and_missing_aof(valkey: Valkey) -
 async def test_one_follower_serves_many_documents_and_wakes_for_new_ones(
     tmp_path: Path, cluster_store: RedisS3Store, valkey: Valkey
 ) -> None:
-    from sync.stream_follower import StreamFollower
-
     redis = Redis.from_url(valkey.url, socket_timeout=30)
     first, second = doc_id(), doc_id()
     typist = Typist()
