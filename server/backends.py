@@ -54,7 +54,7 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
     from sync.redis_presence import RedisPresence
     from sync.redis_s3_store import RedisS3Store
     from sync.snapshot_store import SnapshotStore
-    from sync.stream_follower import StreamFollower
+    from sync.stream_follower import ShardedFollower
 
     assert settings.redis_url and settings.s3_endpoint
     redis = Redis.from_url(
@@ -97,7 +97,9 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
     try:
         async with (
             RedisPresence(redis, Origin(settings.pod_id)) as presence,
-            StreamFollower(redis, Origin(settings.pod_id)) as follower,
+            ShardedFollower(
+                redis, Origin(settings.pod_id), shards=settings.redis_readers
+            ) as follower,
         ):
             yield Backends(
                 store=store,

@@ -37,6 +37,8 @@ class Settings:
     s3_secret_key: str | None = field(default=None, repr=False)
     s3_secure: bool = False
     redis_timeout_s: float = 10.0
+    redis_readers: int = 4
+    """Blocking stream readers per pod (Redis connections held for following documents)."""
     s3_timeout_s: float = 10.0
     mongodb_url: str | None = field(default=None, repr=False)
     jwt_secret: str | None = field(default=None, repr=False)

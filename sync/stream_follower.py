@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import AsyncIterator
 from typing import Self
 
@@ -113,3 +114,23 @@ class StreamFollower:
                     entry = entry_from_row(raw_id, fields)
                     self._last[key] = entry.id
                     queue.put_nowait(entry)
+
+
+class ShardedFollower:
+    """Several followers, documents spread over them by id: each blocking read waits on fewer
+    streams, and a burst on one document does not delay the others' next read."""
+
+    def __init__(self, redis: Redis, origin: Origin, *, shards: int = 4) -> None:
+        self._shards = [StreamFollower(redis, Origin(f"{origin}:{i}")) for i in range(shards)]
+
+    async def __aenter__(self) -> Self:
+        for shard in self._shards:
+            await shard.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.gather(*(shard.__aexit__(*exc_info) for shard in self._shards))
+
+    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
+        shard = self._shards[zlib.crc32(doc_id.encode()) % len(self._shards)]
+        return shard.tail(doc_id, after)
