@@ -55,7 +55,7 @@ class RedisS3Store:
             tail = await self.log.read(doc_id)
             return LoadedDoc([e.update for e in tail], tail[-1].id if tail else None)
         for attempt in range(3):
-            refs = await self.snapshots.list(doc_id)
+            refs = await self.snapshots.refs(doc_id)
             try:
                 bodies = [await self.snapshots.get(ref) for ref in refs]
             except StoreError:
@@ -95,7 +95,7 @@ class RedisS3Store:
             raise StoreError(f"compact {doc_id}: {exc}") from exc
 
     async def _compact(self, doc_id: DocId, lease: Lease) -> bool:
-        refs = await self.snapshots.list(doc_id)
+        refs = await self.snapshots.refs(doc_id)
         tail = await self.log.read(doc_id, after=_newest(refs))
         if not tail and len(refs) <= 1:
             return False

@@ -79,7 +79,7 @@ class SnapshotStore:
     async def reachable(self) -> None:
         await self._call(self._client.bucket_exists, self._bucket)
 
-    async def list(self, doc_id: DocId) -> list[SnapshotRef]:
+    async def refs(self, doc_id: DocId) -> list[SnapshotRef]:
         def names() -> list[str]:
             objects = self._client.list_objects(self._bucket, prefix=_prefix(doc_id))
             return [obj.object_name for obj in objects if obj.object_name.endswith(".ybin")]
