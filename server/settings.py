@@ -17,6 +17,9 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
+_SYNC = SyncLimits()
+
+
 def _env_name(name: str) -> str:
     return "TANDEM_" + name.upper()
 
@@ -54,15 +57,15 @@ class Settings:
     ws_ping_timeout_s: float = 20.0
     shutdown_grace_s: float = 20.0
 
-    # Sync layer (see sync.limits.SyncLimits for what each means).
-    outbox_frames: int = 1024
-    send_timeout_s: float = 10.0
-    room_grace_s: float = 2.0
-    max_doc_bytes: int = 256 * 1024 * 1024
-    max_awareness_bytes: int = 64 * 1024
-    compact_entries: int = 1000
-    compact_bytes: int = 4 * 1024 * 1024
-    compact_age_s: float = 300.0
+    # Sync layer: what each means, and its default, lives in sync.limits.SyncLimits.
+    outbox_frames: int = _SYNC.outbox_frames
+    send_timeout_s: float = _SYNC.send_timeout_s
+    room_grace_s: float = _SYNC.room_grace_s
+    max_doc_bytes: int = _SYNC.max_doc_bytes
+    max_awareness_bytes: int = _SYNC.max_awareness_bytes
+    compact_entries: int = _SYNC.compact_entries
+    compact_bytes: int = _SYNC.compact_bytes
+    compact_age_s: float = _SYNC.compact_age_s
     sqlite_synchronous: str = "NORMAL"
 
     @property
