@@ -22,9 +22,6 @@ class RoomAwareness:
         self._renewed: dict[int, float] = {}
         self._remote_timeout_s = remote_timeout_s
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def apply(self, owner: Hashable, entries: list[AwarenessEntry]) -> None:
         for entry in entries:
             current = self._entries.get(entry.client_id)

@@ -73,9 +73,6 @@ class RedisS3Store:
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
         return await self.log.append(doc_id, update, origin)
 
-    async def latest_id(self, doc_id: DocId) -> LogId | None:
-        return await self.log.latest_id(doc_id)
-
     async def stats(self, doc_id: DocId) -> LogStats:
         entries, age = await self.log.length_and_oldest(doc_id)
         try:

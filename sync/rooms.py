@@ -71,9 +71,6 @@ class Rooms:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose(CloseCode.GOING_AWAY, "server shutting down")
 
-    def __len__(self) -> int:
-        return len(self._rooms)
-
     def get(self, doc_id: DocId) -> Room | None:
         return self._rooms.get(doc_id)
 

@@ -77,13 +77,6 @@ class StreamLog:
         except RedisError as exc:
             raise StoreError(f"read {doc_id}: {exc}") from exc
 
-    async def latest_id(self, doc_id: DocId) -> LogId | None:
-        try:
-            rows = await self._redis.xrevrange(stream_key(doc_id), "+", "-", count=1)
-        except RedisError as exc:
-            raise StoreError(f"read {doc_id}: {exc}") from exc
-        return LogId(rows[0][0].decode()) if rows else None
-
     async def trim(self, doc_id: DocId, upto: LogId) -> None:
         """Drop the entries up to and including ``upto``; newer ones stay."""
         try:
