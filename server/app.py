@@ -7,15 +7,18 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from sync.rooms import Rooms
 from sync.types import Origin
 
 from . import health
+from .access.routes import ROUTES as ACCESS_ROUTES
+from .access.wiring import open_access
 from .asgi import TandemApp
 from .backends import open_backends
 from .context import AppContext
+from .errors import EXCEPTION_HANDLERS
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
 
@@ -34,25 +37,32 @@ def create_app(settings: Settings) -> TandemApp:
                     presence=backends.presence,
                 )
             )
-            app.state.ctx = AppContext(
+            access = await stack.enter_async_context(open_access(settings, backends))
+            ctx = AppContext(
                 settings=settings,
                 store=backends.store,
                 rooms=rooms,
+                backends=backends,
+                access=access,
                 readiness_checks=backends.readiness,
                 degradations=backends.degradations,
             )
+            app.state.ctx = ctx
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
             gc.freeze()
             yield
 
+    routes: list[BaseRoute] = [
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/metrics", health.metrics),
+        *ACCESS_ROUTES,
+        WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
+    ]
     app = Starlette(
-        routes=[
-            Route("/healthz", health.healthz),
-            Route("/readyz", health.readyz),
-            Route("/metrics", health.metrics),
-            WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
-        ],
+        routes=routes,
         lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     return TandemApp(app)

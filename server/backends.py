@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import urllib3
 from minio import Minio
@@ -34,10 +35,55 @@ class Backends:
     """Failing any of these makes the pod unready: it cannot take edits."""
     degradations: dict[str, Check] = field(default_factory=dict)
     """Reported by /readyz but not failing it: edits stay safe (an S3 outage delays compaction)."""
+    redis: Any = None
+    """The pod's Redis client in cluster mode (queues, rate limits, leases), else None."""
+    mongo: Any = None
+    """The MongoDB database (pymongo ``AsyncDatabase``) when TANDEM_MONGODB_URL is set."""
+    minio: Minio | None = None
+    """The object storage client in cluster mode."""
 
 
 @contextlib.asynccontextmanager
 async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
+    async with _storage(settings) as backends, _mongo(settings, backends):
+        yield backends
+
+
+@contextlib.asynccontextmanager
+async def _mongo(settings: Settings, backends: Backends) -> AsyncIterator[None]:
+    """Accounts, the drive's tree and the assistant's records live in MongoDB when it is
+    configured; otherwise each part keeps a SQLite file in the data directory."""
+    if not settings.mongodb_url:
+        yield
+        return
+    from pymongo import AsyncMongoClient
+
+    timeout_ms = int(settings.mongodb_timeout_s * 1000)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+        tz_aware=True,
+    )
+    backends.mongo = client.get_default_database(default="tandem")
+
+    async def mongo_ready() -> str | None:
+        try:
+            await client.admin.command("ping")
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return f"unreachable: {type(exc).__name__}"
+        return None
+
+    backends.readiness["mongodb"] = mongo_ready
+    try:
+        yield
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def _storage(settings: Settings) -> AsyncIterator[Backends]:
     if settings.embedded:
         path = settings.data_dir / "tandem.db"
         async with SqliteStore(path, synchronous=settings.sqlite_synchronous.upper()) as store:
@@ -109,6 +155,8 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
                 presence=presence,
                 readiness={"redis": redis_ready},
                 degradations={"s3": s3_ready},
+                redis=redis,
+                minio=minio,
             )
     finally:
         await store.aclose()

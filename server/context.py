@@ -8,6 +8,8 @@ from typing import Any
 from sync.rooms import Rooms
 from sync.store import DocumentStore
 
+from .access.guard import Access
+from .backends import Backends
 from .settings import Settings
 
 
@@ -16,7 +18,12 @@ class AppContext:
     settings: Settings
     store: DocumentStore
     rooms: Rooms
+    backends: Backends | None = None
+    access: Access | None = None
     draining: bool = False
+    workspace_deleted_hooks: list[Any] = field(default_factory=list)
+    """Async callables run with the workspace id before a workspace is deleted: each part
+    (drive, assistant, history) removes what it keeps for it."""
     readiness_checks: dict[str, Any] = field(default_factory=dict)
     """name -> async callable returning None when healthy or a problem description."""
     degradations: dict[str, Any] = field(default_factory=dict)

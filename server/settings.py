@@ -44,10 +44,30 @@ class Settings:
     """Blocking stream readers per pod (Redis connections held for following documents)."""
     s3_timeout_s: float = 10.0
     mongodb_url: str | None = field(default=None, repr=False)
+    mongodb_timeout_s: float = 10.0
     jwt_secret: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str = "gpt-4o-mini"
+
+    # Accounts and access (server/access).
+    signup: str = "open"
+    """Who may create an account: open (anyone), invite (only with an invite code a workspace
+    owner created), closed (only `tandem admin create-user`)."""
+    access_token_ttl_s: float = 900.0
+    refresh_token_ttl_s: float = 30 * 24 * 3600.0
+    access_recheck_s: float = 10.0
+    """Open websockets re-check their member's role this often; a removed member is closed."""
+    open_access: bool = False
+    """Lets any websocket open any document without a token. Only for protocol tests and
+    trusted single-user setups: it turns access control off for /sync."""
+    signin_attempts_per_min: int = 10
+    """Failed sign-ins allowed per username and per client address each minute."""
+    ws_max_frames_per_s: float = 500.0
+    ws_max_bytes_per_s: float = 32 * 1024 * 1024
+    """Per connection, averaged over a burst of one second: a faster client is closed 1008."""
+    max_pending_connections: int = 256
+    """Websockets accepted but not yet authorized; more are refused with 1013."""
 
     # Websocket transport.
     max_message_bytes: int = 16 * 1024 * 1024
@@ -106,6 +126,10 @@ class Settings:
             raise SettingsError("TANDEM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
         if self.max_message_bytes < 1024:
             raise SettingsError("TANDEM_MAX_MESSAGE_BYTES must be at least 1024")
+        if self.signup not in ("open", "invite", "closed"):
+            raise SettingsError("TANDEM_SIGNUP must be open, invite or closed")
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("TANDEM_JWT_SECRET must be at least 32 bytes")
         if self.redis_url and not self.s3_endpoint:
             raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
 

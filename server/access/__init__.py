@@ -1,0 +1,1 @@
+"""Accounts, workspaces, roles and the checks every route and websocket makes."""

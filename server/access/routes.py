@@ -1,0 +1,357 @@
+"""``/api/auth``, ``/api/me``, ``/api/workspaces``: accounts, sessions, workspaces, members."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.errors import ApiError, bad_request, conflict, forbidden, not_found, too_many
+from server.requests import read_json, string_field
+
+from .errors import ConflictError
+from .guard import Access, Principal, access_of, authenticate, require_doc, require_workspace
+from .models import User, UserId, Workspace, WorkspaceId, new_id
+from .passwords import PasswordPolicyError
+from .roles import Role
+from .tokens import Invite, TokenError
+
+log = logging.getLogger(__name__)
+
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}")
+MAX_WORKSPACE_NAME = 100
+
+
+def check_username(raw: str) -> str:
+    if not _USERNAME.fullmatch(raw):
+        raise bad_request(
+            "usernames are 3-32 characters of A-Z a-z 0-9 _ . - and start with a letter or digit",
+            "invalid_username",
+        )
+    return raw
+
+
+def check_workspace_name(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > MAX_WORKSPACE_NAME:
+        raise bad_request(f"workspace names are 1-{MAX_WORKSPACE_NAME} characters", "invalid_name")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise bad_request("workspace names cannot contain control characters", "invalid_name")
+    return name
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username}
+
+
+def workspace_json(workspace: Workspace, role: Role) -> dict[str, Any]:
+    return {
+        "id": workspace.id,
+        "name": workspace.name,
+        "role": role.label,
+        "allow_training": workspace.allow_training,
+        "created_at": workspace.created_at,
+    }
+
+
+async def _session(access: Access, user: User) -> dict[str, Any]:
+    access_token, claims = access.signer.issue(user.id, user.username, "access")
+    refresh_token, refresh = access.signer.issue(user.id, user.username, "refresh")
+    await access.directory.store_refresh(refresh.token_id, user.id, refresh.expires_at)
+    return {
+        "user": user_json(user),
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "expires_in": int(claims.expires_at - time.time()),
+    }
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+async def signup(request: Request) -> Response:
+    access = access_of(request)
+    body = await read_json(request)
+    username = check_username(string_field(body, "username", max_length=64) or "")
+    password = string_field(body, "password", max_length=4096) or ""
+    invite_code = string_field(body, "invite", required=False, max_length=4096)
+    invite: Invite | None = None
+    if access.signup == "closed":
+        raise forbidden("sign-up is closed; ask an administrator for an account")
+    if invite_code is not None or access.signup == "invite":
+        if invite_code is None:
+            raise forbidden("sign-up needs an invite code")
+        try:
+            invite = access.invites.verify(invite_code)
+        except TokenError:
+            raise forbidden("the invite code is invalid or expired") from None
+    try:
+        access.passwords.check_policy(password)
+    except PasswordPolicyError as exc:
+        raise bad_request(str(exc), "weak_password") from None
+    try:
+        user = await access.directory.create_user(username, await access.passwords.hash(password))
+    except ConflictError:
+        raise conflict("that username is taken", "username_taken") from None
+    if invite is not None and await access.directory.workspace(WorkspaceId(invite.workspace_id)):
+        await access.directory.set_member(
+            WorkspaceId(invite.workspace_id), user.id, Role.parse(invite.role)
+        )
+    log.info("user %s signed up", user.id)
+    return JSONResponse(await _session(access, user), status_code=201)
+
+
+async def signin(request: Request) -> Response:
+    access = access_of(request)
+    body = await read_json(request)
+    username = string_field(body, "username", max_length=64) or ""
+    password = string_field(body, "password", max_length=4096) or ""
+    keys = [f"signin:user:{username.casefold()}", f"signin:ip:{_client(request)}"]
+    for key in keys:
+        if await access.attempts.count(key) >= access.signin_attempts_per_min:
+            raise too_many("too many failed sign-ins; try again in a minute", 60)
+    found = await access.directory.credentials(username)
+    ok = await access.passwords.verify(found.password_hash if found else None, password)
+    if not ok or found is None:
+        for key in keys:
+            await access.attempts.add(key)
+        log.info("failed sign-in from %s", _client(request))
+        raise ApiError(401, "bad_credentials", "wrong username or password")
+    await access.attempts.reset(keys[0])
+    return JSONResponse(await _session(access, found.user))
+
+
+async def refresh(request: Request) -> Response:
+    access = access_of(request)
+    body = await read_json(request)
+    token = string_field(body, "refresh_token", max_length=4096) or ""
+    try:
+        claims = access.signer.verify(token, "refresh")
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc)) from None
+    user_id = await access.directory.take_refresh(claims.token_id, time.time())
+    user = await access.directory.user(user_id) if user_id is not None else None
+    if user is None:
+        raise ApiError(401, "unauthorized", "the refresh token was revoked or used already")
+    return JSONResponse(await _session(access, user))
+
+
+async def signout(request: Request) -> Response:
+    access = access_of(request)
+    body = await read_json(request)
+    token = string_field(body, "refresh_token", max_length=4096) or ""
+    try:
+        claims = access.signer.verify(token, "refresh")
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc)) from None
+    if body.get("everywhere") is True:
+        await access.directory.revoke_all_refresh(claims.user_id)
+    else:
+        await access.directory.revoke_refresh(claims.token_id)
+    return Response(status_code=204)
+
+
+async def me(request: Request) -> Response:
+    principal = await authenticate(request)
+    user = await access_of(request).directory.user(principal.user_id)
+    if user is None:
+        raise ApiError(401, "unauthorized", "the account no longer exists")
+    return JSONResponse(user_json(user))
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# -- workspaces --------------------------------------------------------------------------------
+
+
+async def list_workspaces(request: Request) -> Response:
+    principal = await authenticate(request)
+    found = await access_of(request).directory.workspaces_of(principal.user_id)
+    return JSONResponse({"workspaces": [workspace_json(w, r) for w, r in found]})
+
+
+async def create_workspace(request: Request) -> Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    name = check_workspace_name(string_field(body, "name", max_length=1000) or "")
+    workspace = await access_of(request).directory.create_workspace(name, principal.user_id)
+    return JSONResponse(workspace_json(workspace, Role.OWNER), status_code=201)
+
+
+async def get_workspace(request: Request) -> Response:
+    ws = request.path_params["ws"]
+    principal = await require_workspace(request, ws, Role.VIEWER)
+    directory = access_of(request).directory
+    workspace = await directory.workspace(WorkspaceId(ws))
+    role = await directory.role(WorkspaceId(ws), principal.user_id)
+    if workspace is None or role is None:
+        raise not_found("no such workspace")
+    return JSONResponse(workspace_json(workspace, role))
+
+
+async def update_workspace(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    body = await read_json(request)
+    name = string_field(body, "name", required=False, max_length=1000)
+    allow_training = body.get("allow_training")
+    if allow_training is not None and not isinstance(allow_training, bool):
+        raise bad_request("'allow_training' must be true or false", "invalid_field")
+    workspace = await access_of(request).directory.update_workspace(
+        ws,
+        name=check_workspace_name(name) if name is not None else None,
+        allow_training=allow_training,
+    )
+    return JSONResponse(workspace_json(workspace, Role.OWNER))
+
+
+async def delete_workspace(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    ctx = request.app.state.ctx
+    for hook in ctx.workspace_deleted_hooks:
+        await hook(ws)
+    await access_of(request).directory.delete_workspace(ws)
+    return Response(status_code=204)
+
+
+# -- members -----------------------------------------------------------------------------------
+
+
+def member_json(user: User, role: Role) -> dict[str, Any]:
+    return {**user_json(user), "role": role.label}
+
+
+def _role_field(body: dict[str, Any]) -> Role:
+    try:
+        return Role.parse(body.get("role"))
+    except ValueError as exc:
+        raise bad_request(str(exc), "invalid_role") from None
+
+
+async def list_members(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.VIEWER)
+    members = await access_of(request).directory.members(ws)
+    return JSONResponse({"members": [member_json(m.user, m.role) for m in members]})
+
+
+async def add_member(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    body = await read_json(request)
+    role = _role_field(body)
+    username = string_field(body, "username", max_length=64) or ""
+    directory = access_of(request).directory
+    user = await directory.user_by_name(username)
+    if user is None:
+        raise not_found("no such user")
+    if await directory.role(ws, user.id) is not None:
+        raise conflict("already a member; change the role instead", "already_member")
+    await directory.set_member(ws, user.id, role)
+    return JSONResponse(member_json(user, role), status_code=201)
+
+
+async def change_member(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    target = UserId(request.path_params["user_id"])
+    role = _role_field(await read_json(request))
+    directory = access_of(request).directory
+    current = await directory.role(ws, target)
+    user = await directory.user(target)
+    if current is None or user is None:
+        raise not_found("no such member")
+    if current is Role.OWNER and role is not Role.OWNER:
+        await _keep_an_owner(access_of(request), ws)
+    await directory.set_member(ws, target, role)
+    return JSONResponse(member_json(user, role))
+
+
+async def remove_member(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    target = UserId(request.path_params["user_id"])
+    principal = await authenticate(request)
+    access = access_of(request)
+    # Anyone may leave; only owners remove others.
+    need = Role.VIEWER if target == principal.user_id else Role.OWNER
+    await access.require_workspace(principal, ws, need)
+    current = await access.directory.role(ws, target)
+    if current is None:
+        raise not_found("no such member")
+    if current is Role.OWNER:
+        await _keep_an_owner(access, ws)
+    await access.directory.remove_member(ws, target)
+    return Response(status_code=204)
+
+
+async def _keep_an_owner(access: Access, ws: WorkspaceId) -> None:
+    owners = [m for m in await access.directory.members(ws) if m.role is Role.OWNER]
+    if len(owners) <= 1:
+        raise conflict("a workspace keeps at least one owner", "last_owner")
+
+
+async def create_invite(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    principal = await require_workspace(request, ws, Role.OWNER)
+    role = _role_field(await read_json(request))
+    code = access_of(request).invites.issue(Invite(ws, role.label, principal.user_id))
+    return JSONResponse({"invite": code, "role": role.label}, status_code=201)
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+async def create_doc(request: Request) -> Response:
+    """A document outside the drive's tree (the drive creates its files' documents itself)."""
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.EDITOR)
+    record = await access_of(request).directory.register_doc(new_id(), ws)
+    return JSONResponse(
+        {"doc_id": record.doc_id, "workspace_id": record.workspace_id}, status_code=201
+    )
+
+
+async def get_doc(request: Request) -> Response:
+    _, record, role = await require_doc(request, request.path_params["doc_id"], Role.VIEWER)
+    return JSONResponse(
+        {
+            "doc_id": record.doc_id,
+            "workspace_id": record.workspace_id,
+            "role": role.label,
+            "read_only": record.server_only or role < Role.EDITOR,
+        }
+    )
+
+
+def principal_json(principal: Principal) -> dict[str, Any]:
+    return {"id": principal.user_id, "username": principal.username}
+
+
+ROUTES = [
+    Route("/api/auth/signup", signup, methods=["POST"]),
+    Route("/api/auth/signin", signin, methods=["POST"]),
+    Route("/api/auth/refresh", refresh, methods=["POST"]),
+    Route("/api/auth/signout", signout, methods=["POST"]),
+    Route("/api/me", me, methods=["GET"]),
+    Route("/api/workspaces", list_workspaces, methods=["GET"]),
+    Route("/api/workspaces", create_workspace, methods=["POST"]),
+    Route("/api/workspaces/{ws}", get_workspace, methods=["GET"]),
+    Route("/api/workspaces/{ws}", update_workspace, methods=["PATCH"]),
+    Route("/api/workspaces/{ws}", delete_workspace, methods=["DELETE"]),
+    Route("/api/workspaces/{ws}/members", list_members, methods=["GET"]),
+    Route("/api/workspaces/{ws}/members", add_member, methods=["POST"]),
+    Route("/api/workspaces/{ws}/members/{user_id}", change_member, methods=["PATCH"]),
+    Route("/api/workspaces/{ws}/members/{user_id}", remove_member, methods=["DELETE"]),
+    Route("/api/workspaces/{ws}/invites", create_invite, methods=["POST"]),
+    Route("/api/workspaces/{ws}/docs", create_doc, methods=["POST"]),
+    Route("/api/docs/{doc_id}", get_doc, methods=["GET"]),
+]
