@@ -52,7 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; the deploy tests check the images' commands against it."""
     parser = argparse.ArgumentParser(prog="tandem", description="Collaborative editing server")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the sync server (embedded mode by default)")
@@ -62,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", dest="data_dir", type=Path, help="embedded data (TANDEM_DATA_DIR)"
     )
     serve.set_defaults(run=_serve)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return int(args.run(args))
 
 
