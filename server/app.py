@@ -14,6 +14,7 @@ from sync.types import Origin
 
 from . import health
 from .access.routes import ROUTES as ACCESS_ROUTES
+from .access.sync_gate import AccessWatch
 from .access.wiring import open_access
 from .asgi import TandemApp
 from .backends import open_backends
@@ -38,12 +39,16 @@ def create_app(settings: Settings) -> TandemApp:
                 )
             )
             access = await stack.enter_async_context(open_access(settings, backends))
+            access_watch = await stack.enter_async_context(
+                AccessWatch(access, settings.access_recheck_s)
+            )
             ctx = AppContext(
                 settings=settings,
                 store=backends.store,
                 rooms=rooms,
                 backends=backends,
                 access=access,
+                access_watch=access_watch,
                 readiness_checks=backends.readiness,
                 degradations=backends.degradations,
             )

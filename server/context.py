@@ -9,6 +9,7 @@ from sync.rooms import Rooms
 from sync.store import DocumentStore
 
 from .access.guard import Access
+from .access.sync_gate import AccessWatch
 from .backends import Backends
 from .settings import Settings
 
@@ -20,6 +21,7 @@ class AppContext:
     rooms: Rooms
     backends: Backends | None = None
     access: Access | None = None
+    access_watch: AccessWatch | None = None
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)
     """Async callables run with the workspace id before a workspace is deleted: each part

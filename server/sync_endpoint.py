@@ -15,7 +15,9 @@ from sync.rooms import RoomUnavailableError
 from sync.store import StoreError
 from sync.types import InvalidDocIdError, parse_doc_id
 
+from .access.sync_gate import Grant, SyncRefusedError, grant_for
 from .context import AppContext
+from .rate import TokenBucket
 from .transport import WebSocketTransport
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ _KIND = {
 
 async def sync_endpoint(websocket: WebSocket) -> None:
     ctx: AppContext = websocket.app.state.ctx
+    # Accept before refusing: a close code can only travel over an open websocket, and the
+    # stock client tells final refusals (44xx) from transient ones only by that code.
     await websocket.accept()
     if ctx.draining:
         await websocket.close(CloseCode.SERVICE_RESTART, "server restarting")
@@ -42,11 +46,14 @@ async def sync_endpoint(websocket: WebSocket) -> None:
         metrics.CLOSES.labels(str(CloseCode.BAD_REQUEST)).inc()
         await websocket.close(CloseCode.BAD_REQUEST, str(exc))
         return
+    grant = await _authorize(websocket, ctx, doc_id)
+    if grant is None:
+        return
 
     limits = ctx.settings.sync_limits
     peer = Peer(
         WebSocketTransport(websocket),
-        can_write=True,
+        can_write=grant.can_write,
         outbox_frames=limits.outbox_frames,
         send_timeout_s=limits.send_timeout_s,
     )
@@ -57,12 +64,14 @@ async def sync_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CloseCode.TRY_AGAIN_LATER, str(exc))
         return
 
+    unwatch = ctx.access_watch.watch(peer, grant) if ctx.access_watch else (lambda: None)
     metrics.CONNECTIONS.inc()
     metrics.CONNECTIONS_TOTAL.inc()
     writer = asyncio.create_task(peer.run_writer(), name=f"peer-{peer.id}-writer")
     try:
         await _read(websocket, ctx, room, peer)
     finally:
+        unwatch()
         metrics.CONNECTIONS.dec()
         ctx.rooms.leave(room, peer)
         peer.stop()
@@ -72,9 +81,48 @@ async def sync_endpoint(websocket: WebSocket) -> None:
             log.warning("writer of peer %s did not finish; cancelled", peer.id)
 
 
+_pending = 0
+"""Websockets accepted but not yet authorized, across the process."""
+
+
+async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Grant | None:
+    """The grant for this connection, or None after closing it with the refusal's code."""
+    global _pending
+    settings = ctx.settings
+    if _pending >= settings.max_pending_connections:
+        metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections being set up")
+        return None
+    _pending += 1
+    try:
+        assert ctx.access is not None
+        return await grant_for(
+            ctx.access,
+            websocket.query_params.get("token"),
+            doc_id,
+            open_access=settings.open_access,
+        )
+    except SyncRefusedError as exc:
+        metrics.CLOSES.labels(str(exc.code)).inc()
+        log.info("refused /sync/%s: %s (%s)", doc_id, exc.reason, exc.code)
+        await websocket.close(exc.code, exc.reason)
+        return None
+    except Exception:
+        log.exception("authorizing /sync/%s failed", doc_id)
+        metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "cannot check access now, retry")
+        return None
+    finally:
+        _pending -= 1
+
+
 async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -> None:
     """Handle frames until the client goes away. After ``peer.close`` the loop keeps reading
     (and ignoring) until the close handshake ends, so the close frame reaches the client."""
+    settings = ctx.settings
+    frames = TokenBucket(settings.ws_max_frames_per_s, settings.ws_max_frames_per_s)
+    burst_bytes = max(settings.ws_max_bytes_per_s, settings.max_message_bytes)
+    volume = TokenBucket(settings.ws_max_bytes_per_s, burst_bytes)
     while True:
         event = await websocket.receive()
         if event["type"] == "websocket.disconnect":
@@ -84,6 +132,10 @@ async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -
         frame = event.get("bytes")
         if frame is None:
             _refuse(peer, CloseCode.UNSUPPORTED_DATA, "text frames are not part of the protocol")
+            continue
+        if not frames.take() or not volume.take(len(frame)):
+            metrics.RATE_LIMITED.inc()
+            _refuse(peer, CloseCode.POLICY_VIOLATION, "sending too fast: rate limit exceeded")
             continue
         try:
             message = decode(frame)

@@ -34,6 +34,9 @@ COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", 
 READONLY_DROPS = Counter(
     "tandem_readonly_writes_dropped_total", "Updates from read-only peers that were dropped"
 )
+RATE_LIMITED = Counter(
+    "tandem_rate_limited_closes_total", "Connections closed for sending faster than allowed"
+)
 SLOW_PEERS = Counter("tandem_slow_peers_closed_total", "Peers closed because their outbox filled")
 LOG_UNCOMPACTED = Gauge(
     "tandem_log_uncompacted_entries", "Log entries appended by this process not yet compacted"

@@ -8,6 +8,7 @@ from tests.cluster.services import S3Server, Valkey
 from tests.server_proc import TandemProcess
 
 BUCKET = "tandem-test"
+JWT_SECRET = "test-only-jwt-secret-shared-by-all-pods-0123456789"
 
 
 def cluster_env(valkey: Valkey, s3: S3Server, **extra: str) -> dict[str, str]:
@@ -18,6 +19,7 @@ def cluster_env(valkey: Valkey, s3: S3Server, **extra: str) -> dict[str, str]:
         "TANDEM_S3_SECRET_KEY": s3.secret_key,
         "TANDEM_S3_BUCKET": BUCKET,
         "TANDEM_LOG_LEVEL": "warning",
+        "TANDEM_JWT_SECRET": JWT_SECRET,
         **extra,
     }
 
