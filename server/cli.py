@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from . import logs
+from . import admin, logs
 from .app import create_app
 from .settings import Settings, SettingsError
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", dest="data_dir", type=Path, help="embedded data (TANDEM_DATA_DIR)"
     )
     serve.set_defaults(run=_serve)
+    admin.add_parser(commands)
     return parser
 
 
