@@ -19,9 +19,12 @@ from .access.wiring import open_access
 from .asgi import TandemApp
 from .backends import open_backends
 from .context import AppContext
+from .drive.routes import ROUTES as DRIVE_ROUTES
+from .drive.wiring import open_drive
 from .errors import EXCEPTION_HANDLERS
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
+from .web_routes import web_routes
 
 
 def create_app(settings: Settings) -> TandemApp:
@@ -39,6 +42,7 @@ def create_app(settings: Settings) -> TandemApp:
                 )
             )
             access = await stack.enter_async_context(open_access(settings, backends))
+            drive = await stack.enter_async_context(open_drive(settings, backends, rooms, access))
             access_watch = await stack.enter_async_context(
                 AccessWatch(access, settings.access_recheck_s)
             )
@@ -48,10 +52,12 @@ def create_app(settings: Settings) -> TandemApp:
                 rooms=rooms,
                 backends=backends,
                 access=access,
+                drive=drive,
                 access_watch=access_watch,
                 readiness_checks=backends.readiness,
                 degradations=backends.degradations,
             )
+            ctx.workspace_deleted_hooks.append(drive.delete_workspace)
             app.state.ctx = ctx
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
@@ -63,8 +69,11 @@ def create_app(settings: Settings) -> TandemApp:
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
         *ACCESS_ROUTES,
+        *DRIVE_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]
+    # The web app answers every other path, so it goes after all of the above.
+    routes += web_routes()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

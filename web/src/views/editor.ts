@@ -1,0 +1,167 @@
+// The editor: CodeMirror 6 bound to the document's Y.Text `content` over the stock
+// y-websocket provider, with remote cursors, presence, a connection indicator and
+// read-only mode for viewers.
+import { Compartment, EditorState } from '@codemirror/state'
+import { EditorView } from '@codemirror/view'
+import { yCollab } from 'y-codemirror.next'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { ApiError, type DocInfo, type Workspace } from '../api'
+import type { AppContext, View } from '../context'
+import { h, replace } from '../dom'
+import { userColor } from '../editor/colors'
+import { ConnectionIndicator, refusalMessage } from '../editor/connection'
+import { LANGUAGES, languageById, languageForName } from '../editor/languages'
+import { presenceList } from '../editor/presence'
+import { baseSetup } from '../editor/setup'
+import { rememberDoc } from '../recent'
+import { href } from '../routes'
+
+export function syncUrl(): string {
+  return `${location.origin.replace(/^http/, 'ws')}/sync`
+}
+
+export interface OpenDocument {
+  doc: Y.Doc
+  ytext: Y.Text
+  provider: WebsocketProvider
+  view: EditorView
+  info: DocInfo
+}
+
+export function editorView(ctx: AppContext, ws: string, docId: string, name?: string): View {
+  const root = h('div', { class: 'editor-page' }, h('p', { class: 'loading' }, 'Opening document…'))
+  const cleanups: (() => void)[] = []
+  let disposed = false
+  const view: View = {
+    el: root,
+    title: name ?? 'Document',
+    dispose() {
+      disposed = true
+      for (const cleanup of cleanups.splice(0).reverse()) cleanup()
+    },
+  }
+
+  async function open() {
+    let info: DocInfo
+    let workspace: Workspace | null = null
+    try {
+      ;[info, workspace] = await Promise.all([
+        ctx.api.get<DocInfo>(`/api/docs/${encodeURIComponent(docId)}`),
+        ctx.api.get<Workspace>(`/api/workspaces/${encodeURIComponent(ws)}`).catch(() => null),
+      ])
+    } catch (error) {
+      const missing = error instanceof ApiError && (error.status === 404 || error.status === 403)
+      replace(
+        root,
+        h('div', { class: 'page narrow' },
+          h('h1', {}, missing ? 'Document not found' : 'Cannot open this document'),
+          h('p', {}, missing ? 'It does not exist, or you are not a member of its workspace.' : error instanceof ApiError ? error.message : 'Try again in a moment.'),
+          h('a', { href: href.workspace(ws) }, 'Back to the workspace')),
+      )
+      return
+    }
+    if (disposed) return
+    ctx.setCrumbs([{ label: workspace?.name ?? 'Workspace', href: href.workspace(info.workspace_id) }, { label: name ?? 'Untitled document' }])
+    rememberDoc(info.workspace_id, docId, name ?? `Untitled document ${docId.slice(0, 6)}`)
+    mount(info)
+  }
+
+  function mount(info: DocInfo) {
+    const user = ctx.session.user!
+    const doc = new Y.Doc()
+    const ytext = doc.getText('content')
+    const provider = new WebsocketProvider(syncUrl(), docId, doc, {
+      connect: false,
+      // Tabs must sync through the server, which enforces roles, not directly with each other.
+      disableBc: true,
+      params: { token: ctx.session.currentToken() },
+    })
+    provider.awareness.setLocalStateField('user', { id: user.id, name: user.username, ...userColor(user.id) })
+    cleanups.push(() => {
+      provider.destroy()
+      doc.destroy()
+    })
+    cleanups.push(ctx.session.onToken((token) => (provider.params.token = token)))
+
+    const indicator = new ConnectionIndicator(provider, doc)
+    cleanups.push(() => indicator.dispose())
+    let refreshedForClose = false
+    provider.on('closed', async ({ code, reason }) => {
+      if (code === 4401 && !refreshedForClose) {
+        // The token may have expired while the tab slept: refresh once and retry.
+        refreshedForClose = true
+        try {
+          await ctx.session.refresh(provider.params.token)
+          if (ctx.session.user && !disposed) {
+            provider.params.token = ctx.session.currentToken()
+            provider.connect()
+            return
+          }
+        } catch {
+          // Fall through to the message.
+        }
+      }
+      indicator.refused(refusalMessage(code, reason))
+    })
+    provider.on('sync', (synced) => {
+      if (synced) refreshedForClose = false
+    })
+
+    const languageKey = `tandem.lang.${docId}`
+    const language = name ? languageForName(name) : languageById(localStorage.getItem(languageKey))
+    const languageSlot = new Compartment()
+    const undoManager = new Y.UndoManager(ytext)
+    const editor = new EditorView({
+      state: EditorState.create({
+        doc: ytext.toString(),
+        extensions: [
+          baseSetup(`Text of ${name ?? 'the document'}`),
+          languageSlot.of(language.load()),
+          EditorState.readOnly.of(info.read_only),
+          yCollab(ytext, provider.awareness, { undoManager }),
+        ],
+      }),
+    })
+    cleanups.push(() => editor.destroy())
+
+    const languageSelect = h(
+      'select',
+      { id: 'language', 'aria-label': 'Syntax highlighting', disabled: Boolean(name) },
+      LANGUAGES.map((l) => h('option', { value: l.id, selected: l.id === language.id }, l.label)),
+    )
+    languageSelect.addEventListener('change', () => {
+      localStorage.setItem(languageKey, languageSelect.value)
+      editor.dispatch({ effects: languageSlot.reconfigure(languageById(languageSelect.value).load()) })
+    })
+
+    const presence = presenceList(provider.awareness)
+    cleanups.push(presence.dispose)
+
+    const beforeUnload = (event: BeforeUnloadEvent) => {
+      if (indicator.el.dataset.unsynced === 'true') event.preventDefault()
+    }
+    window.addEventListener('beforeunload', beforeUnload)
+    cleanups.push(() => window.removeEventListener('beforeunload', beforeUnload))
+
+    replace(
+      root,
+      h(
+        'div',
+        { class: 'doc-bar' },
+        h('h1', { class: 'doc-title' }, name ?? 'Untitled document'),
+        info.read_only ? h('span', { class: 'badge read-only', title: 'You can read and follow along, not edit' }, 'Read only') : null,
+        h('label', { class: 'inline-label', for: 'language' }, 'Language'),
+        languageSelect,
+        indicator.el,
+        presence.el,
+      ),
+      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom)),
+    )
+    provider.connect()
+    if (!info.read_only) editor.focus()
+  }
+
+  void open()
+  return view
+}
