@@ -10,6 +10,14 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e '.[cluster,test]'
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
+# The web app: its npm packages and the bundle `tandem serve` serves at / (web/dist), and
+# Debian's Chromium for the browser tests (tests/web; Playwright cannot download browsers here).
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm run build --prefix web --silent
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 # Deploy checks (tests/deploy): kubectl renders the kustomize overlays; the linters live in a
 # venv of their own because checkov pins many libraries the app also uses.
 if ! command -v kubectl >/dev/null; then

@@ -25,6 +25,7 @@ export function authView(
     type: 'password',
     autocomplete: signingUp ? 'new-password' : 'current-password',
     required: true,
+    minlength: signingUp ? 8 : null,
   })
   const invite = h('input', { name: 'invite', value: opts.invite ?? '', autocomplete: 'off' })
   const status = notice()
@@ -56,7 +57,7 @@ export function authView(
       username,
       signingUp ? '3–32 letters, digits, “_”, “.” or “-”' : undefined,
     ),
-    field('Password', password, signingUp ? 'At least the length the server asks for' : undefined),
+    field('Password', password, signingUp ? 'At least 8 characters; a few words make a good one' : undefined),
     signingUp ? field('Invite code (optional)', invite, 'Joins the workspace that invited you') : null,
     status.el,
     submit,
