@@ -21,6 +21,8 @@ class AppContext:
     rooms: Rooms
     backends: Backends | None = None
     access: Access | None = None
+    drive: Any = None
+    """The workspace drive (drive.service.Drive), built by server/drive/wiring.py."""
     access_watch: AccessWatch | None = None
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)

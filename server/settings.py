@@ -69,6 +69,16 @@ class Settings:
     max_pending_connections: int = 256
     """Websockets accepted but not yet authorized; more are refused with 1013."""
 
+    # Drive (drive/, server/drive/).
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """Largest file one upload may carry (413 above it)."""
+    workspace_quota_bytes: int = 1024 * 1024 * 1024
+    """Bytes of files one workspace may keep, trashed files included (413 above it)."""
+    max_text_file_bytes: int = 2 * 1024 * 1024
+    """Text files up to this size open as collaborative documents; larger ones stay bytes."""
+    drive_lock_timeout_s: float = 10.0
+    """How long a tree change waits for the workspace's lock before answering 503."""
+
     # Websocket transport.
     max_message_bytes: int = 16 * 1024 * 1024
     ws_per_message_deflate: bool = False
@@ -130,6 +140,8 @@ class Settings:
             raise SettingsError("TANDEM_SIGNUP must be open, invite or closed")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("TANDEM_JWT_SECRET must be at least 32 bytes")
+        if min(self.max_upload_bytes, self.workspace_quota_bytes, self.max_text_file_bytes) < 1:
+            raise SettingsError("the drive's byte limits must be positive")
         if self.redis_url and not self.s3_endpoint:
             raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
 
