@@ -56,8 +56,9 @@ class Entry:
     @property
     def slot(self) -> str:
         """The name as the uniqueness index sees it: trashed entries get a slot of their own
-        (NUL cannot appear in names), so only live siblings compete for a name."""
-        return self.name if self.trashed_at is None else f"\0{self.id}"
+        (no name contains '/'), so only live siblings compete for a name. Not NUL: SQLite
+        based servers (nx-27017) cut strings at NUL."""
+        return self.name if self.trashed_at is None else f"/trash/{self.id}"
 
     def to_json(self) -> dict[str, Any]:
         """For the API and the live tree: no object key (an internal detail)."""
