@@ -1,0 +1,131 @@
+"""The image: hadolint and checkov find nothing, its command is the real CLI, its dependency
+layer installs what the project declares, the build context leaves out what it should."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from server.cli import build_parser
+from tests.deploy.dockerfile import DOCKERFILE, parse
+from tests.deploy.tools import ROOT, run, tool
+
+CARELESS_DOCKERFILE = """FROM python:latest
+RUN apt-get update && apt-get install -y curl
+RUN pip install flask
+CMD python app.py
+"""
+
+
+def subcommands() -> set[str]:
+    [action] = [a for a in build_parser()._actions if a.dest == "command"]
+    return set(action.choices or {})
+
+
+def hadolint(path: Path) -> list[dict[str, str]]:
+    done = subprocess.run(
+        [tool("hadolint"), "--no-color", "--format", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_hadolint_finds_nothing_and_flags_a_careless_dockerfile(tmp_path: Path) -> None:
+    assert hadolint(DOCKERFILE) == []
+    careless = tmp_path / "Dockerfile"
+    careless.write_text(CARELESS_DOCKERFILE)
+    codes = {finding["code"] for finding in hadolint(careless)}
+    assert {"DL3007", "DL3013", "DL3025"} <= codes  # latest tag, unpinned pip, shell-form CMD
+
+
+def test_checkov_finds_nothing_but_flags_a_careless_dockerfile(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE.read_text())
+    (tmp_path / "canary").mkdir()
+    (tmp_path / "canary" / "Dockerfile").write_text(CARELESS_DOCKERFILE)
+    out = run(
+        "checkov",
+        "-d",
+        str(tmp_path),
+        "--framework",
+        "dockerfile",
+        "--skip-download",
+        "--soft-fail",
+        "-o",
+        "json",
+    )
+    results = json.loads(out)["results"]
+    failed = [r for r in results["failed_checks"] if "canary" not in r["file_path"]]
+    canary = {r["check_id"] for r in results["failed_checks"] if "canary" in r["file_path"]}
+    assert not failed, [(r["check_id"], r["check_name"]) for r in failed]
+    assert {"CKV_DOCKER_3", "CKV_DOCKER_7"} <= canary  # no USER, latest tag
+    for skip in results["skipped_checks"]:
+        assert len(skip["check_result"].get("suppress_comment") or "") > 30, skip["check_id"]
+
+
+def test_image_runs_tandem_serve_as_a_non_root_user() -> None:
+    instructions = parse()
+    final = instructions[-1].stage
+    runtime = [i for i in instructions if i.stage == final]
+    [entrypoint] = [i.exec_form() for i in runtime if i.keyword == "ENTRYPOINT"]
+    [command] = [i.exec_form() for i in runtime if i.keyword == "CMD"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert entrypoint == ["tandem"] and "tandem" in scripts
+    assert command[0] in subcommands()
+    [user] = [i.arguments for i in runtime if i.keyword == "USER"]
+    assert user.split(":")[0] == "10001"  # the runAsUser of the manifests
+    copied = " ".join(i.arguments for i in runtime if i.keyword == "COPY")
+    assert "--from=build /app/.venv" in copied and "web/dist" in copied
+    assert not [i for i in runtime if i.keyword == "COPY" and "--from" not in i.arguments]
+
+
+def test_dependency_layer_installs_what_pyproject_declares_except_test_tools(
+    tmp_path: Path,
+) -> None:
+    [step] = [i for i in parse() if i.keyword == "RUN" and "tomllib" in i.arguments]
+    words = shlex.split(step.arguments.split(" > ")[0])
+    assert words[:2] == ["python", "-c"]
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    done = subprocess.run(
+        [sys.executable, "-c", words[2]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    listed = done.stdout.split("\n")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert set(project["dependencies"]) <= set(listed)
+    assert set(project["optional-dependencies"]["cluster"]) <= set(listed)
+    runtime = set(project["dependencies"]) | set(project["optional-dependencies"]["cluster"])
+    test_only = set(project["optional-dependencies"]["test"]) - runtime
+    assert test_only and not test_only & set(listed)
+    # Installed before the sources are copied: a code change reuses the dependency layer.
+    order = [(i.keyword, i.arguments) for i in parse() if i.stage == step.stage]
+    first_copy_all = order.index(("COPY", ". ."))
+    assert order.index((step.keyword, step.arguments)) < first_copy_all
+
+
+def test_build_context_leaves_out_tests_benchmarks_and_local_state() -> None:
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for path in ("tests", "bench", ".git", ".venv", "web/node_modules", "data", "manifests"):
+        assert path in ignored, f"{path} is sent to the Docker build"
+    # The project's own sources must stay in: every package setuptools installs.
+    includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    for pattern in includes:
+        assert not any(re.fullmatch(pattern.replace("*", ".*"), p) for p in ignored), pattern
