@@ -142,6 +142,10 @@ class Settings:
             raise SettingsError("TANDEM_JWT_SECRET must be at least 32 bytes")
         if min(self.max_upload_bytes, self.workspace_quota_bytes, self.max_text_file_bytes) < 1:
             raise SettingsError("the drive's byte limits must be positive")
+        if self.redis_url and not self.mongodb_url and not self.open_access:
+            raise SettingsError(
+                "cluster mode needs TANDEM_MONGODB_URL: every pod must see the same accounts"
+            )
         if self.redis_url and not self.s3_endpoint:
             raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
 

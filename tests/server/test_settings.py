@@ -35,7 +35,13 @@ def test_flags_override_the_environment() -> None:
         ({"TANDEM_PORT": "70000"}, "TANDEM_PORT must be 1-65535"),
         ({"TANDEM_WS_PER_MESSAGE_DEFLATE": "maybe"}, "not a valid bool"),
         ({"TANDEM_SQLITE_SYNCHRONOUS": "OFF"}, "NORMAL or FULL"),
-        ({"TANDEM_REDIS_URL": "redis://x"}, "needs TANDEM_S3_ENDPOINT"),
+        (
+            {"TANDEM_REDIS_URL": "redis://x", "TANDEM_MONGODB_URL": "mongodb://m"},
+            "needs TANDEM_S3_ENDPOINT",
+        ),
+        ({"TANDEM_REDIS_URL": "redis://x", "TANDEM_S3_ENDPOINT": "s3:9000"}, "MONGODB_URL"),
+        ({"TANDEM_SIGNUP": "maybe"}, "open, invite or closed"),
+        ({"TANDEM_JWT_SECRET": "short"}, "at least 32 bytes"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
