@@ -16,17 +16,19 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /app/.venv
 ENV PATH="/app/.venv/bin:$PATH"
-WORKDIR /src
+WORKDIR /app
 COPY pyproject.toml ./
 # Runtime dependencies and every optional extra except the test tools.
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = p.get('optional-dependencies', {}); print('\n'.join(p['dependencies'] + [d for name, deps in extras.items() if name not in ('test', 'dev') for d in deps]))" > requirements.txt \
     && pip install --no-cache-dir -r requirements.txt
 
-# --- the project itself (a regular install, not editable) ------------------------------------
+# --- the project itself, in /app (the server finds the web bundle at /app/web/dist) ----------
 COPY . .
-RUN pip install --no-cache-dir --no-deps .
+RUN rm -rf web requirements.txt \
+    && pip install --no-cache-dir --no-deps -e . \
+    && python -m compileall -q -x '/app/\.venv/' /app
 
-# --- runtime: the venv and the web bundle, a non-root user, nothing else ---------------------
+# --- runtime: the project, its venv and the web bundle; a non-root user, nothing else --------
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -35,8 +37,7 @@ ENV PATH="/app/.venv/bin:$PATH" \
     TANDEM_DATA_DIR=/tmp/tandem
 RUN groupadd --system --gid 10001 tandem \
     && useradd --system --uid 10001 --gid tandem --home-dir /app --no-create-home tandem
-COPY --from=build /app/.venv /app/.venv
-# The server finds the bundle at web/dist relative to its working directory.
+COPY --from=build /app /app
 COPY --from=web /src/web/dist /app/web/dist
 USER 10001:10001
 WORKDIR /app

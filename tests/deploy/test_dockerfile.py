@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 from server.cli import build_parser
+from server.web_routes import DEFAULT_DIST
 from tests.deploy.dockerfile import DOCKERFILE, parse
 from tests.deploy.tools import ROOT, run, tool
 
@@ -82,9 +83,36 @@ def test_image_runs_tandem_serve_as_a_non_root_user() -> None:
     assert command[0] in subcommands()
     [user] = [i.arguments for i in runtime if i.keyword == "USER"]
     assert user.split(":")[0] == "10001"  # the runAsUser of the manifests
-    copied = " ".join(i.arguments for i in runtime if i.keyword == "COPY")
-    assert "--from=build /app/.venv" in copied and "web/dist" in copied
-    assert not [i for i in runtime if i.keyword == "COPY" and "--from" not in i.arguments]
+    copied = [i.arguments for i in runtime if i.keyword == "COPY"]
+    assert all(c.startswith("--from=") for c in copied), "the runtime takes only built stages"
+
+
+def test_server_finds_the_web_bundle_where_the_image_puts_it() -> None:
+    """web_routes looks for web/dist beside the package directories: the image installs the
+    project (editable) in /app and copies the bundle to /app/web/dist."""
+    instructions = parse()
+    final = instructions[-1].stage
+    [build_dir] = [
+        i.arguments for i in instructions if i.stage == "build" and i.keyword == "WORKDIR"
+    ]
+    assert any(
+        i.keyword == "RUN" and "pip install" in i.arguments and "-e ." in i.arguments
+        for i in instructions
+        if i.stage == "build"
+    )
+    [bundle] = [
+        i.arguments.split()
+        for i in instructions
+        if i.stage == final and i.keyword == "COPY" and i.arguments.startswith("--from=web")
+    ]
+    assert DEFAULT_DIST.relative_to(ROOT).as_posix() == "web/dist"
+    assert bundle[-1] == f"{build_dir}/web/dist"
+    [project] = [
+        i.arguments.split()
+        for i in instructions
+        if i.stage == final and i.keyword == "COPY" and i.arguments.startswith("--from=build")
+    ]
+    assert project[1:] == [build_dir, build_dir]
 
 
 def test_dependency_layer_installs_what_pyproject_declares_except_test_tools(
