@@ -1,0 +1,155 @@
+"""Records in a SQLite file (the embedded default): one connection on a worker thread behind a
+lock, as the rest of the house does it; each record is JSON beside its indexed columns."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from .records import Decision, SuggestionRecord
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assistant_suggestions (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assistant_suggestions_by_ws
+    ON assistant_suggestions (workspace_id, created_at);
+CREATE TABLE IF NOT EXISTS assistant_decisions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    suggestion_id TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assistant_decisions_by_suggestion
+    ON assistant_decisions (suggestion_id, seq);
+CREATE INDEX IF NOT EXISTS assistant_decisions_by_ws ON assistant_decisions (workspace_id);
+"""
+
+
+class SqliteRecords:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    async def create(self, record: SuggestionRecord) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO assistant_suggestions VALUES (?, ?, ?, ?, ?)",
+                (
+                    record["id"],
+                    record["workspace_id"],
+                    record["doc_id"],
+                    record["created_at"],
+                    json.dumps(record),
+                ),
+            )
+
+        await self._run(work)
+
+    async def update(self, suggestion_id: str, fields: dict[str, Any]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT data FROM assistant_suggestions WHERE id = ?", (suggestion_id,)
+                ).fetchone()
+                if row is not None:
+                    data = {**json.loads(row[0]), **fields}
+                    db.execute(
+                        "UPDATE assistant_suggestions SET data = ? WHERE id = ?",
+                        (json.dumps(data), suggestion_id),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(work)
+
+    async def decide(self, decision: Decision) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO assistant_decisions (suggestion_id, workspace_id, data)"
+                " VALUES (?, ?, ?)",
+                (decision["suggestion_id"], decision["workspace_id"], json.dumps(decision)),
+            )
+
+        await self._run(work)
+        await self.update(
+            decision["suggestion_id"],
+            {
+                "status": decision["action"],
+                "decided_by": decision.get("user_id"),
+                "decided_at": decision["at"],
+            },
+        )
+
+    async def get(self, suggestion_id: str) -> SuggestionRecord | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM assistant_suggestions WHERE id = ?", (suggestion_id,)
+            ).fetchone()
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def decisions(self, suggestion_id: str) -> list[Decision]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM assistant_decisions WHERE suggestion_id = ? ORDER BY seq",
+                (suggestion_id,),
+            ).fetchall()
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    async def for_workspace(
+        self, workspace_id: str, *, since: float = 0.0, limit: int = 1000
+    ) -> list[SuggestionRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM assistant_suggestions WHERE workspace_id = ? AND created_at >= ?"
+                " ORDER BY created_at, id LIMIT ?",
+                (workspace_id, since, limit),
+            ).fetchall()
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    async def delete_workspace(self, workspace_id: str) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute("DELETE FROM assistant_decisions WHERE workspace_id = ?", (workspace_id,))
+            cursor = db.execute(
+                "DELETE FROM assistant_suggestions WHERE workspace_id = ?", (workspace_id,)
+            )
+            return int(cursor.rowcount)
+
+        return await self._run(work)
