@@ -18,6 +18,7 @@ from starlette.routing import Route
 from drive import errors, metrics
 from drive.archive import zip_folder
 from drive.entries import ROOT, Entry
+from drive.names import check_name
 from drive.service import Download, Drive
 from server.access.guard import Principal, require_workspace
 from server.access.roles import Role
@@ -91,10 +92,8 @@ def _parent(raw: object) -> str:
 
 
 def _optional_name(body: dict[str, Any]) -> str | None:
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise bad_request("'name' must be a string", "invalid_field")
-    return name
+    """A given ``name`` must be valid, whatever its type (``null`` included)."""
+    return check_name(body["name"]) if "name" in body else None
 
 
 def _entry(entry: Entry, status: int = 200) -> JSONResponse:
