@@ -40,6 +40,9 @@ def start_tandem_pods(count: int, valkey: Valkey, s3: S3Server, tmp: Path) -> li
             "TANDEM_S3_ACCESS_KEY": s3.access_key,
             "TANDEM_S3_SECRET_KEY": s3.secret_key,
             "TANDEM_LOG_LEVEL": "warning",
+            # Hocuspocus runs without authentication here, so Tandem does too.
+            "TANDEM_OPEN_ACCESS": "true",
+            "TANDEM_JWT_SECRET": "bench-only-secret-shared-by-the-pods-0123456789",
         }
         proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
         pods.append((proc, f"ws://127.0.0.1:{port}/sync", port))

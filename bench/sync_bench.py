@@ -76,6 +76,8 @@ def start_tandem(data_dir: Path) -> Server:
         "TANDEM_PORT": str(port),
         "TANDEM_DATA_DIR": str(data_dir),
         "TANDEM_LOG_LEVEL": "warning",
+        # The reference server has no authentication: compare the protocol alone.
+        "TANDEM_OPEN_ACCESS": "true",
     }
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
     wait_port(port)
