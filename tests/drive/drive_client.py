@@ -94,6 +94,14 @@ class DriveApi:
         return await self.call("GET", f"/entries/{entry_id}/content", expect=200)
 
 
+class TreeClosedError(AssertionError):
+    """The server closed the tree client's socket before the first sync."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"closed with {code}")
+        self.code = code
+
+
 class TreeWatcher:
     """A stock Yjs client on ``tree:{ws}``; ``wait`` until its view satisfies a predicate."""
 
@@ -119,7 +127,10 @@ class TreeWatcher:
             limit=64 * 1024 * 1024,
         )
         self._reader = asyncio.create_task(self._read())
-        await self.wait(lambda entries: self.synced, what="first sync")
+        await self.wait(lambda entries: self.synced or bool(self.closes), what="first sync")
+        if not self.synced:
+            await self.__aexit__(None, None, None)
+            raise TreeClosedError(self.closes[0])
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
