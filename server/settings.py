@@ -79,6 +79,41 @@ class Settings:
     drive_lock_timeout_s: float = 10.0
     """How long a tree change waits for the workspace's lock before answering 503."""
 
+    # Learning loop (assistant/learning, server/history): `tandem finetune` and edit history.
+    ft_base_url: str | None = None
+    """The fine-tuning provider (OpenAI-compatible files + fine_tuning.jobs); defaults to
+    TANDEM_OPENAI_BASE_URL."""
+    ft_api_key: str | None = field(default=None, repr=False)
+    """Defaults to TANDEM_OPENAI_API_KEY."""
+    ft_base_model: str | None = None
+    """The model fine-tuned; defaults to TANDEM_OPENAI_MODEL."""
+    ft_method: str = "supervised"
+    """supervised (chat SFT JSONL) or dpo (preference JSONL); both datasets are always stored."""
+    ft_min_examples: int = 50
+    """New labelled examples a workspace needs since its last run to train again."""
+    ft_max_per_user: int = 200
+    """Examples one member may contribute to a dataset, so nobody steers the model alone."""
+    ft_settle_s: float = 24 * 3600.0
+    """How long after an accept its text is left alone before its outcome is read."""
+    ft_validation_fraction: float = 0.2
+    ft_max_example_chars: int = 32_000
+    ft_poll_s: float = 30.0
+    ft_job_timeout_s: float = 12 * 3600.0
+    ft_eval_examples: int = 50
+    """Held-out examples replayed through the candidate and the current model."""
+    ft_promote_margin: float = 0.0
+    """The candidate must beat the current model's score by more than this."""
+    ft_request_timeout_s: float = 60.0
+    history_flush_s: float = 5.0
+    """Edit sessions are written in batches at most this often (never once per keystroke)."""
+    history_session_gap_s: float = 300.0
+    """A user's pause longer than this starts a new edit session."""
+    history_snapshot_s: float = 600.0
+    """A changed document gets a restore point at most this often."""
+    history_keep_points: int = 100
+    """Restore points kept per document (older ones are thinned out, then dropped)."""
+    history_retention_s: float = 90 * 24 * 3600.0
+
     # Websocket transport.
     max_message_bytes: int = 16 * 1024 * 1024
     ws_per_message_deflate: bool = False
@@ -146,6 +181,8 @@ class Settings:
             raise SettingsError(
                 "cluster mode needs TANDEM_MONGODB_URL: every pod must see the same accounts"
             )
+        if self.ft_method not in ("supervised", "dpo"):
+            raise SettingsError("TANDEM_FT_METHOD must be supervised or dpo")
         if self.redis_url and not self.s3_endpoint:
             raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
 
