@@ -77,7 +77,20 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       disableBc: true,
       params: { token: ctx.session.currentToken() },
     })
-    provider.awareness.setLocalStateField('user', { id: user.id, name: user.username, ...userColor(user.id) })
+    const me = { id: user.id, name: user.username, ...userColor(user.id) }
+    provider.awareness.setLocalStateField('user', me)
+    // Say goodbye explicitly when the tab goes away, so others drop this caret at once
+    // rather than when the server or their 30 s awareness timeout notices.
+    const pageHide = () => provider.awareness.setLocalState(null)
+    const pageShow = (event: PageTransitionEvent) => {
+      if (event.persisted) provider.awareness.setLocalStateField('user', me)
+    }
+    window.addEventListener('pagehide', pageHide)
+    window.addEventListener('pageshow', pageShow)
+    cleanups.push(() => {
+      window.removeEventListener('pagehide', pageHide)
+      window.removeEventListener('pageshow', pageShow)
+    })
     cleanups.push(() => {
       provider.destroy()
       doc.destroy()
