@@ -24,7 +24,7 @@ from .drive.wiring import open_drive
 from .errors import EXCEPTION_HANDLERS
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
-from .web_routes import web_routes
+from .web_routes import web_app
 
 
 def create_app(settings: Settings) -> TandemApp:
@@ -72,11 +72,11 @@ def create_app(settings: Settings) -> TandemApp:
         *DRIVE_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]
-    # The web app answers every other path, so it goes after all of the above.
-    routes += web_routes()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
+    # The web app answers only what no route above matched.
+    app.router.default = web_app()
     return TandemApp(app)

@@ -2,8 +2,8 @@
 
 Hashed files under ``assets/`` never change, so browsers keep them for a year; ``index.html``
 names the current hashes and is revalidated on every load, so a deploy shows on the next
-reload. Mount these routes last: ``/api``, ``/sync``, ``/healthz``, ``/readyz`` and
-``/metrics`` are matched before them, and unknown ``/api`` paths still get a JSON 404."""
+reload. It is the router's default: it answers only what no route matched, so every route
+(and its 405 for a wrong method) wins, and unknown ``/api`` paths still get a JSON 404."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from .errors import ApiError, not_found
 
@@ -51,8 +52,15 @@ class WebBundle:
     def __init__(self, dist: Path) -> None:
         self.dist = dist.resolve()
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await WebSocket(scope, receive, send).close(code=4404, reason="no such endpoint")
+            return
+        response = await self.serve(Request(scope, receive))
+        await response(scope, receive, send)
+
     async def serve(self, request: Request) -> Response:
-        path: str = request.path_params.get("path", "")
+        path = request.url.path.lstrip("/")
         if path.split("/", 1)[0] in _NOT_OURS:
             raise not_found("no such endpoint")
         if request.method not in ("GET", "HEAD"):
@@ -87,7 +95,8 @@ class WebBundle:
         headers = {"cache-control": cache, "x-content-type-options": "nosniff"}
         if file.suffix == ".html":
             headers.update(_PAGE_HEADERS)
-        response = FileResponse(file, headers=headers)
+        # With the stat given, the ETag is known now, before the body is sent.
+        response = FileResponse(file, headers=headers, stat_result=file.stat())
         if _not_modified(response.headers, request.headers):
             kept = {k: v for k, v in response.headers.items() if k in ("etag", "cache-control")}
             return Response(status_code=304, headers=kept)
@@ -103,7 +112,6 @@ def _not_modified(response_headers: Headers, request_headers: Headers) -> bool:
     return if_none_match.strip() == "*" or etag.removeprefix("W/") in tags
 
 
-def web_routes(dist: Path = DEFAULT_DIST) -> list[BaseRoute]:
-    bundle = WebBundle(dist)
-    # Every method, so that an unknown ``POST /api/...`` gets a JSON 404 rather than a 405.
-    return [Route("/{path:path}", bundle.serve, methods=None)]
+def web_app(dist: Path = DEFAULT_DIST) -> WebBundle:
+    """The ASGI app to set as the router's default (``app.router.default``)."""
+    return WebBundle(dist)

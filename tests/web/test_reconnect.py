@@ -1,0 +1,64 @@
+"""A server restart in the middle of an edit loses nothing, and the indicator tells the story."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.accounts import sign_up
+from tests.server_proc import TandemProcess
+from tests.web.browser import EXPECTED_WHILE_SERVER_DOWN, doc_hash, sign_in
+from tests.web.conftest import OpenTab, server_env
+
+
+async def test_server_crash_and_restart_mid_edit_loses_nothing(
+    tmp_path: Path, tabs: OpenTab
+) -> None:
+    server = await TandemProcess(tmp_path, env=server_env()).start()
+    restarted: TandemProcess | None = None
+    try:
+        alice = await sign_up(server.http_url, "alice-restart")
+        bob = await sign_up(server.http_url, "bob-restart")
+        ws = await alice.create_workspace("Crash course")
+        doc = await alice.create_doc(ws)
+        await alice.add_member(ws, bob, "editor")
+        a, b = await tabs(), await tabs()
+        for tab in (a, b):
+            tab.allowed.append(EXPECTED_WHILE_SERVER_DOWN)
+        await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
+        await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
+        await a.wait_connected()
+        await b.wait_connected()
+
+        await a.type_at_end("Typed before the crash.")
+        await b.expect_text("Typed before the crash.")
+
+        await server.kill()
+        for tab in (a, b):
+            await expect(tab.connection).to_have_attribute("data-state", "reconnecting")
+        await expect(a.connection).to_have_attribute("data-unsynced", "false")
+
+        # Editing goes on while the server is away; the indicator says it is not saved yet.
+        await a.type_at_end(" Typed while it was down.")
+        await expect(a.connection).to_have_attribute("data-unsynced", "true")
+        await expect(a.connection).to_contain_text("Unsynced edits")
+        await a.screenshot("editor-reconnecting")
+
+        restarted = await TandemProcess(tmp_path, env=server_env(), port=server.port).start()
+        for tab in (a, b):
+            await tab.wait_connected()
+        await expect(a.connection).to_have_attribute("data-unsynced", "false")
+        expected = "Typed before the crash. Typed while it was down."
+        await b.expect_text(expected)
+        await a.expect_text(expected)
+
+        # A newcomer loads the same text from the restarted server.
+        c = await tabs()
+        await sign_in(c, restarted.http_url, bob, doc_hash(ws, doc))
+        await c.wait_connected()
+        await c.expect_text(expected)
+    finally:
+        for proc in (server, restarted):
+            if proc is not None and proc.proc is not None and proc.proc.returncode is None:
+                await proc.kill()
