@@ -50,6 +50,32 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str = "gpt-4o-mini"
 
+    # Assistant (assistant/, server/assistant_routes.py, `tandem assistant`).
+    openai_timeout_s: float = 30.0
+    """Per model HTTP request, and per read while streaming."""
+    openai_total_timeout_s: float = 120.0
+    """For a whole suggestion, retries included."""
+    openai_max_retries: int = 2
+    openai_concurrency: int = 8
+    """Model requests at once per process."""
+    assistant_workers: int = 4
+    """Worker loops: inside `tandem serve` in the embedded default, per `tandem assistant`
+    process in cluster mode (pods then only queue requests)."""
+    assistant_redact_secrets: bool = True
+    """Off only for a self-hosted model: document text then reaches it unredacted."""
+    assistant_rate_per_min: int = 30
+    """Assistant requests per user per minute."""
+    assistant_streams_per_workspace: int = 8
+    """Suggestions streaming at once per workspace."""
+    assistant_flush_interval_s: float = 0.04
+    """Streamed tokens are written into the suggestions document at most this often."""
+    assistant_context_tokens: int = 1500
+    assistant_queue_max: int = 1000
+    assistant_reclaim_idle_s: float = 30.0
+    """A cluster worker silent this long loses its job to another worker."""
+    assistant_instructions: str = ""
+    """Instructions given to the model for every workspace (e.g. house style)."""
+
     # Accounts and access (server/access).
     signup: str = "open"
     """Who may create an account: open (anyone), invite (only with an invite code a workspace
