@@ -1,0 +1,143 @@
+"""The drive on two cluster-mode pods sharing Redis, S3 and MongoDB (nx-27017): concurrent
+moves never build a cycle, one name wins, files and the live tree cross pods."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.accounts import Account, sign_up
+from tests.cluster.pods import cluster_env, pod
+from tests.cluster.services import S3Server, Valkey
+from tests.drive.conftest import JWT_SECRET
+from tests.drive.drive_client import DriveApi, TreeWatcher
+from tests.mongo import MongoServer
+from tests.server_proc import TandemProcess
+from tests.yjs import YjsClients
+
+
+@pytest.fixture(scope="module")
+async def pods(
+    tmp_path_factory: pytest.TempPathFactory,
+    drive_valkey: Valkey,
+    drive_s3: S3Server,
+    mongo_server: MongoServer,
+) -> AsyncIterator[list[TandemProcess]]:
+    env = cluster_env(
+        drive_valkey,
+        drive_s3,
+        TANDEM_JWT_SECRET=JWT_SECRET,
+        TANDEM_MONGODB_URL=mongo_server.url(),
+    )
+    tmp: Path = tmp_path_factory.mktemp("drive-pods")
+    started = list(await asyncio.gather(*(pod(tmp, i, env).start() for i in range(2))))
+    try:
+        yield started
+    finally:
+        await asyncio.gather(*(p.kill() for p in started))
+
+
+@pytest.fixture
+async def team(pods: list[TandemProcess]) -> tuple[DriveApi, DriveApi]:
+    """One owner, one workspace, seen through pod 0 and pod 1."""
+    owner = await sign_up(pods[0].http_url)
+    ws = await owner.create_workspace("Pods")
+    on_second = Account(pods[1].http_url, owner.user_id, owner.username, owner.token, "")
+    return DriveApi(owner, ws), DriveApi(on_second, ws)
+
+
+def assert_no_cycle(entries: list[dict[str, Any]]) -> None:
+    parents = {e["id"]: e["parent_id"] for e in entries}
+    for start in parents:
+        seen = set()
+        node: str | None = start
+        while node is not None:
+            assert node not in seen, f"cycle through {node}: {parents}"
+            seen.add(node)
+            node = parents.get(node)
+
+
+async def all_entries(drive: DriveApi) -> list[dict[str, Any]]:
+    tree = await drive.tree()
+    return [*tree["entries"], *tree["trash"]]
+
+
+async def test_crossing_moves_on_two_pods_never_make_a_cycle(
+    team: tuple[DriveApi, DriveApi],
+) -> None:
+    first, second = team
+    outcomes: list[tuple[int, int]] = []
+    for round_ in range(12):
+        a = await first.folder(f"a{round_}")
+        b = await first.folder(f"b{round_}")
+        deep = await first.folder("deep", b["id"])
+        # A into B's subtree on one pod while B goes into A on the other.
+        moves = await asyncio.gather(
+            first.call("PATCH", f"/entries/{a['id']}", json={"parent_id": deep["id"]}),
+            second.call("PATCH", f"/entries/{b['id']}", json={"parent_id": a["id"]}),
+        )
+        statuses = (moves[0].status_code, moves[1].status_code)
+        outcomes.append(statuses)
+        assert sorted(statuses) == [200, 409], [m.text for m in moves]
+        refused = moves[statuses.index(409)].json()
+        assert refused["error"]["code"] == "cycle"
+    entries = await all_entries(second)
+    assert len(entries) == 36
+    assert_no_cycle(entries)
+    # Every entry is still reachable from the top: nothing was cut off or lost.
+    live = {e["id"] for e in (await first.tree())["entries"]}
+    assert live == {e["id"] for e in entries}
+    print("crossing move outcomes (pod0, pod1):", outcomes)
+
+
+async def test_the_same_name_from_two_pods_is_created_once(
+    team: tuple[DriveApi, DriveApi],
+) -> None:
+    first, second = team
+    for i in range(8):
+        results = await asyncio.gather(
+            first.call("POST", "/folders", json={"name": f"same{i}"}),
+            second.call("POST", "/folders", json={"name": f"same{i}"}),
+        )
+        assert sorted(r.status_code for r in results) == [201, 409]
+    assert await first.names() == [f"same{i}" for i in range(8)]
+
+
+async def test_files_and_the_live_tree_cross_pods(
+    team: tuple[DriveApi, DriveApi], pods: list[TandemProcess]
+) -> None:
+    first, second = team
+    await second.tree()
+    async with TreeWatcher(pods[1].ws_url, first.ws, first.account.token) as view:
+        folder = await first.folder("shared")
+        await view.wait(lambda e: folder["id"] in e, timeout_s=1.0, what="pod 0's folder on pod 1")
+    blob = os.urandom(3 * 1024 * 1024 + 5)
+    entry = (await first.upload("data.bin", blob, folder["id"])).json()
+    assert (await second.content(entry["id"])).content == blob
+    await second.trash(folder["id"])
+    await first.call("DELETE", f"/trash/{folder['id']}", expect=200)
+    await second.refused(404, "not_found", "GET", f"/entries/{entry['id']}/content")
+
+
+async def test_text_uploaded_on_one_pod_edited_on_the_other(
+    team: tuple[DriveApi, DriveApi], pods: list[TandemProcess]
+) -> None:
+    first, _ = team
+    entry = (await first.upload("notes.md", b"# Notes\n")).json()
+    async with YjsClients() as js:
+        await js.connect(
+            "b", pods[1].ws_url, entry["doc_id"], params={"token": first.account.token}
+        )
+        await js.wait_text("b", equals="# Notes\n")
+        await js.insert("b", 8, "edited on pod 1\n")
+
+        async def until() -> None:
+            while (await first.content(entry["id"])).text != "# Notes\nedited on pod 1\n":
+                await asyncio.sleep(0.05)  # polling the HTTP API: no event to wait on
+
+        await asyncio.wait_for(until(), 10)
