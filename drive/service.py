@@ -5,8 +5,6 @@ changes anything."""
 from __future__ import annotations
 
 import logging
-import mimetypes
-import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -23,26 +21,18 @@ from .errors import (
     TooLargeError,
     TrashedError,
 )
+from .limits import DriveLimits, quota_message
 from .names import check_name
 from .objects import ObjectStore, new_object_key
 from .ports import Documents, TreeFeed, WorkspaceLocks
-from .text_files import decode_text, looks_textual, text_content_type
+from .text_files import binary_content_type, decode_text, looks_textual, text_content_type
 from .tree import TreeView
 from .tree_store import TreeStore
 
 log = logging.getLogger(__name__)
 
 _MAX_DEPTH = 10_000
-_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}")
 _UNSET = object()
-
-
-@dataclass(frozen=True, slots=True)
-class DriveLimits:
-    max_upload_bytes: int = 100 * 1024 * 1024
-    workspace_quota_bytes: int = 1024 * 1024 * 1024
-    max_text_file_bytes: int = 2 * 1024 * 1024
-    """Text files up to this size become collaborative documents; larger ones stay bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +41,6 @@ class Download:
     content_type: str
     size: int | None
     chunks: AsyncIterator[bytes]
-
-
-def binary_content_type(name: str, declared: str | None) -> str:
-    base = (declared or "").split(";")[0].strip().lower()
-    if _CONTENT_TYPE.fullmatch(base) and base != "application/octet-stream":
-        return base
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 class Drive:
@@ -162,7 +145,7 @@ class Drive:
         await self._live_folder_chain(ws, parent_id)  # fail before reading any bytes
         room = limits.workspace_quota_bytes - await self.store.usage(ws)
         if declared_size is not None and declared_size > room:
-            raise QuotaExceededError(_quota_message(limits))
+            raise QuotaExceededError(quota_message(limits))
         stream = aiter(chunks)
         head = bytearray()
         if looks_textual(name, content_type) is not False:
@@ -204,7 +187,7 @@ class Drive:
             size = await self.objects.put(key, everything(), max_bytes=max_bytes)
         except TooLargeError:
             if room < limits.max_upload_bytes:
-                raise QuotaExceededError(_quota_message(limits)) from None
+                raise QuotaExceededError(quota_message(limits)) from None
             raise TooLargeError(f"uploads are at most {limits.max_upload_bytes} bytes") from None
         entry = replace(
             self._new(ws, parent_id, name, Kind.BINARY, by),
@@ -404,11 +387,7 @@ class Drive:
 
     async def _check_quota(self, ws: str, adding: int) -> None:
         if await self.store.usage(ws) + adding > self.limits.workspace_quota_bytes:
-            raise QuotaExceededError(_quota_message(self.limits))
-
-
-def _quota_message(limits: DriveLimits) -> str:
-    return f"the workspace's files would pass its quota of {limits.workspace_quota_bytes} bytes"
+            raise QuotaExceededError(quota_message(self.limits))
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

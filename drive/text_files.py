@@ -4,6 +4,7 @@ type, or by sniffing (valid UTF-8 with no NUL). Anything else is kept as bytes."
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import PurePosixPath
 
 _EXTENSIONS = """txt md markdown rst adoc tex csv tsv log ini cfg conf toml yaml yml json jsonc xml html
@@ -24,6 +25,7 @@ TEXT_TYPES = frozenset(
         "application/sql",
     }
 )
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}")
 SNIFF_TYPES = frozenset({"", "application/octet-stream"})
 """Declared types that say nothing: decide by the bytes."""
 
@@ -61,3 +63,10 @@ def text_content_type(name: str, declared: str | None) -> str:
     if not base or base in SNIFF_TYPES:
         base = mimetypes.guess_type(name)[0] or "text/plain"
     return base
+
+
+def binary_content_type(name: str, declared: str | None) -> str:
+    base = (declared or "").split(";")[0].strip().lower()
+    if _CONTENT_TYPE.fullmatch(base) and base != "application/octet-stream":
+        return base
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -9,11 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from drive.errors import ObjectStoreError
+from drive.limits import DriveLimits
 from drive.local_objects import LocalObjectStore
 from drive.locks import LocalLocks, RedisLocks
 from drive.objects import ObjectStore
 from drive.ports import WorkspaceLocks
-from drive.service import Drive, DriveLimits
+from drive.service import Drive
 from drive.tree_store import TreeStore
 from server.access.guard import Access
 from server.backends import Backends
