@@ -79,6 +79,9 @@ class MongoRecords:
         )
         return [_out(d) for d in await cursor.to_list(None)]
 
+    async def workspaces(self) -> list[str]:
+        return sorted(await self._suggestions.distinct("workspace_id"))
+
     async def delete_workspace(self, workspace_id: str) -> int:
         await self._decisions.delete_many({"workspace_id": workspace_id})
         result = await self._suggestions.delete_many({"workspace_id": workspace_id})

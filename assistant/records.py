@@ -56,6 +56,10 @@ class Records(Protocol):
         """Suggestions created at or after ``since``, oldest first."""
         ...
 
+    async def workspaces(self) -> list[str]:
+        """Ids of the workspaces that have suggestions, sorted (the learning loop visits them)."""
+        ...
+
     async def delete_workspace(self, workspace_id: str) -> int:
         """Removes the workspace's suggestions and decisions; returns how many suggestions."""
         ...

@@ -144,6 +144,14 @@ class SqliteRecords:
         )
         return [json.loads(row[0]) for row in rows]
 
+    async def workspaces(self) -> list[str]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT DISTINCT workspace_id FROM assistant_suggestions ORDER BY workspace_id"
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
     async def delete_workspace(self, workspace_id: str) -> int:
         def work(db: sqlite3.Connection) -> int:
             db.execute("DELETE FROM assistant_decisions WHERE workspace_id = ?", (workspace_id,))
