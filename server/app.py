@@ -17,6 +17,8 @@ from .access.routes import ROUTES as ACCESS_ROUTES
 from .access.sync_gate import AccessWatch
 from .access.wiring import open_access
 from .asgi import TandemApp
+from .assistant.routes import ROUTES as ASSISTANT_ROUTES
+from .assistant.wiring import open_assistant
 from .backends import open_backends
 from .context import AppContext
 from .drive.routes import ROUTES as DRIVE_ROUTES
@@ -46,6 +48,10 @@ def create_app(settings: Settings) -> TandemApp:
             access_watch = await stack.enter_async_context(
                 AccessWatch(access, settings.access_recheck_s)
             )
+            # Embedded: workers run in this process. Cluster: `tandem assistant` runs them.
+            assistant = await stack.enter_async_context(
+                open_assistant(settings, backends, rooms, run_workers=settings.embedded)
+            )
             ctx = AppContext(
                 settings=settings,
                 store=backends.store,
@@ -53,11 +59,13 @@ def create_app(settings: Settings) -> TandemApp:
                 backends=backends,
                 access=access,
                 drive=drive,
+                assistant=assistant,
                 access_watch=access_watch,
                 readiness_checks=backends.readiness,
                 degradations=backends.degradations,
             )
             ctx.workspace_deleted_hooks.append(drive.delete_workspace)
+            ctx.workspace_deleted_hooks.append(assistant.delete_workspace)
             app.state.ctx = ctx
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
@@ -70,6 +78,7 @@ def create_app(settings: Settings) -> TandemApp:
         Route("/metrics", health.metrics),
         *ACCESS_ROUTES,
         *DRIVE_ROUTES,
+        *ASSISTANT_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]
     app = Starlette(

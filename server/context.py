@@ -23,6 +23,8 @@ class AppContext:
     access: Access | None = None
     drive: Any = None
     """The workspace drive (drive.service.Drive), built by server/drive/wiring.py."""
+    assistant: Any = None
+    """The assistant (server.assistant.wiring.AssistantPart)."""
     access_watch: AccessWatch | None = None
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)

@@ -1,0 +1,325 @@
+"""What the HTTP routes call: ask, cancel, accept, reject, accept-all, list. Runs in the pods
+(and in ``tandem serve`` embedded); it never talks to the model, it queues jobs for workers.
+
+Access control is the caller's job (server/assistant_routes.py): by the time a method here
+runs, the user is an editor of the document."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc
+
+from sync.rooms import Rooms
+from sync.types import DocId
+
+from . import acceptance, anchors, board
+from .acceptance import StaleError
+from .anchors import AnchorError
+from .cleansing import cleanse_instruction
+from .limits import Limiter
+from .queue import JobQueue, QueueFullError
+from .records import Records
+from .serial import Serializer
+from .types import Job, Mode, Status, SuggestionNotFoundError, TransitionError
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    max_instruction_chars: int = 2_000
+    max_selection_chars: int = 20_000
+    context_chars: int = 12_000
+    """Raw text captured on each side of the selection for the worker (intake trims it to
+    the token budget)."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Code point offsets, or base64 Yjs relative positions, from the client."""
+
+    start: int | None = None
+    end: int | None = None
+    anchor_start: str | None = None
+    anchor_end: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    workspace_id: str
+
+
+class InvalidRequestError(ValueError):
+    """The request names a range or mode that cannot be used."""
+
+
+class NotAcceptableError(Exception):
+    """Explanations are read, not applied."""
+
+
+class StaleSuggestionError(Exception):
+    def __init__(self, suggestion_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.suggestion_id = suggestion_id
+        self.reason = reason
+
+
+class Assistant:
+    def __init__(
+        self,
+        rooms: Rooms,
+        records: Records,
+        queue: JobQueue,
+        limiter: Limiter,
+        serializer: Serializer,
+        config: AssistantConfig,
+        *,
+        new_id: Any,
+    ) -> None:
+        self._rooms = rooms
+        self._records = records
+        self._queue = queue
+        self._limiter = limiter
+        self._serial = serializer
+        self._config = config
+        self._new_id = new_id
+
+    async def _edit(self, doc_id: str, change: Any) -> Any:
+        return await self._rooms.edit(DocId(doc_id), change)
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        doc_id: str,
+        actor: Actor,
+        *,
+        mode: Mode,
+        instruction: str,
+        selection: Selection,
+        language: str | None = None,
+    ) -> str:
+        sid = str(self._new_id())
+        shown = cleanse_instruction(instruction, self._config.max_instruction_chars)
+        if not shown and mode in (Mode.REWRITE,):
+            raise InvalidRequestError("a rewrite needs an instruction")
+        captured = await self._edit(doc_id, lambda doc: self._capture(doc, selection, mode))
+        await self._limiter.admit(actor.user_id, actor.workspace_id, sid)
+        now = time.time()
+        fields = {
+            "id": sid,
+            "doc_id": doc_id,
+            "mode": mode.value,
+            "instruction": shown,
+            "anchor_start": captured["anchor_start"],
+            "anchor_end": captured["anchor_end"],
+            "original": captured["original"],
+            "requested_by": actor.user_id,
+            "requested_by_name": actor.username,
+        }
+        await self._edit(board.board_id(doc_id), lambda doc: board.create(doc, fields))
+        await self._records.create(
+            {
+                "id": sid,
+                "workspace_id": actor.workspace_id,
+                "doc_id": doc_id,
+                "user_id": actor.user_id,
+                "username": actor.username,
+                "mode": mode.value,
+                "instruction": shown,
+                "original": captured["original"],
+                "original_sha256": board.sha256(captured["original"]),
+                "language": language,
+                "status": Status.STREAMING.value,
+                "created_at": now,
+            }
+        )
+        job = Job(
+            suggestion_id=sid,
+            doc_id=doc_id,
+            workspace_id=actor.workspace_id,
+            user_id=actor.user_id,
+            username=actor.username,
+            mode=mode,
+            instruction=instruction,
+            original=captured["original"],
+            before=captured["before"],
+            after=captured["after"],
+            language=language,
+            requested_at=now,
+        )
+        try:
+            await self._queue.put(job)
+        except QueueFullError as exc:
+            busy = f"the assistant is busy: {exc}"
+            await self._limiter.release(actor.workspace_id, sid)
+            await self._edit(
+                board.board_id(doc_id),
+                lambda doc: board.transition(doc, sid, Status.FAILED, error=busy),
+            )
+            raise
+        return sid
+
+    def _capture(self, doc: Doc, selection: Selection, mode: Mode) -> dict[str, Any]:
+        text = acceptance.text_of(doc)
+        value = str(text)
+        try:
+            if selection.anchor_start is not None and selection.anchor_end is not None:
+                start = anchors.resolve(text, selection.anchor_start)
+                end = anchors.resolve(text, selection.anchor_end)
+            elif selection.start is not None and selection.end is not None:
+                start, end = selection.start, selection.end
+            else:
+                raise InvalidRequestError(
+                    "range needs start and end, or anchor_start and anchor_end"
+                )
+        except AnchorError as exc:
+            raise InvalidRequestError(f"bad anchor: {exc}") from None
+        if not 0 <= start <= end <= len(value):
+            raise InvalidRequestError(f"range {start}..{end} is outside the text (0..{len(value)})")
+        if end - start > self._config.max_selection_chars:
+            raise InvalidRequestError(
+                f"the selection is longer than {self._config.max_selection_chars} characters"
+            )
+        if start == end and mode is not Mode.COMPLETE:
+            raise InvalidRequestError(f"{mode.value} needs a selection; complete takes a cursor")
+        context = self._config.context_chars
+        return {
+            "anchor_start": anchors.encode(text, start),
+            "anchor_end": anchors.encode(text, end),
+            "original": value[start:end],
+            "before": value[max(0, start - context) : start],
+            "after": value[end : end + context],
+        }
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    async def _decided(
+        self, doc_id: str, sid: str, actor: Actor, action: str, via: str, detail: str | None = None
+    ) -> None:
+        await self._records.decide(
+            {
+                "suggestion_id": sid,
+                "workspace_id": actor.workspace_id,
+                "doc_id": doc_id,
+                "action": action,
+                "user_id": actor.user_id,
+                "username": actor.username,
+                "at": time.time(),
+                "via": via,
+                "detail": detail,
+            }
+        )
+
+    def _who(self, actor: Actor) -> dict[str, Any]:
+        return {
+            "decided_by": actor.user_id,
+            "decided_by_name": actor.username,
+            "decided_at": time.time(),
+        }
+
+    async def accept(self, doc_id: str, sid: str, actor: Actor) -> dict[str, Any]:
+        """Raises SuggestionNotFoundError, TransitionError (not pending: e.g. accepted twice),
+        NotAcceptableError, StaleSuggestionError (and marks it stale)."""
+        board_id = board.board_id(doc_id)
+        async with self._serial.turn(doc_id):
+
+            def claim(doc: Doc) -> dict[str, Any]:
+                suggestion = board.read(doc, sid)
+                if suggestion["mode"] == Mode.EXPLAIN.value:
+                    raise NotAcceptableError("an explanation cannot be applied to the text")
+                board.transition(
+                    doc, sid, Status.ACCEPTED, expect=Status.PENDING, **self._who(actor)
+                )
+                return suggestion
+
+            suggestion = await self._edit(board_id, claim)
+            try:
+                await self._edit(doc_id, lambda doc: acceptance.accept(doc, suggestion))
+            except StaleError as exc:
+                reason = str(exc)
+                await self._edit(
+                    board_id,
+                    lambda doc: board.transition(doc, sid, Status.STALE, error=reason),
+                )
+                await self._decided(doc_id, sid, actor, Status.STALE.value, "accept", reason)
+                raise StaleSuggestionError(sid, reason) from None
+        await self._decided(doc_id, sid, actor, Status.ACCEPTED.value, "accept")
+        return {"id": sid, "status": Status.ACCEPTED.value}
+
+    async def accept_all(self, doc_id: str, actor: Actor) -> dict[str, list[str]]:
+        board_id = board.board_id(doc_id)
+        async with self._serial.turn(doc_id):
+            pending = [
+                s
+                for s in await self._edit(board_id, board.read_all)
+                if s["status"] == Status.PENDING.value and s["mode"] != Mode.EXPLAIN.value
+            ]
+            outcome = await self._edit(doc_id, lambda doc: acceptance.accept_many(doc, pending))
+
+            def settle(doc: Doc) -> None:
+                for sid, result in outcome.items():
+                    if result == "applied":
+                        board.transition(doc, sid, Status.ACCEPTED, **self._who(actor))
+                    elif result == "stale":
+                        board.transition(
+                            doc, sid, Status.STALE, error="the text changed since it was asked for"
+                        )
+
+            await self._edit(board_id, settle)
+        report: dict[str, list[str]] = {"applied": [], "overlapping": [], "stale": []}
+        for s in pending:  # document order of the report follows creation order of suggestions
+            report[outcome[s["id"]]].append(s["id"])
+        for sid in report["applied"]:
+            await self._decided(doc_id, sid, actor, Status.ACCEPTED.value, "accept_all")
+        for sid in report["stale"]:
+            await self._decided(doc_id, sid, actor, Status.STALE.value, "accept_all")
+        return report
+
+    async def reject(self, doc_id: str, sid: str, actor: Actor) -> dict[str, Any]:
+        async with self._serial.turn(doc_id):
+            await self._edit(
+                board.board_id(doc_id),
+                lambda doc: board.transition(doc, sid, Status.REJECTED, **self._who(actor)),
+            )
+        await self._decided(doc_id, sid, actor, Status.REJECTED.value, "reject")
+        return {"id": sid, "status": Status.REJECTED.value}
+
+    async def cancel(self, doc_id: str, sid: str, actor: Actor) -> dict[str, Any]:
+        async with self._serial.turn(doc_id):
+            await self._edit(
+                board.board_id(doc_id),
+                lambda doc: board.transition(
+                    doc,
+                    sid,
+                    Status.CANCELLED,
+                    expect=Status.STREAMING,
+                    error=f"cancelled by {actor.username}",
+                    finished_at=time.time(),
+                    **self._who(actor),
+                ),
+            )
+        await self._decided(doc_id, sid, actor, Status.CANCELLED.value, "cancel")
+        return {"id": sid, "status": Status.CANCELLED.value}
+
+    async def list(self, doc_id: str) -> list[dict[str, Any]]:
+        return list(await self._edit(board.board_id(doc_id), board.read_all))
+
+    async def get(self, doc_id: str, sid: str) -> dict[str, Any]:
+        return dict(await self._edit(board.board_id(doc_id), lambda doc: board.read(doc, sid)))
+
+
+__all__ = [
+    "Actor",
+    "Assistant",
+    "AssistantConfig",
+    "InvalidRequestError",
+    "NotAcceptableError",
+    "Selection",
+    "StaleSuggestionError",
+    "SuggestionNotFoundError",
+    "TransitionError",
+]

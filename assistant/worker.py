@@ -1,0 +1,187 @@
+"""The worker: takes jobs off the queue, runs the conversation manager and the model, and
+streams the proposal into the suggestions document. In the embedded default a pool of these
+loops runs inside ``tandem serve``; in cluster mode ``tandem assistant`` runs them (the only
+processes that hold the model API key). A failing job ends its suggestion as ``failed`` with
+a reason; the loop goes on to the next job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Doc
+
+from . import board
+from .intake import IntakeLimits, prepare
+from .limits import Limiter
+from .model_client import ModelClient, ModelError
+from .queue import Delivery, JobQueue, heartbeating
+from .records import Records
+from .serial import Serializer
+from .types import Job, Status, SuggestionNotFoundError
+from .writer import Edit, ProposalWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    workers: int = 4
+    flush_interval_s: float = 0.04
+    stale_check_s: float = 0.25
+    heartbeat_s: float = 10.0
+    intake: IntakeLimits = field(default_factory=IntakeLimits)
+
+
+Instructions = Callable[[str], Awaitable[str]]
+
+
+async def _no_instructions(workspace_id: str) -> str:
+    return ""
+
+
+class Worker:
+    def __init__(
+        self,
+        edit: Edit,
+        model: ModelClient,
+        records: Records,
+        limiter: Limiter,
+        config: WorkerConfig,
+        instructions: Instructions = _no_instructions,
+        model_for: Callable[[str], Awaitable[str | None]] | None = None,
+        serializer: Serializer | None = None,
+    ) -> None:
+        self._serializer = serializer
+        self._edit = edit
+        self._model = model
+        self._records = records
+        self._limiter = limiter
+        self._config = config
+        self._instructions = instructions
+        self._model_for = model_for
+        self.processed = 0
+
+    async def serve(self, queue: JobQueue, name: str) -> None:
+        """Runs ``config.workers`` loops until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for i in range(self._config.workers):
+                group.create_task(self._loop(queue, f"{name}-{i}"))
+
+    async def _loop(self, queue: JobQueue, consumer: str) -> None:
+        while True:
+            try:
+                async for delivery in queue.deliveries(consumer):
+                    await self._handle(delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("assistant queue failed; retrying")
+                await asyncio.sleep(1.0)  # back off from a broken queue, then read again
+
+    async def _handle(self, delivery: Delivery) -> None:
+        try:
+            async with heartbeating(delivery, self._config.heartbeat_s):
+                await self.process(delivery.job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Storage failed under us: leave the entry unacknowledged so another worker
+            # (or this one, after the idle time) starts the suggestion over.
+            log.exception("assistant job %s failed", delivery.job.suggestion_id)
+            return
+        with contextlib.suppress(Exception):
+            await delivery.ack()
+
+    async def process(self, job: Job) -> Status:
+        try:
+            return await self._process(job)
+        finally:
+            self.processed += 1
+            with contextlib.suppress(Exception):
+                await self._limiter.release(job.workspace_id, job.suggestion_id)
+
+    async def _process(self, job: Job) -> Status:
+        sid = job.suggestion_id
+        model = (await self._model_for(job.workspace_id) if self._model_for else None) or (
+            self._model.config.model
+        )
+        started = time.time()
+
+        def begin(doc: Doc) -> dict[str, Any] | None:
+            try:
+                if board.status(doc, sid) is not Status.STREAMING:
+                    return None
+            except SuggestionNotFoundError:
+                return None
+            board.reset_proposal(doc, sid)
+            board.append(doc, sid, "", model=model, started_at=started)
+            return board.read(doc, sid)
+
+        suggestion = await self._edit(board.board_id(job.doc_id), begin)
+        if suggestion is None:
+            return Status.CANCELLED
+        intake = prepare(job, self._config.intake, await self._instructions(job.workspace_id))
+        await self._records.update(
+            sid,
+            {
+                "model": model,
+                "prompt": intake.messages,
+                "redactions": intake.redactions,
+                "analysis": {
+                    "kind": intake.analysis.kind,
+                    "language": intake.analysis.language,
+                    "intent": intake.analysis.intent,
+                },
+                "started_at": started,
+                "queue_ms": round((started - job.requested_at) * 1000, 2),
+                "attempt": job.attempt,
+            },
+        )
+        writer = ProposalWriter(
+            self._edit,
+            job.doc_id,
+            suggestion,
+            flush_interval_s=self._config.flush_interval_s,
+            stale_check_s=self._config.stale_check_s,
+            serializer=self._serializer,
+        )
+        result: dict[str, Any] = {}
+        async with writer:
+            try:
+                completion = await self._model.stream(intake.messages, writer.add, model=model)
+            except ModelError as exc:
+                status = await writer.fail(exc.reason)
+                result = {"error": exc.reason}
+            else:
+                result = {
+                    "output": completion.text,
+                    "model": completion.model,
+                    "first_token_ms": _ms(completion.first_token_at, started),
+                    "total_ms": _ms(completion.finished_at, started),
+                    "prompt_tokens": completion.prompt_tokens,
+                    "completion_tokens": completion.completion_tokens,
+                }
+                if completion.stopped:
+                    status = writer.status
+                elif not completion.text.strip():
+                    status = await writer.fail("the model returned no text")
+                    result["error"] = "the model returned no text"
+                else:
+                    status = await writer.finish(
+                        finished_at=completion.finished_at, model=completion.model
+                    )
+        await self._records.update(
+            sid, {**result, "status": status.value, "finished_at": time.time()}
+        )
+        log.info("suggestion %s ended %s", sid, status.value)
+        return status
+
+
+def _ms(at: float | None, since: float) -> float | None:
+    return None if at is None else round((at - since) * 1000, 2)

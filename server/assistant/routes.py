@@ -1,0 +1,167 @@
+"""``/api/docs/{doc_id}/assist`` and ``/api/docs/{doc_id}/suggestions``: ask, list, accept,
+reject, accept-all, cancel. Editors ask and decide; viewers may list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from assistant import board
+from assistant.limits import RateLimitedError
+from assistant.queue import QueueFullError
+from assistant.serial import BusyError
+from assistant.service import (
+    Actor,
+    InvalidRequestError,
+    NotAcceptableError,
+    Selection,
+    StaleSuggestionError,
+)
+from assistant.types import Mode, SuggestionNotFoundError, TransitionError
+from sync.rooms import RoomUnavailableError
+from sync.types import InvalidDocIdError, parse_doc_id
+
+from ..access.guard import access_of, require_doc
+from ..access.roles import Role
+from ..errors import ApiError, bad_request, conflict, not_found, too_many
+from ..requests import read_json, string_field
+from .wiring import AssistantPart, part_of
+
+
+def _part(request: Request) -> AssistantPart:
+    return part_of(request.app.state.ctx)
+
+
+async def _actor(request: Request, need: Role) -> tuple[str, Actor]:
+    doc_id = request.path_params["doc_id"]
+    principal, record, _role = await require_doc(request, doc_id, need)
+    if record.server_only:
+        raise bad_request("the assistant works on content documents", "not_content")
+    return doc_id, Actor(principal.user_id, principal.username, record.workspace_id)
+
+
+def _unavailable(message: str) -> ApiError:
+    return ApiError(503, "unavailable", message)
+
+
+def _selection(body: dict[str, Any]) -> Selection:
+    raw = body.get("range")
+    if not isinstance(raw, dict):
+        raise bad_request(
+            "'range' must be {start, end} or {anchor_start, anchor_end}", "invalid_field"
+        )
+    if "anchor_start" in raw or "anchor_end" in raw:
+        a, b = raw.get("anchor_start"), raw.get("anchor_end")
+        if not isinstance(a, str) or not isinstance(b, str) or len(a) > 512 or len(b) > 512:
+            raise bad_request("anchors are base64 strings", "invalid_field")
+        return Selection(anchor_start=a, anchor_end=b)
+    start, end = raw.get("start"), raw.get("end")
+    if type(start) is not int or type(end) is not int:
+        raise bad_request(
+            "'range.start' and 'range.end' are integers (code points)", "invalid_field"
+        )
+    return Selection(start=start, end=end)
+
+
+async def _run(call: Any) -> Any:
+    """Maps the assistant's errors to HTTP errors."""
+    try:
+        return await call
+    except InvalidRequestError as exc:
+        raise bad_request(str(exc), "invalid_request") from None
+    except RateLimitedError as exc:
+        raise too_many(str(exc), exc.retry_after_s) from None
+    except SuggestionNotFoundError:
+        raise not_found("no such suggestion") from None
+    except StaleSuggestionError as exc:
+        raise conflict(f"the suggestion is stale: {exc.reason}", "stale") from None
+    except TransitionError as exc:
+        raise conflict(str(exc), f"already_{exc.current.value}") from None
+    except NotAcceptableError as exc:
+        raise conflict(str(exc), "not_acceptable") from None
+    except (QueueFullError, BusyError, RoomUnavailableError) as exc:
+        raise _unavailable(str(exc)) from None
+
+
+async def assist(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    body = await read_json(request)
+    try:
+        mode = Mode(body.get("mode", Mode.REWRITE.value))
+    except ValueError:
+        raise bad_request("'mode' is rewrite, fix, complete or explain", "invalid_field") from None
+    instruction = string_field(body, "instruction", required=False, max_length=10_000) or ""
+    language = string_field(body, "language", required=False, max_length=200)
+    selection = _selection(body)
+    board_id = board.board_id(doc_id)
+    try:
+        parse_doc_id(board_id)
+    except InvalidDocIdError:
+        raise bad_request("this document id is too long for suggestions", "invalid_doc") from None
+    # The suggestions live in a server-only companion document of the same workspace: every
+    # member can read it live, no client can write it.
+    await access_of(request).directory.register_doc(
+        board_id,
+        actor.workspace_id,  # type: ignore[arg-type]
+        server_only=True,
+    )
+    sid = await _run(
+        _part(request).service.request(
+            doc_id,
+            actor,
+            mode=mode,
+            instruction=instruction,
+            selection=selection,
+            language=language,
+        )
+    )
+    return JSONResponse({"suggestion_id": sid, "suggestions_doc": board_id}, status_code=202)
+
+
+async def list_suggestions(request: Request) -> Response:
+    doc_id, _ = await _actor(request, Role.VIEWER)
+    suggestions = await _run(_part(request).service.list(doc_id))
+    return JSONResponse({"suggestions": suggestions, "suggestions_doc": board.board_id(doc_id)})
+
+
+async def get_suggestion(request: Request) -> Response:
+    doc_id, _ = await _actor(request, Role.VIEWER)
+    sid = request.path_params["sid"]
+    return JSONResponse(await _run(_part(request).service.get(doc_id, sid)))
+
+
+async def accept(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    sid = request.path_params["sid"]
+    return JSONResponse(await _run(_part(request).service.accept(doc_id, sid, actor)))
+
+
+async def reject(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    sid = request.path_params["sid"]
+    return JSONResponse(await _run(_part(request).service.reject(doc_id, sid, actor)))
+
+
+async def cancel(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    sid = request.path_params["sid"]
+    return JSONResponse(await _run(_part(request).service.cancel(doc_id, sid, actor)))
+
+
+async def accept_all(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    return JSONResponse(await _run(_part(request).service.accept_all(doc_id, actor)))
+
+
+ROUTES = [
+    Route("/api/docs/{doc_id}/assist", assist, methods=["POST"]),
+    Route("/api/docs/{doc_id}/suggestions", list_suggestions, methods=["GET"]),
+    Route("/api/docs/{doc_id}/suggestions/accept-all", accept_all, methods=["POST"]),
+    Route("/api/docs/{doc_id}/suggestions/{sid}", get_suggestion, methods=["GET"]),
+    Route("/api/docs/{doc_id}/suggestions/{sid}", cancel, methods=["DELETE"]),
+    Route("/api/docs/{doc_id}/suggestions/{sid}/accept", accept, methods=["POST"]),
+    Route("/api/docs/{doc_id}/suggestions/{sid}/reject", reject, methods=["POST"]),
+]
