@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from . import admin, logs
+from . import admin, finetune, logs
 from .app import create_app
 from .settings import Settings, SettingsError
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
     admin.add_parser(commands)
+    finetune.add_parser(commands)
     return parser
 
 

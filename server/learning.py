@@ -1,0 +1,76 @@
+"""Builds the learning loop's parts from the settings: the learning store (MongoDB when
+configured, else SQLite in the data directory), the model registry the assistant reads, and
+the object storage datasets go to (S3 in cluster mode, else a local directory: the drive's
+port). The server uses it for the registry and for deleting a workspace's learning data;
+``tandem finetune`` for everything."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from assistant.learning.pipeline import dataset_prefix
+from assistant.learning.registry import ModelRegistry
+from assistant.learning.store import LearningStore
+from drive.errors import ObjectStoreError
+from drive.local_objects import LocalObjectStore
+from drive.objects import ObjectStore
+
+from .backends import Backends
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LearningPart:
+    store: LearningStore
+    registry: ModelRegistry
+    objects: ObjectStore
+
+    async def model_for(self, workspace_id: str) -> str | None:
+        """The workspace's promoted model, or None for the configured base model."""
+        return await self.registry.model_for(workspace_id)
+
+    async def delete_workspace(self, workspace_id: str) -> None:
+        """Privacy: a deleted workspace's outcomes, runs, models and datasets go."""
+        await self.store.delete_workspace(workspace_id)
+        await self.objects.delete_prefix(dataset_prefix(workspace_id))
+
+
+@contextlib.asynccontextmanager
+async def open_learning_store(
+    settings: Settings, backends: Backends
+) -> AsyncIterator[LearningStore]:
+    if backends.mongo is not None:
+        from assistant.learning.mongo_store import MongoLearningStore
+
+        mongo = MongoLearningStore(backends.mongo)
+        await mongo.ensure_indexes()
+        yield mongo
+        return
+    from assistant.learning.sqlite_store import SqliteLearningStore
+
+    async with SqliteLearningStore(settings.data_dir / "learning.db") as sqlite:
+        yield sqlite
+
+
+async def open_objects(settings: Settings, backends: Backends) -> ObjectStore:
+    if backends.minio is None:
+        return LocalObjectStore(settings.data_dir / "objects")
+    from drive.s3_objects import S3ObjectStore
+
+    store = S3ObjectStore(backends.minio, settings.s3_bucket)
+    try:
+        await store.ensure_bucket()
+    except ObjectStoreError as exc:
+        log.warning("object storage unavailable at start: %s", exc)
+    return store
+
+
+@contextlib.asynccontextmanager
+async def open_learning(settings: Settings, backends: Backends) -> AsyncIterator[LearningPart]:
+    async with open_learning_store(settings, backends) as store:
+        yield LearningPart(store, ModelRegistry(store), await open_objects(settings, backends))
