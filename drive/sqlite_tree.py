@@ -70,7 +70,7 @@ def _entry(row: tuple[object, ...]) -> Entry:
         workspace_id=str(row[1]),
         parent_id=str(row[2]),
         name=str(row[3]),
-        kind=Kind(row[4]),
+        kind=Kind(str(row[4])),
         created_by=str(row[5]),
         created_at=float(row[6]),  # type: ignore[arg-type]
         modified_by=str(row[7]),

@@ -2,7 +2,28 @@
 
 Every route checks the caller first (viewer to read, editor to change, owner to delete for
 good); an entry id from another workspace is simply not found. Drive errors map to JSON
-errors with the drive's codes, and each call counts in ``tandem_drive_operations_total``."""
+errors with the drive's codes, and each call counts in ``tandem_drive_operations_total``.
+
+    GET    /drive                        live entries, trash, tree_doc, usage and limits
+    GET    /drive/entries?parent_id=     one folder's children (no parent_id: the top)
+    POST   /drive/folders                {"name", "parent_id"?}                      -> 201
+    POST   /drive/files                  {"name", "parent_id"?, "text"?}  a text file -> 201
+    POST   /drive/upload?name=&parent_id=  raw body with its Content-Type           -> 201
+    GET    /drive/entries/{id}           metadata
+    PATCH  /drive/entries/{id}           {"name"?, "parent_id"?}  rename and/or move
+    DELETE /drive/entries/{id}           to the trash
+    POST   /drive/entries/{id}/restore   {"name"?, "parent_id"?}  409 name_taken on a clash
+    GET    /drive/entries/{id}/content   a file's bytes or text; a folder as a zip
+    GET    /drive/archive                the whole drive as a zip
+    GET    /drive/trash                  what is in the trash
+    DELETE /drive/trash/{id}             delete for good (owner): bytes and documents too
+
+Error codes: invalid_name, not_a_folder, not_a_file, missing_field, invalid_field (400);
+forbidden (403); not_found (404); name_taken, cycle, in_trash, not_in_trash (409);
+too_large, quota_exceeded (413); storage_unavailable, document_unavailable, busy (503).
+Entries are JSON: id, parent_id (null at the top), name, kind (folder|text|binary), size,
+content_type, doc_id (text files: open it over /sync), created_by/at, modified_by/at,
+trashed_at, trashed_by. The live tree is the document ``tree_doc`` (Y.Map ``entries``)."""
 
 from __future__ import annotations
 
@@ -189,8 +210,8 @@ async def create_folder(request: Request) -> Response:
     entry = await drive_of(request).create_folder(
         ws,
         _parent(body.get("parent_id")),
-        body.get("name"),
-        principal.user_id,  # type: ignore[arg-type]
+        check_name(body.get("name")),
+        principal.user_id,
     )
     return _entry(entry, 201)
 
@@ -208,7 +229,7 @@ async def create_file(request: Request) -> Response:
     entry = await drive_of(request).create_text_file(
         ws,
         _parent(body.get("parent_id")),
-        body.get("name"),  # type: ignore[arg-type]
+        check_name(body.get("name")),
         principal.user_id,
         text,
         content_type,

@@ -79,5 +79,11 @@ async def _tree_store(settings: Settings, backends: Backends) -> AsyncIterator[T
         return
     from drive.sqlite_tree import SqliteTreeStore
 
+    if not settings.embedded:
+        log.warning(
+            "cluster mode without TANDEM_MONGODB_URL: each pod keeps its own drive tree; "
+            "set it so every pod sees the same folders"
+        )
+
     async with SqliteTreeStore(settings.data_dir / "drive.db") as sqlite:
         yield sqlite

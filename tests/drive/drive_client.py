@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -89,6 +90,18 @@ class DriveApi:
     async def restore(self, entry_id: str, expect: int = 200, **body: Any) -> dict[str, Any]:
         response = await self.call("POST", f"/entries/{entry_id}/restore", json=body, expect=expect)
         return response.json()  # type: ignore[no-any-return]
+
+    @contextlib.asynccontextmanager
+    async def stream(self, entry_id: str) -> AsyncIterator[httpx.Response]:
+        """A download read as it arrives."""
+        async with (
+            httpx.AsyncClient(base_url=self.account.base_url, timeout=120.0) as client,
+            client.stream(
+                "GET", f"{self.base}/entries/{entry_id}/content", headers=self.account.headers
+            ) as response,
+        ):
+            assert response.status_code == 200, response.status_code
+            yield response
 
     async def content(self, entry_id: str) -> httpx.Response:
         return await self.call("GET", f"/entries/{entry_id}/content", expect=200)

@@ -93,7 +93,7 @@ async def test_binary_round_trip_of_50_mb(drive: DriveApi) -> None:
     assert entry["kind"] == "binary" and entry["size"] == size
     received = hashlib.sha256()
     total = 0
-    async with drive_stream(drive, entry["id"]) as response:
+    async with drive.stream(entry["id"]) as response:
         assert response.headers["content-type"] == "application/x-thing"
         assert response.headers["content-length"] == str(size)
         async for chunk in response.aiter_bytes():
@@ -101,27 +101,6 @@ async def test_binary_round_trip_of_50_mb(drive: DriveApi) -> None:
             total += len(chunk)
     assert total == size and received.hexdigest() == digest.hexdigest()
     assert (await drive.tree())["usage_bytes"] == size
-
-
-def drive_stream(drive: DriveApi, entry_id: str):  # type: ignore[no-untyped-def]
-    import httpx
-
-    client = httpx.AsyncClient(base_url=drive.account.base_url, timeout=120.0)
-
-    class Stream:
-        async def __aenter__(self) -> httpx.Response:
-            self.cm = client.stream(
-                "GET", f"{drive.base}/entries/{entry_id}/content", headers=drive.account.headers
-            )
-            response = await self.cm.__aenter__()
-            assert response.status_code == 200
-            return response
-
-        async def __aexit__(self, *exc: object) -> None:
-            await self.cm.__aexit__(*exc)
-            await client.aclose()
-
-    return Stream()
 
 
 async def test_folder_downloads_as_a_zip_with_current_text(

@@ -108,3 +108,17 @@ async def test_text_files_over_the_text_limit(limited: DriveApi) -> None:
     assert (await limited.content(stored["id"])).text == long_text
     short = (await limited.upload("short.txt", b"x" * MAX_TEXT)).json()
     assert short["kind"] == "text"
+
+
+async def test_a_refused_upload_leaves_no_bytes_behind(
+    limited: DriveApi, small: TandemProcess
+) -> None:
+    await limited.upload("taken.bin", os.urandom(100))
+    before = stored_files(small)
+    response = await limited.upload("taken.bin", os.urandom(200), expect=409)
+    assert response.json()["error"]["code"] == "name_taken"
+    gone = await limited.folder("gone")
+    await limited.trash(gone["id"])
+    response = await limited.upload("x.bin", os.urandom(200), gone["id"], expect=409)
+    assert response.json()["error"]["code"] == "in_trash"
+    assert stored_files(small) == before
