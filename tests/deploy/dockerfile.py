@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,3 +47,45 @@ def parse(path: Path = DOCKERFILE) -> list[Instruction]:
             stage = match.group(1) if match else arguments
         instructions.append(Instruction(stage, keyword.upper(), arguments.strip()))
     return instructions
+
+
+def ignored_patterns(path: Path = ROOT / ".dockerignore") -> list[str]:
+    return [
+        line.strip()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    """Docker's rule, as far as our file uses it: a pattern matches the path or a parent of it;
+    ``**/`` matches any depth. (No ``!`` exceptions in our file.)"""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        assert not pattern.startswith("!"), "exceptions are not modelled here"
+        for prefix in prefixes:
+            if fnmatch.fnmatchcase(prefix, pattern):
+                return True
+            if pattern.startswith("**/") and fnmatch.fnmatchcase(
+                prefix.rsplit("/", 1)[-1], pattern[3:]
+            ):
+                return True
+    return False
+
+
+def build_context(dest: Path, source: Path = ROOT) -> Path:
+    """What ``docker build .`` sends: the tree minus what .dockerignore names."""
+    patterns = ignored_patterns(source / ".dockerignore")
+    for directory, subdirectories, files in os.walk(source):
+        here = Path(directory).relative_to(source)
+        # Pruned, not walked: .venv and node_modules hold many thousands of files.
+        subdirectories[:] = [
+            d for d in subdirectories if not _ignored((here / d).as_posix(), patterns)
+        ]
+        for name in files:
+            relative = (here / name).as_posix()
+            if not _ignored(relative, patterns):
+                (dest / here).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / relative, dest / relative)
+    return dest

@@ -4,8 +4,8 @@ layer installs what the project declares, the build context leaves out what it s
 from __future__ import annotations
 
 import json
-import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from server.cli import build_parser
 from server.web_routes import DEFAULT_DIST
-from tests.deploy.dockerfile import DOCKERFILE, parse
+from tests.deploy.dockerfile import DOCKERFILE, build_context, ignored_patterns, parse
 from tests.deploy.tools import ROOT, run, tool
 
 CARELESS_DOCKERFILE = """FROM python:latest
@@ -144,16 +144,38 @@ def test_dependency_layer_installs_what_pyproject_declares_except_test_tools(
 
 
 def test_build_context_leaves_out_tests_benchmarks_and_local_state() -> None:
-    ignored = {
-        line.strip()
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    ignored = set(ignored_patterns())
     for path in ("tests", "bench", ".git", ".venv", "web/node_modules", "data", "manifests"):
         assert path in ignored, f"{path} is sent to the Docker build"
-    # The project's own sources must stay in: every package setuptools installs.
-    includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"
-    ]["find"]["include"]
-    for pattern in includes:
-        assert not any(re.fullmatch(pattern.replace("*", ".*"), p) for p in ignored), pattern
+
+
+IMPORT_CHECK = """
+import server.cli, server.web_routes
+parser = server.cli.build_parser()
+[action] = [a for a in parser._actions if a.dest == "command"]
+print(server.cli.__file__)
+print(server.web_routes.DEFAULT_DIST)
+print(" ".join(sorted(action.choices)))
+"""
+
+
+def test_build_context_holds_everything_tandem_imports(tmp_path: Path) -> None:
+    """The build stage as the Dockerfile lays it out (context in /app, web/ removed): the CLI
+    imports from there alone and looks for the bundle at /app/web/dist."""
+    app = build_context(tmp_path / "app")
+    assert not (app / "tests").exists() and (app / "pyproject.toml").exists()
+    shutil.rmtree(app / "web", ignore_errors=True)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    cli_file, dist, commands = done.stdout.splitlines()
+    assert Path(cli_file).is_relative_to(app), f"imported from outside the context: {cli_file}"
+    assert Path(dist) == app / "web" / "dist"
+    assert "serve" in commands.split()
