@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -73,15 +73,25 @@ async def suggestion(account: Account, doc_id: str, sid: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def wait_status(
-    account: Account, doc_id: str, sid: str, *statuses: str, timeout_s: float = 15.0
+async def wait_until(
+    account: Account,
+    doc_id: str,
+    sid: str,
+    predicate: Callable[[dict[str, Any]], bool],
+    timeout_s: float = 15.0,
 ) -> dict[str, Any]:
-    """Polls the suggestion until it reaches one of ``statuses`` (bounded)."""
+    """Polls the suggestion over HTTP until ``predicate`` holds (bounded)."""
     deadline = time.monotonic() + timeout_s
     while True:
         current = await suggestion(account, doc_id, sid)
-        if current["status"] in statuses:
+        if predicate(current):
             return current
         if time.monotonic() > deadline:
-            raise AssertionError(f"suggestion stayed {current['status']}: {current}")
-        await asyncio.sleep(0.05)  # polling an HTTP resource with a deadline
+            raise AssertionError(f"suggestion never matched: {current}")
+        await asyncio.sleep(0.02)  # polling an HTTP resource with a deadline
+
+
+async def wait_status(
+    account: Account, doc_id: str, sid: str, *statuses: str, timeout_s: float = 15.0
+) -> dict[str, Any]:
+    return await wait_until(account, doc_id, sid, lambda s: s["status"] in statuses, timeout_s)
