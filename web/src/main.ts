@@ -7,6 +7,7 @@ import { href, parseRoute, type Route } from './routes'
 import { Session } from './session'
 import { authView } from './views/auth'
 import { editorView } from './views/editor'
+import { fileView } from './views/file'
 import { homeView } from './views/home'
 import { workspaceView } from './views/workspace'
 
@@ -72,6 +73,8 @@ function viewFor(route: Route): View {
       return workspaceView(ctx, route.ws)
     case 'doc':
       return editorView(ctx, route.ws, route.doc)
+    case 'file':
+      return fileView(ctx, route.ws, route.entry)
     case 'missing':
       return {
         title: 'Not found',

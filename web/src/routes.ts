@@ -7,6 +7,7 @@ export type Route =
   | { name: 'home' }
   | { name: 'workspace'; ws: string }
   | { name: 'doc'; ws: string; doc: string }
+  | { name: 'file'; ws: string; entry: string }
   | { name: 'missing'; path: string }
 
 export function parseRoute(hash: string): Route {
@@ -24,6 +25,9 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'w' && parts[2] === 'd' && parts.length === 4) {
     return { name: 'doc', ws: parts[1], doc: parts[3] }
   }
+  if (parts[0] === 'w' && parts[2] === 'f' && parts.length === 4) {
+    return { name: 'file', ws: parts[1], entry: parts[3] }
+  }
   return { name: 'missing', path }
 }
 
@@ -33,6 +37,7 @@ export const href = {
   signup: (next?: string) => (next ? `#/signup?next=${encodeURIComponent(next)}` : '#/signup'),
   workspace: (ws: string) => `#/w/${encodeURIComponent(ws)}`,
   doc: (ws: string, doc: string) => `#/w/${encodeURIComponent(ws)}/d/${encodeURIComponent(doc)}`,
+  file: (ws: string, entry: string) => `#/w/${encodeURIComponent(ws)}/f/${encodeURIComponent(entry)}`,
   invite: (code: string) => `${location.origin}/#/signup?invite=${encodeURIComponent(code)}`,
 }
 

@@ -2,8 +2,12 @@
 const PALETTE = ['#b3261e', '#1a6b3c', '#1f5fbf', '#8a3ffc', '#a3470a', '#00727a', '#b0176b', '#5c5f00']
 
 export function userColor(userId: string): { color: string; colorLight: string } {
-  let hash = 0
-  for (const ch of userId) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0
+  // FNV-1a: ids that differ in one character still spread over the palette.
+  let hash = 0x811c9dc5
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
   const color = PALETTE[hash % PALETTE.length]
   return { color, colorLight: color + '33' }
 }

@@ -4,7 +4,6 @@
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
 import { yCollab } from 'y-codemirror.next'
-import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { ApiError, type DocInfo, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
@@ -15,19 +14,8 @@ import { LANGUAGES, languageById, languageForName } from '../editor/languages'
 import { presenceList } from '../editor/presence'
 import { baseSetup } from '../editor/setup'
 import { rememberDoc } from '../recent'
+import { openProvider } from '../live'
 import { href } from '../routes'
-
-export function syncUrl(): string {
-  return `${location.origin.replace(/^http/, 'ws')}/sync`
-}
-
-export interface OpenDocument {
-  doc: Y.Doc
-  ytext: Y.Text
-  provider: WebsocketProvider
-  view: EditorView
-  info: DocInfo
-}
 
 export function editorView(ctx: AppContext, ws: string, docId: string, name?: string): View {
   const root = h('div', { class: 'editor-page' }, h('p', { class: 'loading' }, 'Opening document…'))
@@ -71,11 +59,12 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     const user = ctx.session.user!
     const doc = new Y.Doc()
     const ytext = doc.getText('content')
-    const provider = new WebsocketProvider(syncUrl(), docId, doc, {
-      connect: false,
-      // Tabs must sync through the server, which enforces roles, not directly with each other.
-      disableBc: true,
-      params: { token: ctx.session.currentToken() },
+    let indicator: ConnectionIndicator | null = null
+    const live = openProvider(ctx, docId, doc, (code, reason) => indicator?.refused(refusalMessage(code, reason)))
+    const provider = live.provider
+    cleanups.push(() => {
+      live.dispose()
+      doc.destroy()
     })
     const me = { id: user.id, name: user.username, ...userColor(user.id) }
     provider.awareness.setLocalStateField('user', me)
@@ -91,35 +80,10 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       window.removeEventListener('pagehide', pageHide)
       window.removeEventListener('pageshow', pageShow)
     })
-    cleanups.push(() => {
-      provider.destroy()
-      doc.destroy()
-    })
-    cleanups.push(ctx.session.onToken((token) => (provider.params.token = token)))
 
-    const indicator = new ConnectionIndicator(provider, doc)
-    cleanups.push(() => indicator.dispose())
-    let refreshedForClose = false
-    provider.on('closed', async ({ code, reason }) => {
-      if (code === 4401 && !refreshedForClose) {
-        // The token may have expired while the tab slept: refresh once and retry.
-        refreshedForClose = true
-        try {
-          await ctx.session.refresh(provider.params.token)
-          if (ctx.session.user && !disposed) {
-            provider.params.token = ctx.session.currentToken()
-            provider.connect()
-            return
-          }
-        } catch {
-          // Fall through to the message.
-        }
-      }
-      indicator.refused(refusalMessage(code, reason))
-    })
-    provider.on('sync', (synced) => {
-      if (synced) refreshedForClose = false
-    })
+    indicator = new ConnectionIndicator(provider, doc)
+    const shown = indicator
+    cleanups.push(() => shown.dispose())
 
     const languageKey = `tandem.lang.${docId}`
     const language = name ? languageForName(name) : languageById(localStorage.getItem(languageKey))
@@ -152,7 +116,7 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     cleanups.push(presence.dispose)
 
     const beforeUnload = (event: BeforeUnloadEvent) => {
-      if (indicator.el.dataset.unsynced === 'true') event.preventDefault()
+      if (shown.el.dataset.unsynced === 'true') event.preventDefault()
     }
     window.addEventListener('beforeunload', beforeUnload)
     cleanups.push(() => window.removeEventListener('beforeunload', beforeUnload))
@@ -171,7 +135,6 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       ),
       h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom)),
     )
-    provider.connect()
     if (!info.read_only) editor.focus()
   }
 

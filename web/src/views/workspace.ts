@@ -2,6 +2,7 @@
 import { ApiError, type Member, type Role, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { field, h, notice, replace } from '../dom'
+import { driveTree } from '../drive/tree'
 import { recentDocs } from '../recent'
 import { href } from '../routes'
 
@@ -21,7 +22,12 @@ function message(error: unknown, fallback: string): string {
 
 export function workspaceView(ctx: AppContext, ws: string): View {
   const root = h('div', { class: 'page' }, h('p', { class: 'loading' }, 'Loading workspace…'))
-  const view: View = { el: root, title: 'Workspace' }
+  const disposers: (() => void)[] = []
+  const view: View = {
+    el: root,
+    title: 'Workspace',
+    dispose: () => disposers.splice(0).forEach((dispose) => dispose()),
+  }
 
   async function load() {
     let workspace: Workspace
@@ -35,10 +41,17 @@ export function workspaceView(ctx: AppContext, ws: string): View {
     document.title = `${workspace.name} · Tandem`
     ctx.setCrumbs([{ label: workspace.name }])
     const owner = workspace.role === 'owner'
+    // The drive when this server has one; plain documents by id otherwise.
+    const tree = driveTree(ctx, { ws: workspace.id, role: workspace.role })
+    disposers.push(tree.dispose)
+    const files = h('div', { class: 'files-slot' }, tree.el)
+    void tree.ready.then((available) => {
+      if (!available) replace(files, documentsSection(ctx, workspace))
+    })
     replace(
       root,
       h('h1', {}, workspace.name, ' ', h('span', { class: `role role-${workspace.role}` }, workspace.role)),
-      h('div', { class: 'columns' }, documentsSection(ctx, workspace), membersSection(ctx, workspace, owner)),
+      h('div', { class: 'columns' }, files, membersSection(ctx, workspace, owner)),
       owner ? settingsSection(ctx, workspace) : null,
     )
   }
