@@ -52,6 +52,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assistant(args: argparse.Namespace) -> int:
+    from .assistant.worker_main import main as worker_main
+
+    try:
+        settings = Settings.load(overrides={"assistant_workers": args.workers})
+    except SettingsError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    return worker_main(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; the deploy tests check the images' commands against it."""
     parser = argparse.ArgumentParser(prog="tandem", description="Collaborative editing server")
@@ -63,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", dest="data_dir", type=Path, help="embedded data (TANDEM_DATA_DIR)"
     )
     serve.set_defaults(run=_serve)
+    assistant = commands.add_parser(
+        "assistant", help="run assistant workers (cluster mode; they hold the model API key)"
+    )
+    assistant.add_argument("--workers", type=int, help="worker loops (TANDEM_ASSISTANT_WORKERS)")
+    assistant.set_defaults(run=_assistant)
     admin.add_parser(commands)
     finetune.add_parser(commands)
     return parser

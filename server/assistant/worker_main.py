@@ -1,0 +1,64 @@
+"""``tandem assistant``: a worker process for cluster mode. It consumes the Redis stream queue,
+holds the model API key (pods do not need it), and writes suggestions through a ``Rooms`` over
+the same Redis + S3 store as the pods, so its writes reach every pod through the documents'
+streams. SIGTERM stops taking jobs; a job cut short is reclaimed by another worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from sync.rooms import Rooms
+from sync.types import Origin
+
+from ..backends import open_backends
+from ..settings import Settings
+from .wiring import open_assistant
+
+log = logging.getLogger(__name__)
+
+
+class WorkerConfigError(Exception):
+    """The settings cannot run a worker process."""
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    if settings.embedded:
+        raise WorkerConfigError(
+            "tandem assistant needs cluster mode (TANDEM_REDIS_URL and TANDEM_S3_*); "
+            "embedded, tandem serve runs the assistant's workers itself"
+        )
+    async with (
+        open_backends(settings) as backends,
+        Rooms(
+            backends.store,
+            origin=Origin(f"{settings.pod_id}/assistant"),
+            limits=settings.sync_limits,
+            tail=backends.tail,
+        ) as rooms,
+        open_assistant(settings, backends, rooms, run_workers=True),
+    ):
+        log.info(
+            "assistant worker %s serving with %d loops", settings.pod_id, settings.assistant_workers
+        )
+        await stop.wait()
+        log.info("assistant worker %s stopping", settings.pod_id)
+
+
+def main(settings: Settings) -> int:
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    try:
+        asyncio.run(run())
+    except WorkerConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
