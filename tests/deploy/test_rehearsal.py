@@ -111,8 +111,10 @@ async def test_rolling_restart_of_the_minikube_servers_loses_no_edit(
         env = pods.environment("tandem-server-rehearsal")
         redis = await wait_redis(env["TANDEM_REDIS_URL"])
         try:
+            anonymous = Redis.from_url(f"redis://127.0.0.1:{redis_port}/0")
             with pytest.raises(AuthenticationError):  # the Secret's password is required
-                await Redis.from_url(f"redis://127.0.0.1:{redis_port}/0").ping()
+                await anonymous.ping()
+            await anonymous.aclose()
             # The manifest's arguments, as the real server took them.
             config = await redis.config_get("appendonly", "appendfsync", "maxmemory-policy")
             assert config == {
