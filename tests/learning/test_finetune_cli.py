@@ -1,0 +1,218 @@
+"""``tandem finetune`` as a subprocess against the embedded stores and a test provider that
+implements files and fine-tuning jobs (tests/finetune_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.finetune_server import FineTuneServer
+from tests.learning.seed import Case, Seeder
+from tests.modelserver import Reply
+
+SECRET = "AKIAZ7QX4MPLE2EXAMPL"
+"""A planted AWS access key id: typed by a person into text that became a label."""
+
+_DEADLINE_S = 60.0
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FineTuneServer]:
+    async with FineTuneServer() as server:
+        yield server
+
+
+async def finetune(
+    data_dir: Path, provider: FineTuneServer, *args: str, **env: str
+) -> tuple[int, list[dict[str, Any]], str]:
+    environment = {
+        **os.environ,
+        "TANDEM_DATA_DIR": str(data_dir),
+        "TANDEM_FT_BASE_URL": provider.base_url,
+        "TANDEM_FT_API_KEY": "sk-test-finetune",
+        "TANDEM_OPENAI_MODEL": "base-model",
+        "TANDEM_FT_MIN_EXAMPLES": "3",
+        "TANDEM_FT_SETTLE_S": "0",
+        "TANDEM_FT_POLL_S": "0.01",
+        "TANDEM_LOG_LEVEL": "warning",
+        **env,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server.cli",
+        "finetune",
+        *args,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), _DEADLINE_S)
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    assert proc.returncode is not None
+    return proc.returncode, lines, err.decode()
+
+
+def cases(prefix: str = "") -> list[Case]:
+    return [
+        Case("d1", f"{prefix}The meeting is on monday.", "monday", "Monday"),
+        Case("d1", f"{prefix}we shiped it yesterday", "shiped", "shipped"),
+        Case(
+            "d2",
+            f"{prefix}Call me at the office.",
+            "Call me at the office.",
+            "Please call me at the office.",
+            human=f"Please call me at the office (key {SECRET}).",
+        ),
+        Case(
+            "d2",
+            f"{prefix}Results were good.",
+            "Results were good.",
+            "Results were extremely good!!!",
+            decision="rejected",
+            human="Results were better than expected.",
+        ),
+        Case("d3", f"{prefix}teh end", "teh", "the", user_id="u2"),
+        Case("d3", f"{prefix}a nice colour", "colour", "color", user_id="u2"),
+    ]
+
+
+async def test_finetune_trains_evaluates_and_promotes_once_a_day(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+
+    code, [run], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert run["state"] == "promoted", run
+    [job] = provider.jobs
+    assert job.model == "base-model" and job.metadata == {"tandem_run": f"{ws}/{run['day']}"}
+    # Created as validating_files, the follower then saw it move through its states.
+    assert job.history == ["queued", "running", "succeeded"]
+    assert run["scores"]["candidate"]["mean"] > run["scores"]["current"]["mean"]
+    assert run["fine_tuned_model"] == job.fine_tuned_model
+
+    # What was uploaded: chat SFT lines with the kept or corrected text, no planted secret.
+    training = provider.files[job.training_file]
+    assert SECRET not in training.data.decode() and "[REDACTED:" in training.data.decode()
+    answers = [line["messages"][-1]["content"] for line in training.lines]
+    validation = provider.files[job.validation_file] if job.validation_file else None
+    if validation is not None:
+        answers += [line["messages"][-1]["content"] for line in validation.lines]
+    assert "Results were better than expected." in answers  # the human text, not the proposal
+    assert "Results were extremely good!!!" not in answers
+    assert "Monday" in answers
+
+    # The dataset and its manifest are in object storage.
+    manifest = json.loads((tmp_path / "objects" / run["manifest_key"]).read_bytes())
+    assert manifest["examples"]["train"] + manifest["examples"]["validation"] == 6
+    assert manifest["filters"]["secrets_redacted"]
+    for name, stored in manifest["files"].items():
+        data = (tmp_path / "objects" / stored["key"]).read_bytes()
+        assert SECRET not in data.decode(), name
+
+    # A rerun the same day submits nothing and uploads nothing.
+    uploads = len(provider.files)
+    code, [again], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert again["state"] == "promoted" and len(provider.jobs) == 1
+    assert len(provider.files) == uploads
+
+    code, [status], err = await finetune(tmp_path, provider, "status")
+    assert code == 0, err
+    assert status["current"] == job.fine_tuned_model
+
+
+async def test_a_worse_candidate_is_not_promoted(tmp_path: Path, provider: FineTuneServer) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    provider.plan_jobs("bad")
+    provider.default = Reply("Results were good on Monday.")  # the base model: so-so
+    code, [run], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert run["state"] == "rejected", run
+    assert run["scores"]["candidate"]["mean"] < run["scores"]["current"]["mean"]
+    code, [status], err = await finetune(tmp_path, provider, "status")
+    assert status["current"] is None
+    assert [m["model_id"] for m in status["models"]] == [run["fine_tuned_model"]]
+
+
+async def test_a_failed_job_promotes_nothing_and_is_not_resubmitted(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    provider.plan_jobs("fail")
+    code, [run], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert run["state"] == "failed" and "scripted training failure" in run["error"]
+    code, [again], err = await finetune(tmp_path, provider)
+    assert again["state"] == "failed" and len(provider.jobs) == 1
+
+
+async def test_too_few_new_examples_submit_nothing_until_there_are_enough(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases()[:2])
+    code, [run], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert run["state"] == "skipped" and run["new_examples"] == 2
+    assert provider.jobs == [] and provider.files == {}
+    await seeder.add(ws, cases("Later: ")[2:])
+    code, [run], err = await finetune(tmp_path, provider)
+    assert run["state"] == "promoted", (run, err)
+
+
+async def test_suggestions_not_yet_settled_are_not_labelled(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    code, [run], err = await finetune(tmp_path, provider, TANDEM_FT_SETTLE_S="3600")
+    assert code == 0, err
+    assert run["state"] == "skipped" and run["new_examples"] == 0
+
+
+async def test_an_opted_out_workspace_is_never_trained(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace(allow_training=False)
+    await seeder.add(ws, cases())
+    code, [run], err = await finetune(tmp_path, provider)
+    assert code == 0, err
+    assert run["state"] == "not_allowed"
+    assert provider.requests == [] and not (tmp_path / "objects" / "learning").exists()
+
+
+async def test_promote_and_rollback_from_the_command_line(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    provider.plan_jobs("bad")
+    code, [run], err = await finetune(tmp_path, provider)
+    assert run["state"] == "rejected", (run, err)
+    code, _, err = await finetune(tmp_path, provider, "promote", ws, "ft:unknown")
+    assert code == 1 and "not a model" in err
+    code, [status], err = await finetune(tmp_path, provider, "promote", ws, run["fine_tuned_model"])
+    assert code == 0 and status["current"] == run["fine_tuned_model"], err
+    code, [status], err = await finetune(tmp_path, provider, "rollback", ws)
+    assert code == 0 and status["current"] is None, err
+    code, _, err = await finetune(tmp_path, provider, "rollback", ws)
+    assert code == 1 and "nothing" not in err and "no promoted model" in err
