@@ -73,7 +73,7 @@ def test_accepted_suggestions_are_labelled_by_what_became_of_their_text(
 
 
 def test_a_rejected_suggestion_rewritten_by_hand_keeps_the_human_text() -> None:
-    doc, text, entry = suggest("We was late.", "We was late.", "We were late!")
+    _doc, text, entry = suggest("We was late.", "We was late.", "We were late!")
     assert outcome_of(record("rejected", "We was late."), entry, text)["kind"] == "unchanged"  # type: ignore[index]
     edit_range(text, entry, "We were late.")
     outcome = outcome_of(record("rejected", "We was late."), entry, text)
@@ -82,7 +82,7 @@ def test_a_rejected_suggestion_rewritten_by_hand_keeps_the_human_text() -> None:
 
 
 def test_undecided_suggestions_have_no_outcome() -> None:
-    doc, text, entry = suggest("abc", "b", "B")
+    _doc, text, entry = suggest("abc", "b", "B")
     assert outcome_of(record("pending", "b"), entry, text) is None
 
 
