@@ -130,6 +130,8 @@ class Settings:
     ft_promote_margin: float = 0.0
     """The candidate must beat the current model's score by more than this."""
     ft_request_timeout_s: float = 60.0
+    ft_registry_cache_s: float = 5.0
+    """Assistant workers re-read a workspace's promoted model at most this often."""
     history_flush_s: float = 5.0
     """Edit sessions are written in batches at most this often (never once per keystroke)."""
     history_session_gap_s: float = 300.0
