@@ -71,3 +71,9 @@ class DocumentUnavailableError(DriveError):
     """The collaborative document of a text file could not be opened or written."""
 
     code = "document_unavailable"
+
+
+class TreeStoreError(DriveError):
+    """The tree's metadata store failed or is unreachable."""
+
+    code = "storage_unavailable"

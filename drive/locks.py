@@ -92,11 +92,19 @@ class RedisLocks:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         delay = 0.005
-        while not await self._redis.set(key, token, nx=True, px=self._ttl_ms):
+        while not await self._try(key, token):
             if loop.time() >= deadline:
                 raise LockTimeoutError("the workspace's tree is busy, try again")
             await asyncio.sleep(delay * (0.5 + random.random()))  # backoff, not a test wait
             delay = min(delay * 2, 0.1)
+
+    async def _try(self, key: str, token: str) -> bool:
+        try:
+            return bool(await self._redis.set(key, token, nx=True, px=self._ttl_ms))
+        except Exception as exc:  # any Redis failure: the tree cannot change now (503)
+            raise LockTimeoutError(
+                f"the lock service is unreachable ({type(exc).__name__})"
+            ) from exc
 
     async def _renew(self, key: str, token: str) -> None:
         while True:

@@ -4,14 +4,28 @@ pods creating the same name wins."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from .entries import Entry, Kind
-from .errors import EntryNotFoundError, NameTakenError
+from .errors import EntryNotFoundError, NameTakenError, TreeStoreError
 
 COLLECTION = "drive_entries"
+
+
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Duplicate keys mean a taken name (handled where they can happen); anything else from
+    MongoDB is an outage the API reports as 503, not a crash."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except PyMongoError as exc:
+        raise TreeStoreError(f"the tree store failed: {type(exc).__name__}") from exc
 
 
 def _doc(entry: Entry) -> dict[str, Any]:
@@ -72,7 +86,8 @@ class MongoTreeStore:
 
     async def insert(self, entry: Entry) -> None:
         try:
-            await self._entries.insert_one(_doc(entry))
+            with _storage_errors():
+                await self._entries.insert_one(_doc(entry))
         except DuplicateKeyError:
             raise NameTakenError(f"{entry.name!r} already exists in that folder") from None
 
@@ -80,46 +95,51 @@ class MongoTreeStore:
         fields = _doc(entry)
         del fields["_id"]
         try:
-            result = await self._entries.update_one(
-                {"_id": entry.id, "workspace_id": entry.workspace_id}, {"$set": fields}
-            )
+            with _storage_errors():
+                result = await self._entries.update_one(
+                    {"_id": entry.id, "workspace_id": entry.workspace_id}, {"$set": fields}
+                )
         except DuplicateKeyError:
             raise NameTakenError(f"{entry.name!r} already exists in that folder") from None
         if result.matched_count == 0:
             raise EntryNotFoundError("no such entry")
 
     async def get(self, workspace_id: str, entry_id: str) -> Entry | None:
-        doc = await self._entries.find_one({"_id": entry_id, "workspace_id": workspace_id})
+        with _storage_errors():
+            doc = await self._entries.find_one({"_id": entry_id, "workspace_id": workspace_id})
         return None if doc is None else _entry(doc)
 
     async def children(self, workspace_id: str, parent_id: str) -> list[Entry]:
-        cursor = self._entries.find(
-            {"workspace_id": workspace_id, "parent_id": parent_id, "trashed_at": None}
-        )
-        return _sorted([_entry(doc) async for doc in cursor])
+        query = {"workspace_id": workspace_id, "parent_id": parent_id, "trashed_at": None}
+        with _storage_errors():
+            return _sorted([_entry(doc) async for doc in self._entries.find(query)])
 
     async def all(self, workspace_id: str) -> list[Entry]:
-        cursor = self._entries.find({"workspace_id": workspace_id})
-        return _sorted([_entry(doc) async for doc in cursor])
+        with _storage_errors():
+            cursor = self._entries.find({"workspace_id": workspace_id})
+            return _sorted([_entry(doc) async for doc in cursor])
 
     async def delete(self, workspace_id: str, entry_ids: list[str]) -> None:
         if entry_ids:
-            await self._entries.delete_many(
-                {"workspace_id": workspace_id, "_id": {"$in": entry_ids}}
-            )
+            with _storage_errors():
+                await self._entries.delete_many(
+                    {"workspace_id": workspace_id, "_id": {"$in": entry_ids}}
+                )
 
     async def usage(self, workspace_id: str) -> int:
-        cursor = await self._entries.aggregate(
-            [
-                {"$match": {"workspace_id": workspace_id}},
-                {"$group": {"_id": None, "total": {"$sum": "$size"}}},
-            ]
-        )
-        rows = await cursor.to_list()
+        with _storage_errors():
+            cursor = await self._entries.aggregate(
+                [
+                    {"$match": {"workspace_id": workspace_id}},
+                    {"$group": {"_id": None, "total": {"$sum": "$size"}}},
+                ]
+            )
+            rows = await cursor.to_list()
         return int(rows[0]["total"]) if rows else 0
 
     async def delete_workspace(self, workspace_id: str) -> None:
-        await self._entries.delete_many({"workspace_id": workspace_id})
+        with _storage_errors():
+            await self._entries.delete_many({"workspace_id": workspace_id})
 
 
 def _sorted(entries: list[Entry]) -> list[Entry]:

@@ -61,6 +61,7 @@ _STATUS: list[tuple[type[errors.DriveError], int]] = [
     (errors.QuotaExceededError, 413),
     (errors.ObjectMissingError, 500),
     (errors.ObjectStoreError, 503),
+    (errors.TreeStoreError, 503),
     (errors.DocumentUnavailableError, 503),
     (errors.LockTimeoutError, 503),
 ]
@@ -193,6 +194,7 @@ def _stream(filename: str, content_type: str, size: int | None, chunks: Any) -> 
         # run as a page of Tandem's.
         "content-disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
         "x-content-type-options": "nosniff",
+        "content-security-policy": "sandbox",
         "cache-control": "private, no-store",
     }
     if size is not None:

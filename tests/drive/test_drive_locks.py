@@ -76,3 +76,15 @@ async def test_a_dead_holder_frees_the_lease_after_its_ttl(redis: Redis) -> None
     locks = RedisLocks(redis, prefix="test:dead:", timeout_s=3.0)
     async with locks.hold("ws"):
         assert await redis.get("test:dead:ws") != b"someone-who-crashed"
+
+
+async def test_an_unreachable_redis_is_a_lock_error() -> None:
+    from tests.server_proc import free_port
+
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        with pytest.raises(LockTimeoutError, match="unreachable"):
+            async with RedisLocks(dead, timeout_s=0.5).hold("ws"):
+                pass
+    finally:
+        await dead.aclose()

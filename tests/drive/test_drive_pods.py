@@ -4,7 +4,9 @@ moves never build a cycle, one name wins, files and the live tree cross pods."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -116,9 +118,25 @@ async def test_files_and_the_live_tree_cross_pods(
     async with TreeWatcher(pods[1].ws_url, first.ws, first.account.token) as view:
         folder = await first.folder("shared")
         await view.wait(lambda e: folder["id"] in e, timeout_s=1.0, what="pod 0's folder on pod 1")
-    blob = os.urandom(3 * 1024 * 1024 + 5)
-    entry = (await first.upload("data.bin", blob, folder["id"])).json()
-    assert (await second.content(entry["id"])).content == blob
+    # 50 MB through S3: streamed in on pod 0, streamed out on pod 1.
+    seed = os.urandom(1024 * 1024)
+    sent = hashlib.sha256()
+
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(50):
+            chunk = i.to_bytes(4, "big") + seed[4:]
+            sent.update(chunk)
+            yield chunk
+
+    started = time.monotonic()
+    entry = (await first.upload("data.bin", body(), folder["id"])).json()
+    uploaded = time.monotonic()
+    received = hashlib.sha256()
+    async with second.stream(entry["id"]) as response:
+        async for chunk in response.aiter_bytes():
+            received.update(chunk)
+    print(f"50 MB via S3: up {uploaded - started:.2f}s, down {time.monotonic() - uploaded:.2f}s")
+    assert entry["size"] == 50 * 1024 * 1024 and received.digest() == sent.digest()
     await second.trash(folder["id"])
     await first.call("DELETE", f"/trash/{folder['id']}", expect=200)
     await second.refused(404, "not_found", "GET", f"/entries/{entry['id']}/content")
