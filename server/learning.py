@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.learning.pipeline import dataset_prefix
 from assistant.learning.registry import ModelRegistry
-from assistant.learning.store import LearningStore
+from assistant.learning.store import LearningStore, Pointer
 from drive.errors import ObjectStoreError
 from drive.local_objects import LocalObjectStore
 from drive.objects import ObjectStore
@@ -74,3 +75,37 @@ async def open_objects(settings: Settings, backends: Backends) -> ObjectStore:
 async def open_learning(settings: Settings, backends: Backends) -> AsyncIterator[LearningPart]:
     async with open_learning_store(settings, backends) as store:
         yield LearningPart(store, ModelRegistry(store), await open_objects(settings, backends))
+
+
+ModelLookup = Callable[[str], Awaitable[str | None]]
+
+
+def model_lookup(settings: Settings, backends: Backends) -> ModelLookup:
+    """``model_for`` for the assistant's workers: the workspace's promoted model or None (then
+    the configured model). Needs no lifecycle of its own: MongoDB belongs to the backends, and
+    the SQLite file is opened per read, which the registry's cache keeps rare."""
+    if backends.mongo is not None:
+        from assistant.learning.mongo_store import MongoLearningStore
+
+        return ModelRegistry(
+            MongoLearningStore(backends.mongo), cache_s=settings.ft_registry_cache_s
+        ).model_for
+    return ModelRegistry(
+        _SqlitePointers(settings.data_dir / "learning.db"),  # type: ignore[arg-type]
+        cache_s=settings.ft_registry_cache_s,
+    ).model_for
+
+
+class _SqlitePointers:
+    """The one read the registry's ``model_for`` makes, on a short-lived connection."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    async def pointer(self, workspace_id: str) -> Pointer | None:
+        if not self._path.exists():
+            return None  # nothing was ever promoted here
+        from assistant.learning.sqlite_store import SqliteLearningStore
+
+        async with SqliteLearningStore(self._path) as store:
+            return await store.pointer(workspace_id)

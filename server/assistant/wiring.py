@@ -24,6 +24,7 @@ from sync.types import DocId
 
 from ..access.models import new_id
 from ..backends import Backends
+from ..learning import model_lookup
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ async def open_assistant(
             limiter,
             worker_config(settings),
             instructions=workspace_instructions,
+            model_for=model_lookup(settings, backends),
             serializer=serializer if redis is not None else None,
         )
         task = asyncio.get_running_loop().create_task(

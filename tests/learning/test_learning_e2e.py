@@ -1,0 +1,124 @@
+"""The whole loop on a real ``tandem serve``: stock Yjs clients edit, members accept, reject and
+correct suggestions, ``tandem finetune`` (a subprocess on the same data directory) trains on
+the outcomes at the test provider, promotes the better model, and the next assist request of
+that workspace goes to the promoted model (seen at the model server)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.accounts import sign_up
+from tests.assistant.conftest import ask, suggestion, wait_status
+from tests.finetune_server import FineTuneServer
+from tests.learning.test_finetune_cli import SECRET, finetune
+from tests.modelserver import Reply
+from tests.server_proc import TandemProcess
+from tests.yjs import YjsClients
+
+JWT_SECRET = "learning-tests-secret-0123456789-abcdefghijkl"
+TEXT = (
+    "Line one: teh cat sat.\n"
+    "Line two: we shiped it.\n"
+    "Line three: results were good.\n"
+    "Line four: call me maybe.\n"
+    "Line five: see you on monday.\n"
+)
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FineTuneServer]:
+    async with FineTuneServer(default=Reply("OK")) as server:
+        yield server
+
+
+@pytest.fixture
+async def js() -> AsyncIterator[YjsClients]:
+    async with YjsClients() as clients:
+        yield clients
+
+
+def env(provider: FineTuneServer) -> dict[str, str]:
+    return {
+        "TANDEM_JWT_SECRET": JWT_SECRET,
+        "TANDEM_OPENAI_BASE_URL": provider.base_url,
+        "TANDEM_OPENAI_API_KEY": "sk-test-key-for-the-model-server",
+        "TANDEM_OPENAI_MODEL": "base-model",
+        "TANDEM_OPENAI_MAX_RETRIES": "0",
+        "TANDEM_ASSISTANT_RATE_PER_MIN": "1000",
+        "TANDEM_FT_REGISTRY_CACHE_S": "0",
+    }
+
+
+async def test_corrections_train_a_model_the_next_request_uses(
+    tmp_path: Path, provider: FineTuneServer, js: YjsClients
+) -> None:
+    async with TandemProcess(tmp_path, env=env(provider)) as server:
+        alice, bob = await sign_up(server.http_url), await sign_up(server.http_url)
+        ws = await alice.create_workspace()
+        await alice.add_member(ws, bob, "editor")
+        doc = await alice.create_doc(ws)
+        for name, account in (("a", alice), ("b", bob)):
+            await js.connect(name, server.ws_url, doc, params={"token": account.token})
+        await js.insert("a", 0, TEXT)
+        await js.converge("a", "b")
+
+        async def suggest(selection: str, proposal: str) -> tuple[str, int]:
+            provider.script_for(selection, Reply(proposal))
+            text = await js.text("a")
+            start = text.index(selection)
+            sid = await ask(alice, doc, start, start + len(selection))
+            done = await wait_status(alice, doc, sid, "pending")
+            assert done["proposal"] == proposal and done["model"] == "base-model"
+            return sid, start
+
+        async def decide(sid: str, action: str) -> None:
+            path = f"/api/docs/{doc}/suggestions/{sid}/{action}"
+            await bob.request("POST", path, expect=200)
+
+        async def retype(start: int, old: str, new: str) -> None:
+            """A person replaces ``old`` at ``start`` by hand."""
+            await js.delete("b", start, len(old))
+            await js.insert("b", start, new)
+            await js.converge("a", "b")
+
+        sid, _ = await suggest("teh", "the")
+        await decide(sid, "accept")  # kept
+        sid, at = await suggest("shiped", "shipped!!")
+        await decide(sid, "accept")
+        await retype(at, "shipped!!", "shipped")  # edited
+        sid, at = await suggest("results were good", "results were extremely good!!!")
+        await decide(sid, "reject")
+        await retype(at, "results were good", "results beat the plan")  # rewritten
+        sid, at = await suggest("call me maybe", "call me")
+        await decide(sid, "accept")
+        await retype(at, "call me", f"call me, key {SECRET}")  # edited, with a secret
+        sid, _ = await suggest("monday", "Monday")
+        await decide(sid, "accept")  # kept
+        await js.converge("a", "b")
+
+        code, [run], err = await finetune(tmp_path, provider)
+        assert code == 0, err
+        assert run["state"] == "promoted", run
+        promoted = run["fine_tuned_model"]
+        assert len(provider.jobs) == 1
+        uploaded = b"".join(f.data for f in provider.files.values()).decode()
+        assert SECRET not in uploaded
+        assert "results beat the plan" in uploaded and "shipped" in uploaded
+
+        before = len(provider.chat_requests(promoted))
+        text = await js.text("a")
+        start = text.index("Line one")
+        sid = await ask(alice, doc, start, start + len("Line one"))
+        done = await wait_status(alice, doc, sid, "pending", "failed")
+        assert done["model"] == promoted, done
+        assert len(provider.chat_requests(promoted)) == before + 1
+        assert (await suggestion(alice, doc, sid))["status"] == "pending"
+
+        # Rolling back sends the workspace's next request to the base model again.
+        code, [status], err = await finetune(tmp_path, provider, "rollback", ws)
+        assert code == 0 and status["current"] is None, err
+        sid = await ask(alice, doc, start, start + len("Line one"))
+        assert (await wait_status(alice, doc, sid, "pending"))["model"] == "base-model"
