@@ -39,7 +39,7 @@ STORES = {
 REQUIRED = {
     "serve": STORES | {"TANDEM_JWT_SECRET"},
     "assistant": STORES | {"TANDEM_OPENAI_API_KEY"},
-    "finetune": STORES | {"TANDEM_OPENAI_API_KEY"},
+    "finetune": STORES | {"TANDEM_FT_API_KEY"},
 }
 SECRET_SETTINGS = {
     "TANDEM_REDIS_URL",
@@ -48,6 +48,7 @@ SECRET_SETTINGS = {
     "TANDEM_MONGODB_URL",
     "TANDEM_JWT_SECRET",
     "TANDEM_OPENAI_API_KEY",
+    "TANDEM_FT_API_KEY",
 }
 MODEL_SECRET = "tandem-model-api"
 HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
@@ -256,6 +257,12 @@ def test_finetune_runs_daily_and_never_twice_at_once(minikube: list[Obj]) -> Non
     minute, hour, day, month, weekday = cron["spec"]["schedule"].split()
     assert (day, month, weekday) == ("*", "*", "*") and minute.isdigit() and hour.isdigit()
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    # The run may follow a provider's job to its end: the deadline must leave it that time.
+    [container] = containers(cron)
+    env = environment(minikube, container)
+    job_timeout = float(str(env.get("TANDEM_FT_JOB_TIMEOUT_S", Settings().ft_job_timeout_s)))
+    deadline = cron["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
+    assert job_timeout < deadline < 24 * 3600
 
 
 def test_redis_keeps_every_acknowledged_update(minikube: list[Obj]) -> None:
