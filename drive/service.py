@@ -82,6 +82,10 @@ class Drive:
             await self.feed.reconcile(ws, entries)
         return TreeView(entries)
 
+    async def trashed(self, ws: str) -> list[Entry]:
+        """What users put in the trash (not what lies below it)."""
+        return TreeView(await self.store.all(ws)).trashed()
+
     async def usage(self, ws: str) -> int:
         return await self.store.usage(ws)
 

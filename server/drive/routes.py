@@ -153,8 +153,8 @@ async def list_folder(request: Request) -> Response:
 @operation("trash_list")
 async def list_trash(request: Request) -> Response:
     ws, _ = await _caller(request, Role.VIEWER)
-    view = await drive_of(request).tree(ws)
-    return JSONResponse({"entries": [entry.to_json() for entry in view.trashed()]})
+    trashed = await drive_of(request).trashed(ws)
+    return JSONResponse({"entries": [entry.to_json() for entry in trashed]})
 
 
 @operation("stat")
