@@ -8,6 +8,7 @@ import * as Y from 'yjs'
 import { ApiError, type DocInfo, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { h, replace } from '../dom'
+import { assistantPanel } from '../assistant/panel'
 import { userColor } from '../editor/colors'
 import { ConnectionIndicator, refusalMessage } from '../editor/connection'
 import { LANGUAGES, languageById, languageForName } from '../editor/languages'
@@ -89,6 +90,8 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     const language = name ? languageForName(name) : languageById(localStorage.getItem(languageKey))
     const languageSlot = new Compartment()
     const undoManager = new Y.UndoManager(ytext)
+    const assistant = assistantPanel(ctx, { docId, ydoc: doc, ytext, canDecide: !info.read_only, language: language.id === 'text' ? undefined : language.label })
+    cleanups.push(assistant.dispose)
     const editor = new EditorView({
       state: EditorState.create({
         doc: ytext.toString(),
@@ -97,10 +100,12 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
           languageSlot.of(language.load()),
           EditorState.readOnly.of(info.read_only),
           yCollab(ytext, provider.awareness, { undoManager }),
+          assistant.extension,
         ],
       }),
     })
     cleanups.push(() => editor.destroy())
+    assistant.attach(editor)
 
     const languageSelect = h(
       'select',
@@ -110,6 +115,12 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     languageSelect.addEventListener('change', () => {
       localStorage.setItem(languageKey, languageSelect.value)
       editor.dispatch({ effects: languageSlot.reconfigure(languageById(languageSelect.value).load()) })
+    })
+
+    const assistantToggle = h('button', { type: 'button', class: 'assistant-toggle', 'aria-controls': 'assistant-panel', 'aria-expanded': 'true' }, 'Assistant')
+    assistantToggle.addEventListener('click', () => {
+      const hidden = assistant.el.classList.toggle('hidden')
+      assistantToggle.setAttribute('aria-expanded', String(!hidden))
     })
 
     const presence = presenceList(provider.awareness)
@@ -132,8 +143,9 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
         languageSelect,
         indicator.el,
         presence.el,
+        assistantToggle,
       ),
-      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom)),
+      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el),
     )
     if (!info.read_only) editor.focus()
   }

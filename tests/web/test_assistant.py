@@ -1,0 +1,109 @@
+"""The assistant in the browser: one person asks, another sees it stream and accepts it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from tests.accounts import Account, sign_up
+from tests.modelserver import ModelServer, Reply
+from tests.server_proc import TandemProcess
+from tests.web.browser import Tab, sign_in
+from tests.web.conftest import OpenTab, server_env
+
+TEXT = "# Launch notes\n\nThe quick brown fox ships the release on Friday.\n"
+
+
+@pytest.fixture(scope="module")
+async def model() -> AsyncIterator[ModelServer]:
+    async with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def assisted(
+    tmp_path_factory: pytest.TempPathFactory, model: ModelServer
+) -> AsyncIterator[TandemProcess]:
+    env = {
+        **server_env(),
+        "TANDEM_OPENAI_BASE_URL": model.base_url,
+        "TANDEM_OPENAI_API_KEY": "sk-test-key-for-the-model-server",
+        "TANDEM_OPENAI_MODEL": "test-model",
+        "TANDEM_OPENAI_MAX_RETRIES": "0",
+        "TANDEM_ASSISTANT_RATE_PER_MIN": "1000",
+    }
+    path: Path = tmp_path_factory.mktemp("web-assist")
+    async with TandemProcess(path, env=env) as proc:
+        yield proc
+
+
+async def shared_file(server: TandemProcess, name: str) -> tuple[Account, Account, str, str]:
+    alice = await sign_up(server.http_url, "alice-ai")
+    bob = await sign_up(server.http_url, "bob-ai")
+    ws = await alice.create_workspace("AI team")
+    await alice.add_member(ws, bob, "editor")
+    response = await alice.request(
+        "POST", f"/api/workspaces/{ws}/drive/files", json={"name": name, "text": TEXT}, expect=201
+    )
+    return alice, bob, ws, str(response.json()["id"])
+
+
+async def select(tab: Tab, text: str, phrase: str) -> None:
+    """Selects ``phrase`` with the keyboard, as a person would."""
+    line_no = text[: text.index(phrase)].count("\n")
+    column = text.index(phrase) - (text.rfind("\n", 0, text.index(phrase)) + 1)
+    await tab.editor.click()
+    await tab.page.keyboard.press("Control+Home")
+    for _ in range(line_no):
+        await tab.page.keyboard.press("ArrowDown")
+    for _ in range(column):
+        await tab.page.keyboard.press("ArrowRight")
+    for _ in range(len(phrase)):
+        await tab.page.keyboard.press("Shift+ArrowRight")
+
+
+async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_text(
+    assisted: TandemProcess, model: ModelServer, tabs: OpenTab
+) -> None:
+    alice, bob, ws, entry = await shared_file(assisted, "launch.md")
+    model.script_for("quick brown", Reply(tokens=["nimble ", "red"], rate_per_s=4))
+    a, b = await tabs(), await tabs()
+    await sign_in(a, assisted.http_url, alice, f"#/w/{ws}/f/{entry}")
+    await sign_in(b, assisted.http_url, bob, f"#/w/{ws}/f/{entry}")
+    await a.wait_connected()
+    await b.wait_connected()
+    await b.expect_text(TEXT.rstrip("\n") + "\n")
+
+    await select(a, TEXT, "quick brown")
+    await expect(a.page.locator(".selection-info")).to_have_text("Selection: 11 characters.")
+    await a.page.get_by_label("Instruction").fill("a livelier animal")
+    await a.page.get_by_label("Mode").select_option("rewrite")
+    await a.page.get_by_role("button", name="Ask", exact=True).click()
+
+    # Bob sees it arrive while it is still being written, inline and in the panel.
+    card = b.page.locator(".sugg-card").first
+    await expect(card).to_have_attribute("data-status", "streaming")
+    inline = b.page.locator(".cm-sugg")
+    await expect(inline).to_be_visible()
+    await expect(b.page.locator(".cm-sugg-original")).to_have_text("quick brown")
+    await expect(card).to_have_attribute("data-status", "pending")
+    await expect(inline.locator(".cm-sugg-proposal")).to_have_text("nimble red")
+    await expect(inline.locator(".cm-sugg-meta")).to_have_text(f"{alice.username} · test-model")
+    await expect(card.locator("del")).to_have_text("quick brown")
+    await expect(card.locator("ins")).to_have_text("nimble red")
+    await expect(card.locator(".who")).to_have_text(f"asked by {alice.username} · test-model")
+    await b.screenshot("editor-suggestion")
+
+    await inline.get_by_role("button", name="Accept").click()
+    expected = TEXT.replace("quick brown", "nimble red")
+    await b.expect_text(expected.rstrip("\n") + "\n")
+    await a.expect_text(expected.rstrip("\n") + "\n")
+    for tab in (a, b):
+        await expect(tab.page.locator(".sugg-card").first).to_have_attribute(
+            "data-status", "accepted"
+        )
+        await expect(tab.page.locator(".cm-sugg")).to_have_count(0)
+    await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Accepted by {bob.username}")
