@@ -10,6 +10,7 @@ from pycrdt import Doc, Text
 from drive.errors import DocumentUnavailableError
 from server.access.directory import Directory
 from server.access.models import WorkspaceId
+from sync.peer import CloseCode
 from sync.rooms import Rooms, RoomUnavailableError
 from sync.store import StoreError
 from sync.types import DocId
@@ -38,9 +39,13 @@ class RoomDocuments:
         return await self._edit(doc_id, lambda doc: str(doc.get(CONTENT, type=Text)))
 
     async def delete(self, doc_id: str) -> None:
-        """Unregistered, nobody can open it again, and open connections are closed at their
-        next access re-check. Its history stays in the sync store, which never deletes."""
+        """Unregistered, nobody can open it again; its peers on this pod are closed with
+        4404 (a reconnect is refused alike; peers on other pods stay until they reconnect).
+        Its history stays in the sync store, which never deletes."""
         await self._directory.unregister_doc(doc_id)
+        room = self._rooms.get(DocId(doc_id))
+        if room is not None:
+            self._rooms.drop(room, CloseCode.NOT_FOUND, "the file was deleted")
 
     async def _edit(self, doc_id: str, change: Callable[[Doc], T]) -> T:
         try:

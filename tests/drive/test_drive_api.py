@@ -195,6 +195,9 @@ async def test_delete_for_good_removes_bytes_and_document(
     assert count_files(objects) >= 1
     before = count_files(objects)
     await drive.refused(409, "not_in_trash", "DELETE", f"/trash/{folder['id']}")
+    token = {"token": drive.account.token}
+    await js.connect("open", server.ws_url, text["doc_id"], params=token)
+    await js.wait_text("open", equals="text")
     await as_editor.trash(folder["id"])
     await as_editor.refused(403, "forbidden", "DELETE", f"/trash/{folder['id']}")
     usage = (await drive.tree())["usage_bytes"]
@@ -204,7 +207,8 @@ async def test_delete_for_good_removes_bytes_and_document(
     assert (await drive.tree())["usage_bytes"] == usage - 5000 - 4
     for entry in (folder, blob, text):
         await drive.refused(404, "not_found", "GET", f"/entries/{entry['id']}")
-    # The document is gone from the directory: nobody can open it.
+    # Whoever had it open is closed, and nobody can open it again.
+    assert (await js.wait_closed("open"))[0]["code"] == 4404
     await drive.account.request("GET", f"/api/docs/{text['doc_id']}", expect=404)
     await js.connect(
         "late", server.ws_url, text["doc_id"], params={"token": drive.account.token}, synced=False
