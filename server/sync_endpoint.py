@@ -56,6 +56,7 @@ async def sync_endpoint(websocket: WebSocket) -> None:
         can_write=grant.can_write,
         outbox_frames=limits.outbox_frames,
         send_timeout_s=limits.send_timeout_s,
+        owner=grant.principal,
     )
     try:
         room = await ctx.rooms.join(doc_id, peer)

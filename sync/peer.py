@@ -62,8 +62,11 @@ class Peer:
         can_write: bool = True,
         outbox_frames: int = 1024,
         send_timeout_s: float = 10.0,
+        owner: object = None,
     ) -> None:
         self.id = next(_ids)
+        self.owner = owner
+        """Whom the server admitted this connection for; opaque to the sync layer."""
         self.can_write = can_write
         self.state = PeerState.OPEN
         self.close_code: int | None = None

@@ -13,6 +13,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from . import metrics
 from .awareness import REMOTE, RoomAwareness
+from .changes import AppliedUpdate, change_size
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
@@ -37,6 +38,10 @@ _EMPTY_UPDATE = b"\x00\x00"
 
 T = TypeVar("T")
 
+UpdateListener = Callable[[AppliedUpdate], None]
+"""Told of every client update once it is durable (the server's edit history); must be quick
+and must not raise into the room."""
+
 
 class RoomState(Enum):
     LOADING = "loading"
@@ -59,6 +64,7 @@ class Room:
         origin: Origin,
         limits: SyncLimits,
         presence: PresenceBus | None = None,
+        listeners: list[UpdateListener] | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.state = RoomState.LOADING
@@ -74,7 +80,11 @@ class Room:
         self._origin = origin
         self._limits = limits
         self._doc = Doc()
+        self._sizes = (0, 0)
         self._changes: list[Update] = []
+        self._listeners = listeners if listeners is not None else []
+        self._inserted = 0
+        self._deleted = 0
         self._doc.observe(self._capture)
         self._closed = asyncio.Event()
 
@@ -83,9 +93,15 @@ class Room:
 
     def _capture(self, event: TransactionEvent) -> None:
         self._changes.append(event.update)
+        if self._listeners:
+            inserted, deleted = change_size(event.before_state, event.after_state, event.delete_set)
+            self._inserted += inserted
+            self._deleted += deleted
 
     def _take_changes(self) -> Update | None:
         changes, self._changes = self._changes, []
+        self._sizes = (self._inserted, self._deleted)
+        self._inserted = self._deleted = 0
         changes = [c for c in changes if c != _EMPTY_UPDATE]
         if not changes:
             return None
@@ -183,9 +199,19 @@ class Room:
         change = self._take_changes()
         if change is None:
             return  # Already known (a resend after reconnect) or still pending its deps.
+        sizes = self._sizes
         await self._append(change)
         self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
+        if self._listeners and exclude is not None:
+            self._notify(AppliedUpdate(self.doc_id, exclude, change, *sizes))
+
+    def _notify(self, applied: AppliedUpdate) -> None:
+        for listener in self._listeners:
+            try:
+                listener(applied)
+            except Exception:
+                log.exception("update listener failed for %s", self.doc_id)
 
     async def apply_server_change(self, change: Callable[[Doc], T]) -> T:
         with self._doc.transaction(origin="server"):

@@ -15,7 +15,7 @@ from . import metrics
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
-from .room import Room, RoomState
+from .room import Room, RoomState, UpdateListener
 from .store import DocumentStore, LogTail, StoreError
 from .types import DocId, Origin
 
@@ -59,6 +59,7 @@ class Rooms:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._sweeper: asyncio.Task[None] | None = None
+        self._listeners: list[UpdateListener] = []
         metrics.LOG_UNCOMPACTED.set_function(
             lambda: sum(r.uncompacted_entries for r in self._rooms.values())
         )
@@ -73,6 +74,11 @@ class Rooms:
 
     def get(self, doc_id: DocId) -> Room | None:
         return self._rooms.get(doc_id)
+
+    def add_update_listener(self, listener: UpdateListener) -> None:
+        """``listener`` hears of every client update in every room once it is durable, with
+        the peer that sent it (the server maps peers to users)."""
+        self._listeners.append(listener)
 
     # -- joining and leaving -------------------------------------------------------------------
 
@@ -99,7 +105,9 @@ class Rooms:
             timer.cancel()
         room = self._rooms.get(doc_id)
         if room is None:
-            room = Room(doc_id, self._store, self._origin, self._limits, self._presence)
+            room = Room(
+                doc_id, self._store, self._origin, self._limits, self._presence, self._listeners
+            )
             self._rooms[doc_id] = room
             metrics.ROOMS.set(len(self._rooms))
             self._loads[doc_id] = self._spawn(self._load(room))
