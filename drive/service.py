@@ -4,17 +4,17 @@ changes anything."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from .entries import ROOT, Entry, Kind, new_entry_id
 from .errors import (
     CycleError,
     DriveError,
     EntryNotFoundError,
-    NotAFileError,
     NotAFolderError,
     NotInTrashError,
     QuotaExceededError,
@@ -33,14 +33,6 @@ log = logging.getLogger(__name__)
 
 _MAX_DEPTH = 10_000
 _UNSET = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Download:
-    entry: Entry
-    content_type: str
-    size: int | None
-    chunks: AsyncIterator[bytes]
 
 
 class Drive:
@@ -206,7 +198,8 @@ class Drive:
                 await self.store.insert(entry)
                 await self.feed.publish(ws, [entry], [])
         except BaseException:
-            await self.objects.delete(key)
+            with contextlib.suppress(DriveError):  # the refusal matters more than the leftover
+                await self.objects.delete(key)
             raise
         return entry
 
@@ -312,7 +305,11 @@ class Drive:
             entries = await self.store.all(ws)
             await self.store.delete_workspace(ws)
         await self._remove_contents(entries)
-        await self.objects.delete_prefix(f"drive/{ws}/")
+        try:
+            await self.objects.delete_prefix(f"drive/{ws}/")
+        except DriveError:
+            # Nothing refers to these bytes any more; the workspace can go on being deleted.
+            log.exception("could not delete the objects of workspace %s", ws)
 
     async def _remove_contents(self, entries: list[Entry]) -> None:
         for entry in entries:
@@ -321,30 +318,9 @@ class Drive:
                     await self.objects.delete(entry.object_key)
                 if entry.doc_id:
                     await self.documents.delete(entry.doc_id)
-            except DriveError:
+            except Exception:
+                # The entry is gone already; leftover bytes or a registration are only waste.
                 log.exception("could not remove the content of entry %s", entry.id)
-
-    # -- reading content -----------------------------------------------------------------------
-
-    async def download(self, ws: str, entry_id: str) -> Download:
-        entry = await self.entry(ws, entry_id)
-        if entry.kind is Kind.FOLDER:
-            raise NotAFileError("that is a folder: download it as a zip")
-        if entry.kind is Kind.TEXT:
-            assert entry.doc_id is not None
-            data = (await self.documents.read_text(entry.doc_id)).encode("utf-8")
-            content_type = f"{entry.content_type or 'text/plain'}; charset=utf-8"
-            return Download(entry, content_type, len(data), _once(data))
-        assert entry.object_key is not None
-        chunks = aiter(self.objects.get(entry.object_key))
-        # The first read happens now, so a missing object is an error before any header.
-        first = await anext(chunks, b"")
-        return Download(
-            entry,
-            entry.content_type or "application/octet-stream",
-            entry.size,
-            _then(first, chunks),
-        )
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -392,14 +368,3 @@ class Drive:
     async def _check_quota(self, ws: str, adding: int) -> None:
         if await self.store.usage(ws) + adding > self.limits.workspace_quota_bytes:
             raise QuotaExceededError(quota_message(self.limits))
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for chunk in rest:
-        yield chunk

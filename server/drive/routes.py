@@ -38,9 +38,10 @@ from starlette.routing import Route
 
 from drive import errors, metrics
 from drive.archive import zip_folder
+from drive.downloads import Download, open_file
 from drive.entries import ROOT, Entry
 from drive.names import check_name
-from drive.service import Download, Drive
+from drive.service import Drive
 from server.access.guard import Principal, require_workspace
 from server.access.roles import Role
 from server.errors import ApiError, bad_request
@@ -171,7 +172,7 @@ async def download(request: Request) -> Response:
     if entry.is_folder:
         size, chunks = await zip_folder(drive, ws, entry.id)
         return _stream(f"{entry.name}.zip", "application/zip", size, chunks)
-    found: Download = await drive.download(ws, entry.id)
+    found: Download = await open_file(drive, ws, entry.id)
     return _stream(entry.name, found.content_type, found.size, found.chunks)
 
 
