@@ -32,8 +32,14 @@ class TreeFeed(Protocol):
         """Never raises: a feed that fails is repaired by the next ``reconcile``."""
         ...
 
+    async def matches(self, workspace_id: str, entries: list[Entry]) -> bool:
+        """Whether the feed holds exactly ``entries``; True when it cannot tell (it is down,
+        and a reconcile could not help)."""
+        ...
+
     async def reconcile(self, workspace_id: str, entries: list[Entry]) -> None:
-        """Makes the feed hold exactly ``entries`` (registering the feed if needed)."""
+        """Makes the feed hold exactly ``entries`` (registering the feed if needed). Never
+        raises, like ``publish``."""
         ...
 
 

@@ -68,10 +68,13 @@ class Drive:
 
     async def tree(self, ws: str) -> TreeView:
         """Every entry, and the live feed brought up to date with them: a client that opens
-        the drive gets a feed it can trust even if a publish was lost before."""
-        async with self.locks.hold(ws):
-            entries = await self.store.all(ws)
-            await self.feed.reconcile(ws, entries)
+        the drive gets a feed it can trust even if a publish was lost before. Comparing needs
+        no lock; only a repair takes it (and reads again), so readers do not queue writers."""
+        entries = await self.store.all(ws)
+        if not await self.feed.matches(ws, entries):
+            async with self.locks.hold(ws):
+                entries = await self.store.all(ws)
+                await self.feed.reconcile(ws, entries)
         return TreeView(entries)
 
     async def trashed(self, ws: str) -> list[Entry]:

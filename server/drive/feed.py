@@ -59,6 +59,20 @@ class RoomTreeFeed:
             # brings the feed back in line.
             log.exception("could not publish a tree change of workspace %s", workspace_id)
 
+    async def matches(self, workspace_id: str, entries: list[Entry]) -> bool:
+        if workspace_id not in self._registered:
+            return False  # the first read on this pod also makes sure the feed is registered
+        wanted = {entry.id: entry.to_json() for entry in entries}
+        try:
+            # Yjs numbers come back as floats; 3 == 3.0, so equal entries compare equal.
+            held = await self._rooms.edit(
+                DocId(tree_doc_id(workspace_id)), lambda doc: doc.get(ENTRIES, type=Map).to_py()
+            )
+        except Exception:
+            log.exception("could not read the tree of workspace %s", workspace_id)
+            return True
+        return held == wanted
+
     async def reconcile(self, workspace_id: str, entries: list[Entry]) -> None:
         wanted: dict[str, dict[str, Any]] = {entry.id: entry.to_json() for entry in entries}
 
@@ -67,7 +81,6 @@ class RoomTreeFeed:
             for entry_id in [key for key in current if key not in wanted]:
                 del current[entry_id]
             for entry_id, value in wanted.items():
-                # Yjs numbers come back as floats; 3 == 3.0, so unchanged entries match.
                 if current.get(entry_id) != value:
                     current[entry_id] = value
 
