@@ -24,6 +24,9 @@ from .context import AppContext
 from .drive.routes import ROUTES as DRIVE_ROUTES
 from .drive.wiring import open_drive
 from .errors import EXCEPTION_HANDLERS
+from .history.routes import ROUTES as HISTORY_ROUTES
+from .history.wiring import open_history
+from .learning import open_learning
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
 from .web_routes import web_app
@@ -52,6 +55,10 @@ def create_app(settings: Settings) -> TandemApp:
             assistant = await stack.enter_async_context(
                 open_assistant(settings, backends, rooms, run_workers=settings.embedded)
             )
+            learning = await stack.enter_async_context(open_learning(settings, backends))
+            history = await stack.enter_async_context(
+                open_history(settings, backends, rooms, access.directory)
+            )
             ctx = AppContext(
                 settings=settings,
                 store=backends.store,
@@ -66,6 +73,9 @@ def create_app(settings: Settings) -> TandemApp:
             )
             ctx.workspace_deleted_hooks.append(drive.delete_workspace)
             ctx.workspace_deleted_hooks.append(assistant.delete_workspace)
+            ctx.workspace_deleted_hooks.append(learning.delete_workspace)
+            ctx.workspace_deleted_hooks.append(history.delete_workspace)
+            ctx.learning, ctx.history = learning, history
             app.state.ctx = ctx
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
@@ -78,6 +88,7 @@ def create_app(settings: Settings) -> TandemApp:
         Route("/metrics", health.metrics),
         *ACCESS_ROUTES,
         *DRIVE_ROUTES,
+        *HISTORY_ROUTES,
         *ASSISTANT_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]

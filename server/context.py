@@ -26,6 +26,10 @@ class AppContext:
     assistant: Any = None
     """The assistant (server.assistant.wiring.AssistantPart)."""
     access_watch: AccessWatch | None = None
+    learning: Any = None
+    """The learning loop's registry and datasets (server/learning.py LearningPart)."""
+    history: Any = None
+    """The edit history (server/history/wiring.py HistoryPart)."""
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)
     """Async callables run with the workspace id before a workspace is deleted: each part

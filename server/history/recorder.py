@@ -1,0 +1,237 @@
+"""The edit-history recorder: hears every durable client update (``Rooms`` update listener),
+folds it into the sender's open edit session for that document in memory, and writes the
+changed sessions in one batch every ``flush_s`` - typing never costs a database write per
+keystroke. A pause longer than ``gap_s`` starts a new session. A document edited since its
+last restore point gets a new one once the last is ``snapshot_s`` old; each document keeps
+at most ``keep_points`` points, none older than ``retention_s``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Self
+
+from pycrdt import Doc, Text
+
+from server.access.directory import Directory
+from server.access.models import new_id
+from sync.changes import AppliedUpdate
+from sync.rooms import Rooms
+from sync.types import DocId
+
+from . import metrics
+from .store import HistoryStore, Point
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Session:
+    id: str
+    doc_id: str
+    workspace_id: str
+    user_id: str | None
+    username: str | None
+    pod: str
+    start: float
+    end: float
+    inserted: int = 0
+    deleted: int = 0
+    updates: int = 0
+    kind: str = "edit"
+    restored_from: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    flush_s: float = 5.0
+    gap_s: float = 300.0
+    snapshot_s: float = 600.0
+    keep_points: int = 100
+    retention_s: float = 90 * 24 * 3600.0
+
+
+def read_text(doc: Doc) -> str:
+    return str(doc.get("content", type=Text))
+
+
+class HistoryRecorder:
+    def __init__(
+        self,
+        store: HistoryStore,
+        rooms: Rooms,
+        directory: Directory,
+        *,
+        pod: str,
+        limits: HistoryLimits,
+    ) -> None:
+        self._store = store
+        self._rooms = rooms
+        self._directory = directory
+        self._pod = pod
+        self._limits = limits
+        self._open: dict[tuple[str, str | None], _Session] = {}
+        self._dirty: set[str] = set()
+        self._edited: set[str] = set()
+        self._last_point: dict[str, float] = {}
+        self._workspaces: dict[str, str] = {}
+        self._flushing = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._rooms.add_update_listener(self.on_update)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush(points=False)  # what was typed last is not lost on shutdown
+
+    # -- hearing updates (synchronous, on the room's path: keep it cheap) ----------------------
+
+    def on_update(self, applied: AppliedUpdate) -> None:
+        doc_id = str(applied.doc_id)
+        if ":" in doc_id:
+            return  # companion documents (suggestions, trees) are written by the server
+        owner: Any = applied.peer.owner
+        user_id = getattr(owner, "user_id", None)
+        now = time.time()
+        key = (doc_id, user_id)
+        session = self._open.get(key)
+        if session is None or now - session.end > self._limits.gap_s:
+            session = _Session(
+                id=new_id(),
+                doc_id=doc_id,
+                workspace_id=self._workspaces.get(doc_id, ""),
+                user_id=user_id,
+                username=getattr(owner, "username", None),
+                pod=self._pod,
+                start=now,
+                end=now,
+            )
+            self._open[key] = session
+        session.end = now
+        session.inserted += applied.inserted
+        session.deleted += applied.deleted
+        session.updates += 1
+        metrics.UPDATES.inc()
+        self._dirty.add(session.id)
+        self._edited.add(doc_id)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._limits.flush_s)  # a batching period, not a wait for state
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing the edit history failed; retrying next period")
+
+    async def flush(self, *, points: bool = True) -> None:
+        async with self._flushing:
+            dirty, self._dirty = self._dirty, set()
+            batch = [s for s in self._open.values() if s.id in dirty]
+            try:
+                for session in batch:
+                    if not session.workspace_id:
+                        session.workspace_id = await self._workspace_of(session.doc_id)
+                if batch:
+                    await self._store.save_sessions([asdict(s) for s in batch])
+                    metrics.WRITES.inc()
+            except BaseException:
+                self._dirty |= dirty  # written next time
+                raise
+            now = time.time()
+            for key, session in list(self._open.items()):
+                if now - session.end > self._limits.gap_s and session.id not in self._dirty:
+                    del self._open[key]
+            if points:
+                await self._timed_points(now)
+
+    async def _workspace_of(self, doc_id: str) -> str:
+        if doc_id not in self._workspaces:
+            record = await self._directory.doc(doc_id)
+            self._workspaces[doc_id] = "" if record is None else str(record.workspace_id)
+        return self._workspaces[doc_id]
+
+    async def _timed_points(self, now: float) -> None:
+        edited, self._edited = self._edited, set()
+        for doc_id in edited:
+            last = self._last_point.get(doc_id)
+            if last is None:
+                known = await self._store.points(doc_id)
+                last = float(known[0]["at"]) if known else 0.0
+            if now - last < self._limits.snapshot_s:
+                self._edited.add(doc_id)  # still edited: its point comes when one is due
+                self._last_point[doc_id] = last
+                continue
+            await self.take_point(doc_id, "timed")
+
+    async def take_point(self, doc_id: str, reason: str) -> Point:
+        text = await self._rooms.edit(DocId(doc_id), read_text)
+        now = time.time()
+        point: Point = {
+            "id": new_id(),
+            "doc_id": doc_id,
+            "workspace_id": await self._workspace_of(doc_id),
+            "at": now,
+            "reason": reason,
+            "size": len(text),
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "text": text,
+        }
+        await self._store.add_point(point)
+        metrics.POINTS.labels(reason).inc()
+        self._last_point[doc_id] = now
+        await self._prune(doc_id, now)
+        return point
+
+    async def _prune(self, doc_id: str, now: float) -> None:
+        points = await self._store.points(doc_id)  # newest first
+        old = [
+            p["id"]
+            for i, p in enumerate(points)
+            if i >= self._limits.keep_points or now - float(p["at"]) > self._limits.retention_s
+        ]
+        if old:
+            await self._store.delete_points(doc_id, old)
+
+    async def record_restore(
+        self, doc_id: str, owner: Any, point_id: str, inserted: int, deleted: int
+    ) -> None:
+        """A restore is a server-side edit: it gets a session of its own, written at once."""
+        now = time.time()
+        session = _Session(
+            id=new_id(),
+            doc_id=doc_id,
+            workspace_id=await self._workspace_of(doc_id),
+            user_id=getattr(owner, "user_id", None),
+            username=getattr(owner, "username", None),
+            pod=self._pod,
+            start=now,
+            end=now,
+            inserted=inserted,
+            deleted=deleted,
+            updates=1,
+            kind="restore",
+            restored_from=point_id,
+        )
+        await self._store.save_sessions([asdict(session)])
+        metrics.RESTORES.inc()
+        self._edited.add(doc_id)
+
+    def forget_workspace(self, workspace_id: str) -> None:
+        """Drops what is held in memory for a workspace being deleted."""
+        for key, session in list(self._open.items()):
+            if session.workspace_id == workspace_id:
+                del self._open[key]
+                self._dirty.discard(session.id)
