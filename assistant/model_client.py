@@ -37,9 +37,11 @@ class ModelConfig:
 class ModelError(Exception):
     """The model failed; ``reason`` is shown to every co-editor, so it names no secret."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "other") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
+        """For metrics: timeout, rate_limited, status, unreachable, malformed, other."""
 
 
 @dataclass
@@ -84,21 +86,23 @@ class ModelClient:
                     return await self._stream(messages, on_text, model, started)
             except TimeoutError:
                 raise ModelError(
-                    f"the model took longer than {self.config.total_timeout_s:g} s"
+                    f"the model took longer than {self.config.total_timeout_s:g} s", "timeout"
                 ) from None
             except openai.APITimeoutError:
                 raise ModelError(
                     f"the model did not answer within {self.config.timeout_s:g} s"
-                    f" ({self.config.max_retries} retries)"
+                    f" ({self.config.max_retries} retries)",
+                    "timeout",
                 ) from None
             except openai.RateLimitError:
                 raise ModelError(
-                    f"the model is rate limited (429) after {self.config.max_retries} retries"
+                    f"the model is rate limited (429) after {self.config.max_retries} retries",
+                    "rate_limited",
                 ) from None
             except openai.APIStatusError as exc:
-                raise ModelError(f"the model answered HTTP {exc.status_code}") from None
+                raise ModelError(f"the model answered HTTP {exc.status_code}", "status") from None
             except openai.APIConnectionError:
-                raise ModelError("the model server is unreachable") from None
+                raise ModelError("the model server is unreachable", "unreachable") from None
             except (openai.APIError, ValueError, KeyError, TypeError) as exc:
                 # A stream that breaks off or turns into garbage (bad JSON, bad chunks).
                 raise ModelError(
@@ -148,7 +152,7 @@ class ModelClient:
         finally:
             await stream.close()
         if not stopped and not finished:
-            raise ModelError("the model's stream ended without finishing")
+            raise ModelError("the model's stream ended without finishing", "malformed")
         return Completion(
             text="".join(parts),
             model=answered_model,

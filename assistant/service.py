@@ -15,7 +15,7 @@ from pycrdt import Doc
 from sync.rooms import Rooms
 from sync.types import DocId
 
-from . import acceptance, anchors, board
+from . import acceptance, anchors, board, metrics
 from .acceptance import StaleError
 from .anchors import AnchorError
 from .cleansing import cleanse_instruction
@@ -153,7 +153,10 @@ class Assistant:
         )
         try:
             await self._queue.put(job)
+            metrics.REQUESTS.labels("queued").inc()
+            metrics.QUEUE_DEPTH.set(await self._queue.depth())
         except QueueFullError as exc:
+            metrics.REQUESTS.labels("queue_full").inc()
             busy = f"the assistant is busy: {exc}"
             await self._limiter.release(actor.workspace_id, sid)
             await self._edit(
@@ -200,6 +203,7 @@ class Assistant:
     async def _decided(
         self, doc_id: str, sid: str, actor: Actor, action: str, via: str, detail: str | None = None
     ) -> None:
+        metrics.DECISIONS.labels(action).inc()
         await self._records.decide(
             {
                 "suggestion_id": sid,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pycrdt import Doc
 
-from . import board
+from . import board, metrics
 from .intake import IntakeLimits, prepare
 from .limits import Limiter
 from .model_client import ModelClient, ModelError
@@ -78,6 +78,8 @@ class Worker:
             try:
                 async for delivery in queue.deliveries(consumer):
                     await self._handle(delivery)
+                    with contextlib.suppress(Exception):
+                        metrics.QUEUE_DEPTH.set(await queue.depth())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -127,6 +129,9 @@ class Worker:
         if suggestion is None:
             return Status.CANCELLED
         intake = prepare(job, self._config.intake, await self._instructions(job.workspace_id))
+        metrics.QUEUE_SECONDS.observe(max(0.0, started - job.requested_at))
+        for kind, count in intake.redactions.items():
+            metrics.REDACTIONS.labels(kind).inc(count)
         await self._records.update(
             sid,
             {
@@ -156,6 +161,7 @@ class Worker:
             try:
                 completion = await self._model.stream(intake.messages, writer.add, model=model)
             except ModelError as exc:
+                metrics.MODEL_ERRORS.labels(exc.kind).inc()
                 status = await writer.fail(exc.reason)
                 result = {"error": exc.reason}
             else:
@@ -176,6 +182,10 @@ class Worker:
                     status = await writer.finish(
                         finished_at=completion.finished_at, model=completion.model
                     )
+        metrics.SUGGESTIONS.labels(status.value).inc()
+        if result.get("first_token_ms") is not None:
+            metrics.FIRST_TOKEN_SECONDS.observe(result["first_token_ms"] / 1000)
+        metrics.TOTAL_SECONDS.observe(time.time() - started)
         await self._records.update(
             sid, {**result, "status": status.value, "finished_at": time.time()}
         )

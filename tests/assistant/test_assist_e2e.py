@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from pycrdt import Doc, Map, Text
 
 from assistant import anchors
@@ -90,6 +91,10 @@ async def test_a_asks_b_sees_it_stream_c_accepts_everyone_converges(
     assert await js.converge("a", "b", "c") == expected
     decided = await suggestion(alice, doc, sid)
     assert decided["status"] == "accepted" and decided["decided_by"] == carol.user_id
+    async with httpx.AsyncClient() as client:
+        exposed = (await client.get(f"{server.http_url}/metrics")).text
+    assert 'tandem_assistant_suggestions_total{status="pending"}' in exposed
+    assert 'tandem_assistant_decisions_total{action="accepted"}' in exposed
     await js.raw_close("bw")
 
 

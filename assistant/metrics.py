@@ -1,0 +1,33 @@
+"""Prometheus series of the assistant (``tandem_assistant_*``), on the default registry."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+REQUESTS = Counter("tandem_assistant_requests_total", "Assist requests, by outcome", ["outcome"])
+QUEUE_DEPTH = Gauge("tandem_assistant_queue_depth", "Assist jobs waiting or in flight")
+QUEUE_SECONDS = Histogram(
+    "tandem_assistant_queue_seconds", "From request to a worker starting it", buckets=_SECONDS
+)
+FIRST_TOKEN_SECONDS = Histogram(
+    "tandem_assistant_first_token_seconds",
+    "From a worker starting a suggestion to the model's first text",
+    buckets=_SECONDS,
+)
+TOTAL_SECONDS = Histogram(
+    "tandem_assistant_total_seconds",
+    "From a worker starting a suggestion to its end",
+    buckets=_SECONDS,
+)
+SUGGESTIONS = Counter(
+    "tandem_assistant_suggestions_total", "Suggestions a worker finished, by status", ["status"]
+)
+MODEL_ERRORS = Counter(
+    "tandem_assistant_model_errors_total", "Model calls that failed, by kind", ["kind"]
+)
+DECISIONS = Counter("tandem_assistant_decisions_total", "Decisions on suggestions", ["action"])
+REDACTIONS = Counter(
+    "tandem_assistant_redactions_total", "Secrets redacted from prompts, by kind", ["kind"]
+)
