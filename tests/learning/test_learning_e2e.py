@@ -5,6 +5,7 @@ that workspace goes to the promoted model (seen at the model server)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -122,3 +123,12 @@ async def test_corrections_train_a_model_the_next_request_uses(
         assert code == 0 and status["current"] is None, err
         sid = await ask(alice, doc, start, start + len("Line one"))
         assert (await wait_status(alice, doc, sid, "pending"))["model"] == "base-model"
+
+        # Deleting the workspace deletes its datasets, outcomes, runs and models.
+        assert (tmp_path / "objects" / "learning" / ws).is_dir()
+        await alice.request("DELETE", f"/api/workspaces/{ws}", expect=204)
+    assert not (tmp_path / "objects" / "learning" / ws).exists()
+    with sqlite3.connect(tmp_path / "learning.db") as db:
+        for table in ("learning_runs", "learning_models", "learning_pointers", "learning_outcomes"):
+            count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE workspace_id = ?", (ws,))
+            assert count.fetchone()[0] == 0, table
