@@ -132,21 +132,24 @@ class Worker:
         metrics.QUEUE_SECONDS.observe(max(0.0, started - job.requested_at))
         for kind, count in intake.redactions.items():
             metrics.REDACTIONS.labels(kind).inc(count)
-        await self._records.update(
-            sid,
-            {
-                "model": model,
-                "prompt": intake.messages,
-                "redactions": intake.redactions,
-                "analysis": {
-                    "kind": intake.analysis.kind,
-                    "language": intake.analysis.language,
-                    "intent": intake.analysis.intent,
+        # Recorded while the model works: the first token should not wait for a disk write.
+        started_record = asyncio.get_running_loop().create_task(
+            self._records.update(
+                sid,
+                {
+                    "model": model,
+                    "prompt": intake.messages,
+                    "redactions": intake.redactions,
+                    "analysis": {
+                        "kind": intake.analysis.kind,
+                        "language": intake.analysis.language,
+                        "intent": intake.analysis.intent,
+                    },
+                    "started_at": started,
+                    "queue_ms": round((started - job.requested_at) * 1000, 2),
+                    "attempt": job.attempt,
                 },
-                "started_at": started,
-                "queue_ms": round((started - job.requested_at) * 1000, 2),
-                "attempt": job.attempt,
-            },
+            )
         )
         writer = ProposalWriter(
             self._edit,
@@ -182,6 +185,7 @@ class Worker:
                     status = await writer.finish(
                         finished_at=completion.finished_at, model=completion.model
                     )
+        await started_record
         metrics.SUGGESTIONS.labels(status.value).inc()
         if result.get("first_token_ms") is not None:
             metrics.FIRST_TOKEN_SECONDS.observe(result["first_token_ms"] / 1000)

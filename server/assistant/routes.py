@@ -103,11 +103,13 @@ async def assist(request: Request) -> Response:
         raise bad_request("this document id is too long for suggestions", "invalid_doc") from None
     # The suggestions live in a server-only companion document of the same workspace: every
     # member can read it live, no client can write it.
-    await access_of(request).directory.register_doc(
-        board_id,
-        actor.workspace_id,  # type: ignore[arg-type]
-        server_only=True,
-    )
+    directory = access_of(request).directory
+    if await directory.doc(board_id) is None:  # a read on the hot path, a write only once
+        await directory.register_doc(
+            board_id,
+            actor.workspace_id,  # type: ignore[arg-type]
+            server_only=True,
+        )
     sid = await _run(
         _part(request).service.request(
             doc_id,

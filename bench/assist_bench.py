@@ -1,0 +1,210 @@
+"""Assistant benchmark (issue 6), run by hand:
+
+    .venv/bin/python bench/assist_bench.py [--samples 60] [--jobs 40]
+
+1. Overhead: a scripted OpenAI-compatible model answers at a fixed token rate; another client
+   watches the document's suggestions over /sync. For each request: time from sending
+   POST /assist to the first proposal text visible at that client, minus the model's own
+   time to first token (from receiving the request to sending its first chunk). p50/p99.
+2. Throughput: ``--jobs`` requests at once over several documents; suggestions completed per
+   second with 1 and with 4 worker loops.
+
+Embedded ``tandem serve`` (in-process workers); everything on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import websockets
+from pycrdt import Doc, Map
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sync.protocol import SyncStep1, SyncStep2, SyncUpdate, decode, encode
+from tests.accounts import Account, sign_up
+from tests.modelserver import ModelServer, Reply
+from tests.server_proc import TandemProcess
+
+JWT = "assist-bench-secret-0123456789-abcdefghijklmnopq"
+
+
+def env_for(model: ModelServer, workers: int) -> dict[str, str]:
+    return {
+        "TANDEM_JWT_SECRET": JWT,
+        "TANDEM_OPENAI_BASE_URL": model.base_url,
+        "TANDEM_OPENAI_API_KEY": "bench",
+        "TANDEM_ASSISTANT_WORKERS": str(workers),
+        "TANDEM_OPENAI_CONCURRENCY": str(max(8, workers)),
+        "TANDEM_ASSISTANT_RATE_PER_MIN": "100000",
+        "TANDEM_ASSISTANT_STREAMS_PER_WORKSPACE": "1000",
+        "TANDEM_LOG_LEVEL": "warning",
+    }
+
+
+class BoardWatcher:
+    """A raw /sync client on ``{doc}:suggestions`` noting when each suggestion's proposal first
+    has text."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.doc = Doc()
+        self.first_text_at: dict[str, float] = {}
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._ws = await websockets.connect(self.url, max_size=None)
+        await self._ws.send(encode(SyncStep1(Doc().get_state())))
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self._ws:
+            if not isinstance(frame, bytes):
+                continue
+            message = decode(frame)
+            if isinstance(message, SyncUpdate | SyncStep2):
+                now = time.perf_counter()
+                self.doc.apply_update(message.update)
+                for sid, entry in self.doc.get("suggestions", type=Map).items():
+                    fresh = sid not in self.first_text_at and isinstance(entry, Map)
+                    if fresh and len(entry["proposal"]):
+                        self.first_text_at[sid] = now
+                self.changed.set()
+
+    async def wait_text(self, sid: str, timeout_s: float = 30.0) -> float:
+        async with asyncio.timeout(timeout_s):
+            while sid not in self.first_text_at:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.first_text_at[sid]
+
+    async def stop(self) -> None:
+        await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def ask(account: Account, doc: str, end: int) -> str:
+    response = await account.request(
+        "POST",
+        f"/api/docs/{doc}/assist",
+        json={"instruction": "rewrite", "mode": "rewrite", "range": {"start": 0, "end": end}},
+        expect=202,
+    )
+    return str(response.json()["suggestion_id"])
+
+
+async def wait_all(account: Account, doc_ids: dict[str, str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    remaining = dict(doc_ids)
+    while remaining:
+        for sid, doc in list(remaining.items()):
+            r = await account.request("GET", f"/api/docs/{doc}/suggestions/{sid}", expect=200)
+            if r.json()["status"] != "streaming":
+                del remaining[sid]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(remaining)} suggestions did not finish")
+        await asyncio.sleep(0.05)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
+    model = ModelServer(
+        default=Reply(tokens=["tok "] * 20, rate_per_s=100, first_token_delay_s=0.05)
+    )
+    async with model, TandemProcess(tmp / "overhead", env=env_for(model, 4)) as server:
+        alice = await sign_up(server.http_url)
+        doc = await alice.create_doc(await alice.create_workspace())
+        # One edit through the API is not available to the bench; the text comes from a Yjs
+        # update written with a raw client (the server is the source of truth either way).
+        await put_text(server, alice, doc, "The quick brown fox jumps over the lazy dog.\n")
+        warm = await ask(alice, doc, 9)
+        await wait_all(alice, {warm: doc}, 30)
+        watcher = BoardWatcher(f"{server.ws_url}/{doc}:suggestions?token={alice.token}")
+        await watcher.start()
+        results: list[float] = []
+        totals: list[float] = []
+        for _ in range(samples):
+            before = len(model.requests)
+            sent = time.perf_counter()
+            sid = await ask(alice, doc, 9)
+            visible = await watcher.wait_text(sid)
+            request = model.requests[before]
+            assert request.first_token_at is not None
+            model_ttft = request.first_token_at - request.received_at
+            total = visible - sent
+            totals.append(total * 1000)
+            results.append((total - model_ttft) * 1000)
+            await wait_all(alice, {sid: doc}, 30)
+        await watcher.stop()
+    return {
+        "samples": samples,
+        "request_to_visible_p50_ms": round(pct(totals, 0.5), 2),
+        "overhead_p50_ms": round(pct(results, 0.5), 2),
+        "overhead_p99_ms": round(pct(results, 0.99), 2),
+        "overhead_mean_ms": round(statistics.fmean(results), 2),
+    }
+
+
+async def put_text(server: TandemProcess, account: Account, doc: str, text: str) -> None:
+    from pycrdt import Text
+
+    from sync.protocol import SyncUpdate as Update
+
+    local = Doc()
+    local.get("content", type=Text).insert(0, text)
+    async with websockets.connect(f"{server.ws_url}/{doc}?token={account.token}") as ws:
+        await ws.send(encode(Update(local.get_update())))
+        await ws.send(encode(SyncStep1(local.get_state())))
+        async with asyncio.timeout(10):
+            async for frame in ws:  # the server's step 2 comes after our update
+                if isinstance(frame, bytes) and isinstance(decode(frame), SyncStep2):
+                    break
+
+
+async def throughput(workers: int, jobs: int, tmp: Path) -> dict[str, Any]:
+    model = ModelServer(default=Reply(tokens=["tok "] * 20, rate_per_s=100))
+    async with model, TandemProcess(tmp / f"tp{workers}", env=env_for(model, workers)) as server:
+        alice = await sign_up(server.http_url)
+        ws = await alice.create_workspace()
+        docs = [await alice.create_doc(ws) for _ in range(8)]
+        for doc in docs:
+            await put_text(server, alice, doc, "Some text to rewrite in this document.\n")
+        started = time.perf_counter()
+        sids = await asyncio.gather(*(ask(alice, docs[i % len(docs)], 9) for i in range(jobs)))
+        await wait_all(alice, {sid: docs[i % len(docs)] for i, sid in enumerate(sids)}, 120)
+        elapsed = time.perf_counter() - started
+    return {
+        "workers": workers,
+        "jobs": jobs,
+        "seconds": round(elapsed, 2),
+        "suggestions_per_s": round(jobs / elapsed, 2),
+        "model_time_per_suggestion_s": 0.19,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--jobs", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print("overhead", await overhead(args.samples, Path(tmp)), flush=True)
+        for workers in (1, 4):
+            print("throughput", await throughput(workers, args.jobs, Path(tmp)), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
