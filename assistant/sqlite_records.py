@@ -42,6 +42,9 @@ class SqliteRecords:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Records are analytics, not the document: surviving a process crash (WAL, NORMAL) is
+        # enough, and an fsync per record would sit on the request path.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -135,3 +135,41 @@ async def test_accept_all_reports_applied_overlapping_and_stale(
         "two three": "pending",
         "four": "stale",
     }
+
+
+async def test_editing_the_range_while_it_streams_stops_the_stream_as_stale(
+    server: TandemProcess, model: ModelServer, js: YjsClients
+) -> None:
+    alice, doc = await one_doc(server, js, "keep this part intact")
+    model.script_for("part intact", Reply(tokens=["y"] * 300, rate_per_s=30))
+    sid = await ask(alice, doc, 0, 9)  # "keep this"
+    await wait_until(alice, doc, sid, lambda s: bool(s["proposal"]))
+    await js.insert("a", 5, "all of ")  # keep |all of |this
+    stale = await wait_status(alice, doc, sid, "stale", "pending")
+    assert stale["status"] == "stale" and "edited" in stale["error"]
+    assert len(stale["proposal"]) < 300
+    await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/accept", expect=409)
+    assert await js.text("a") == "keep all of this part intact"
+
+
+async def test_explanations_are_not_applied(
+    server: TandemProcess, model: ModelServer, js: YjsClients
+) -> None:
+    alice, doc = await one_doc(server, js, "x = y ** 2")
+    model.script_for("y ** 2", Reply("It squares y."))
+    sid = await ask(alice, doc, 0, 10, mode="explain", instruction="what is this")
+    done = await wait_status(alice, doc, sid, "pending")
+    assert done["proposal"] == "It squares y." and done["mode"] == "explain"
+    response = await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/accept", expect=409)
+    assert response.json()["error"]["code"] == "not_acceptable"
+    await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/reject", expect=200)
+    assert await js.text("a") == "x = y ** 2"
+
+
+async def test_bad_requests_are_refused(server: TandemProcess, js: YjsClients) -> None:
+    alice, doc = await one_doc(server, js, "short")
+    await ask(alice, doc, 0, 99, expect=400)  # outside the text
+    await ask(alice, doc, 3, 3, expect=400)  # rewrite needs a selection
+    await ask(alice, doc, 0, 2, expect=400, mode="summon")
+    await ask(alice, doc, 0, 2, expect=400, range={"anchor_start": "!!", "anchor_end": "AA=="})
+    await alice.request("POST", f"/api/docs/{doc}/suggestions/nope/accept", expect=404)
