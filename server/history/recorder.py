@@ -144,6 +144,8 @@ class HistoryRecorder:
                 for session in batch:
                     if not session.workspace_id:
                         session.workspace_id = await self._workspace_of(session.doc_id)
+                # A document deleted meanwhile (or its workspace) leaves nothing behind.
+                batch = [s for s in batch if s.workspace_id]
                 if batch:
                     await self._store.save_sessions([asdict(s) for s in batch])
                     metrics.WRITES.inc()

@@ -8,14 +8,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from tests.accounts import sign_up
 from tests.assistant.conftest import ask, suggestion, wait_status
 from tests.finetune_server import FineTuneServer
 from tests.learning.test_finetune_cli import SECRET, finetune
 from tests.modelserver import Reply
+from tests.mongo import MongoServer
 from tests.server_proc import TandemProcess
 from tests.yjs import YjsClients
 
@@ -53,10 +56,16 @@ def env(provider: FineTuneServer) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("storage", ["sqlite", "mongo"])
 async def test_corrections_train_a_model_the_next_request_uses(
-    tmp_path: Path, provider: FineTuneServer, js: YjsClients
+    tmp_path: Path,
+    provider: FineTuneServer,
+    js: YjsClients,
+    mongo_server: MongoServer,
+    storage: str,
 ) -> None:
-    async with TandemProcess(tmp_path, env=env(provider)) as server:
+    extra = {"TANDEM_MONGODB_URL": mongo_server.url()} if storage == "mongo" else {}
+    async with TandemProcess(tmp_path, env={**env(provider), **extra}) as server:
         alice, bob = await sign_up(server.http_url), await sign_up(server.http_url)
         ws = await alice.create_workspace()
         await alice.add_member(ws, bob, "editor")
@@ -100,7 +109,7 @@ async def test_corrections_train_a_model_the_next_request_uses(
         await decide(sid, "accept")  # kept
         await js.converge("a", "b")
 
-        code, [run], err = await finetune(tmp_path, provider)
+        code, [run], err = await finetune(tmp_path, provider, **extra)
         assert code == 0, err
         assert run["state"] == "promoted", run
         promoted = run["fine_tuned_model"]
@@ -119,7 +128,7 @@ async def test_corrections_train_a_model_the_next_request_uses(
         assert (await suggestion(alice, doc, sid))["status"] == "pending"
 
         # Rolling back sends the workspace's next request to the base model again.
-        code, [status], err = await finetune(tmp_path, provider, "rollback", ws)
+        code, [status], err = await finetune(tmp_path, provider, "rollback", ws, **extra)
         assert code == 0 and status["current"] is None, err
         sid = await ask(alice, doc, start, start + len("Line one"))
         assert (await wait_status(alice, doc, sid, "pending"))["model"] == "base-model"
@@ -128,7 +137,18 @@ async def test_corrections_train_a_model_the_next_request_uses(
         assert (tmp_path / "objects" / "learning" / ws).is_dir()
         await alice.request("DELETE", f"/api/workspaces/{ws}", expect=204)
     assert not (tmp_path / "objects" / "learning" / ws).exists()
-    with sqlite3.connect(tmp_path / "learning.db") as db:
-        for table in ("learning_runs", "learning_models", "learning_pointers", "learning_outcomes"):
-            count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE workspace_id = ?", (ws,))
-            assert count.fetchone()[0] == 0, table
+    tables = ("learning_runs", "learning_models", "learning_pointers", "learning_outcomes")
+    if storage == "sqlite":
+        with sqlite3.connect(tmp_path / "learning.db") as db:
+            for table in tables:
+                count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE workspace_id = ?", (ws,))
+                assert count.fetchone()[0] == 0, table
+        return
+    assert not (tmp_path / "learning.db").exists() and not (tmp_path / "assistant.db").exists()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(extra["TANDEM_MONGODB_URL"])
+    try:
+        db = client.get_default_database()
+        for table in (*tables, "history_sessions", "assistant_suggestions"):
+            assert await db[table].count_documents({"workspace_id": ws}) == 0, table
+    finally:
+        await client.close()
