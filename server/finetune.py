@@ -29,7 +29,7 @@ from assistant.records import Records
 from . import logs
 from .access.wiring import open_directory
 from .backends import Backends, open_backends
-from .learning import open_learning
+from .learning import ObjectDatasets, open_learning
 from .settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 records=records,
                 store=part.store,
                 source=backends.store,
-                objects=part.objects,
+                objects=ObjectDatasets(part.objects),
                 provider=provider,
             )
             failures = 0

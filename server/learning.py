@@ -15,7 +15,7 @@ from pathlib import Path
 from assistant.learning.pipeline import dataset_prefix
 from assistant.learning.registry import ModelRegistry
 from assistant.learning.store import LearningStore, Pointer
-from drive.errors import ObjectStoreError
+from drive.errors import ObjectMissingError, ObjectStoreError
 from drive.local_objects import LocalObjectStore
 from drive.objects import ObjectStore
 
@@ -23,6 +23,25 @@ from .backends import Backends
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class ObjectDatasets:
+    """The learning loop's dataset storage on the drive's object store port."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self._objects = objects
+
+    async def write(self, key: str, data: bytes) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        await self._objects.put(key, chunks(), max_bytes=len(data) + 1)
+
+    async def read(self, key: str) -> bytes | None:
+        try:
+            return b"".join([chunk async for chunk in self._objects.get(key)])
+        except ObjectMissingError:
+            return None
 
 
 @dataclass

@@ -35,14 +35,14 @@ class Workspaces(Protocol):
         ...
 
 
-class Objects(Protocol):
-    """The part of the drive's object store port the datasets use."""
+class Datasets(Protocol):
+    """Where datasets and manifests are kept (the server adapts its object storage)."""
 
-    async def put(self, key: str, chunks: Any, *, max_bytes: int) -> int: ...
+    async def write(self, key: str, data: bytes) -> None: ...
 
-    def get(self, key: str) -> Any: ...
-
-    async def delete_prefix(self, prefix: str) -> int: ...
+    async def read(self, key: str) -> bytes | None:
+        """None when there is no such object."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,17 +66,6 @@ def dataset_prefix(workspace_id: str) -> str:
     return f"learning/{workspace_id}"
 
 
-async def _put(objects: Objects, key: str, data: bytes) -> None:
-    async def chunks() -> Any:
-        yield data
-
-    await objects.put(key, chunks(), max_bytes=len(data) + 1)
-
-
-async def _get(objects: Objects, key: str) -> bytes:
-    return b"".join([chunk async for chunk in objects.get(key)])
-
-
 class Pipeline:
     def __init__(
         self,
@@ -86,7 +75,7 @@ class Pipeline:
         records: Records,
         store: LearningStore,
         source: DocumentSource,
-        objects: Objects,
+        objects: Datasets,
         provider: Provider,
     ) -> None:
         self.config = config
@@ -194,7 +183,7 @@ class Pipeline:
     ) -> str:
         prefix = f"{dataset_prefix(run['workspace_id'])}/{run['day']}"
         for name, data in files.items():
-            await _put(self._objects, f"{prefix}/{name}", data)
+            await self._objects.write(f"{prefix}/{name}", data)
         manifest = {
             "workspace_id": run["workspace_id"],
             "day": run["day"],
@@ -217,7 +206,7 @@ class Pipeline:
             },
         }
         key = f"{prefix}/manifest"
-        await _put(self._objects, key, json.dumps(manifest, indent=2).encode())
+        await self._objects.write(key, json.dumps(manifest, indent=2).encode())
         return key
 
     async def _finish(self, run: Run) -> Run:
@@ -254,7 +243,13 @@ class Pipeline:
                 "scores": scores,
             }
         )
-        fields = {"job_status": job.status, "fine_tuned_model": candidate, "scores": scores}
+        fields: dict[str, Any] = {
+            "job_status": job.status,
+            "fine_tuned_model": candidate,
+            "scores": scores,
+        }
+        if not held_out:
+            fields["error"] = "no held-out set stored for this run: promote by hand if wanted"
         if _better(new_scores, old_scores, self.config.promote_margin):
             await self.registry.promote(ws, candidate)
             return await self._save(run, RunState.PROMOTED, **fields)
@@ -264,9 +259,11 @@ class Pipeline:
         """The stored validation file (what the job never trained on), else the newest
         training lines; read back from object storage so a resumed run evaluates the same."""
         prefix = f"{dataset_prefix(run['workspace_id'])}/{run['day']}"
-        lines = (await _get(self._objects, f"{prefix}/sft-validation")).splitlines()
+        lines = (await self._objects.read(f"{prefix}/sft-validation") or b"").splitlines()
         if not lines:
-            lines = (await _get(self._objects, f"{prefix}/sft-train")).splitlines()
+            lines = (await self._objects.read(f"{prefix}/sft-train") or b"").splitlines()
+        # No stored dataset (a job adopted from a run that never stored one): an empty
+        # held-out set, which promotes nothing; an operator may still promote by hand.
         pairs = []
         for raw in lines[-self.config.eval_examples :]:
             messages = json.loads(raw)["messages"]

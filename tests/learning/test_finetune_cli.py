@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai import AsyncOpenAI
 
 from tests.finetune_server import FineTuneServer
 from tests.learning.seed import Case, Seeder
@@ -216,3 +217,65 @@ async def test_promote_and_rollback_from_the_command_line(
     assert code == 0 and status["current"] is None, err
     code, _, err = await finetune(tmp_path, provider, "rollback", ws)
     assert code == 1 and "nothing" not in err and "no promoted model" in err
+
+
+async def test_a_run_that_lost_track_of_its_job_follows_it_instead_of_submitting_again(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    """A crash between creating the job and recording it: the job's metadata names the run."""
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    client = AsyncOpenAI(base_url=provider.base_url, api_key="sk-test", max_retries=0)
+    line = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    uploaded = await client.files.create(
+        file=("t.jsonl", json.dumps(line).encode(), "application/jsonl"), purpose="fine-tune"
+    )
+    orphan = await client.fine_tuning.jobs.create(
+        model="base-model",
+        training_file=uploaded.id,
+        metadata={"tandem_run": f"{ws}/2026-01-02"},
+    )
+    await client.close()
+    code, [run], err = await finetune(tmp_path, provider, "run", "--day", "2026-01-02")
+    assert code == 0, err
+    assert run["job_id"] == orphan.id and len(provider.jobs) == 1
+    # It never stored a held-out set: nothing to prove the candidate better by.
+    assert run["state"] == "rejected" and "held-out" in run["error"]
+
+
+async def test_a_run_still_waiting_for_its_job_is_followed_by_the_rerun(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    code, [run], err = await finetune(
+        tmp_path, provider, "--day", "2026-01-03", TANDEM_FT_JOB_TIMEOUT_S="0"
+    )
+    assert code == 0, err
+    assert run["state"] == "submitted" and "still" in run["error"]
+    code, [run], err = await finetune(tmp_path, provider, "--day", "2026-01-03")
+    assert code == 0, err
+    assert run["state"] == "promoted" and len(provider.jobs) == 1
+    assert run["workspace_id"] == ws
+
+
+async def test_preference_training_uploads_pairs_of_human_and_model_text(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases() + cases("More: "))
+    code, [run], err = await finetune(tmp_path, provider, TANDEM_FT_METHOD="dpo")
+    assert code == 0, err
+    [job] = provider.jobs
+    assert job.method == {"type": "dpo"} and run["workspace_id"] == ws
+    pairs = provider.files[job.training_file].lines
+    if job.validation_file:
+        pairs += provider.files[job.validation_file].lines
+    preferred = {p["preferred_output"][0]["content"] for p in pairs}
+    rejected = {p["non_preferred_output"][0]["content"] for p in pairs}
+    assert "Results were better than expected." in preferred
+    assert "Results were extremely good!!!" in rejected
+    assert not preferred & rejected
