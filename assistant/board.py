@@ -14,6 +14,7 @@ Layout (what a Yjs client reads; the web app observes it deeply)::
         requested_by, requested_by_name        user id, username
         decided_by, decided_by_name            user id, username (or None)
         model                                  model id (set when the worker starts)
+        owner                                  the worker attempt writing it (internal)
         error                                  why it failed or went stale (or None)
         created_at, started_at, first_token_at, finished_at, decided_at
                                                epoch seconds (float) or None
@@ -29,7 +30,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text
 
-from .types import Status, SuggestionNotFoundError, TransitionError, can_move
+from .types import Status, SuggestionNotFoundError, SupersededError, TransitionError, can_move
 
 MAP_NAME = "suggestions"
 SUFFIX = ":suggestions"
@@ -92,10 +93,38 @@ def _plain(entry: Map) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Text) else v) for k, v in entry.items()}
 
 
-def append(doc: Doc, suggestion_id: str, chunk: str, **fields: Any) -> Status:
+def _check_owner(entry: Map, suggestion_id: str, owner: str | None) -> None:
+    if owner is not None and entry.get("owner") != owner:
+        raise SupersededError(suggestion_id)
+
+
+def begin(doc: Doc, suggestion_id: str, owner: str, **fields: Any) -> dict[str, Any] | None:
+    """A worker attempt takes the suggestion over (a retried job starts over: what an earlier
+    attempt streamed goes, and that attempt's writes are refused from now on). None when the
+    suggestion is no longer streaming (cancelled before a worker got to it)."""
+    try:
+        entry = _entry(doc, suggestion_id)
+    except SuggestionNotFoundError:
+        return None
+    if Status(entry["status"]) is not Status.STREAMING:
+        return None
+    proposal = entry["proposal"]
+    if len(proposal):
+        del proposal[0 : len(proposal)]
+    entry["owner"] = owner
+    for key, value in fields.items():
+        entry[key] = value
+    return _plain(entry)
+
+
+def append(
+    doc: Doc, suggestion_id: str, chunk: str, *, owner: str | None = None, **fields: Any
+) -> Status:
     """Adds streamed text while the suggestion is streaming; returns its status, so a writer
-    sees a cancel or a stale mark at its next flush and stops."""
+    sees a cancel or a stale mark at its next flush and stops. With ``owner``, raises
+    SupersededError when another worker attempt has taken the suggestion over."""
     entry = _entry(doc, suggestion_id)
+    _check_owner(entry, suggestion_id, owner)
     current = Status(entry["status"])
     if current is not Status.STREAMING:
         return current
@@ -108,20 +137,20 @@ def append(doc: Doc, suggestion_id: str, chunk: str, **fields: Any) -> Status:
     return current
 
 
-def reset_proposal(doc: Doc, suggestion_id: str) -> None:
-    """A retried job starts over: what an earlier attempt streamed goes."""
-    proposal = _entry(doc, suggestion_id)["proposal"]
-    if len(proposal):
-        del proposal[0 : len(proposal)]
-
-
 def transition(
-    doc: Doc, suggestion_id: str, new: Status, *, expect: Status | None = None, **fields: Any
+    doc: Doc,
+    suggestion_id: str,
+    new: Status,
+    *,
+    expect: Status | None = None,
+    owner: str | None = None,
+    **fields: Any,
 ) -> Status:
     """Moves the suggestion to ``new`` when the state machine allows it (and, with ``expect``,
     only from that state): the compare-and-set every decision goes through. Returns the
     previous status; raises TransitionError otherwise."""
     entry = _entry(doc, suggestion_id)
+    _check_owner(entry, suggestion_id, owner)
     current = Status(entry["status"])
     if (expect is not None and current is not expect) or not can_move(current, new):
         raise TransitionError(suggestion_id, current, new)

@@ -54,6 +54,10 @@ class TransitionError(Exception):
         self.wanted = wanted
 
 
+class SupersededError(Exception):
+    """Another worker attempt took this suggestion over (the job was reclaimed): stop."""
+
+
 class SuggestionNotFoundError(LookupError):
     """No suggestion with that id in the document."""
 

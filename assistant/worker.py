@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from pycrdt import Doc
 
 from . import board, metrics
 from .intake import IntakeLimits, prepare
@@ -23,7 +22,7 @@ from .model_client import ModelClient, ModelError
 from .queue import Delivery, JobQueue, heartbeating
 from .records import Records
 from .serial import Serializer
-from .types import Job, Status, SuggestionNotFoundError
+from .types import Job, Status
 from .writer import Edit, ProposalWriter
 
 log = logging.getLogger(__name__)
@@ -114,18 +113,11 @@ class Worker:
             self._model.config.model
         )
         started = time.time()
-
-        def begin(doc: Doc) -> dict[str, Any] | None:
-            try:
-                if board.status(doc, sid) is not Status.STREAMING:
-                    return None
-            except SuggestionNotFoundError:
-                return None
-            board.reset_proposal(doc, sid)
-            board.append(doc, sid, "", model=model, started_at=started)
-            return board.read(doc, sid)
-
-        suggestion = await self._edit(board.board_id(job.doc_id), begin)
+        owner = f"{job.attempt}-{uuid.uuid4().hex[:12]}"
+        suggestion = await self._edit(
+            board.board_id(job.doc_id),
+            lambda doc: board.begin(doc, sid, owner, model=model, started_at=started),
+        )
         if suggestion is None:
             return Status.CANCELLED
         intake = prepare(job, self._config.intake, await self._instructions(job.workspace_id))
@@ -158,6 +150,7 @@ class Worker:
             flush_interval_s=self._config.flush_interval_s,
             stale_check_s=self._config.stale_check_s,
             serializer=self._serializer,
+            owner=owner,
         )
         result: dict[str, Any] = {}
         async with writer:
@@ -186,6 +179,9 @@ class Worker:
                         finished_at=completion.finished_at, model=completion.model
                     )
         await started_record
+        if writer.superseded:
+            log.warning("suggestion %s was taken over by another attempt", sid)
+            return status
         metrics.SUGGESTIONS.labels(status.value).inc()
         if result.get("first_token_ms") is not None:
             metrics.FIRST_TOKEN_SECONDS.observe(result["first_token_ms"] / 1000)

@@ -20,7 +20,7 @@ from pycrdt import Doc
 from . import board
 from .acceptance import StaleError, locate, text_of
 from .serial import Serializer
-from .types import Status, TransitionError
+from .types import Status, SupersededError, TransitionError
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,12 @@ class ProposalWriter:
         flush_interval_s: float,
         stale_check_s: float,
         serializer: Serializer | None = None,
+        owner: str | None = None,
     ) -> None:
         self._edit = edit
+        self._owner = owner
+        self.superseded = False
+        """Another attempt of the same job took the suggestion over: this one stops quietly."""
         self._serializer = serializer
         self._doc_id = doc_id
         self._board_id = board.board_id(doc_id)
@@ -71,6 +75,13 @@ class ProposalWriter:
             return contextlib.nullcontext()
         return self._serializer.turn(self._doc_id)
 
+    async def _write(self, change: Callable[[Doc], Status]) -> Status:
+        try:
+            return Status(await self._edit(self._board_id, change))
+        except SupersededError:
+            self.superseded = True
+            return Status.CANCELLED
+
     async def add(self, text: str) -> bool:
         """Queues text; False once the suggestion stopped streaming (cancelled, stale)."""
         if self._first_token_at is None:
@@ -100,8 +111,8 @@ class ProposalWriter:
         self._last_flush = time.monotonic()
         first = self._first_token_at
         fields = {"first_token_at": first} if first is not None and self.flushes == 0 else {}
-        self.status = await self._edit(
-            self._board_id, lambda doc: board.append(doc, self._sid, chunk, **fields)
+        self.status = await self._write(
+            lambda doc: board.append(doc, self._sid, chunk, owner=self._owner, **fields)
         )
         self.flushes += 1
 
@@ -117,6 +128,7 @@ class ProposalWriter:
                     self._sid,
                     Status.STALE,
                     expect=Status.STREAMING,
+                    owner=self._owner,
                     error="the selected text was edited while the suggestion was written",
                     finished_at=time.time(),
                 )
@@ -125,7 +137,7 @@ class ProposalWriter:
             return Status.STALE
 
         async with self._turn():
-            self.status = await self._edit(self._board_id, mark)
+            self.status = await self._write(mark)
 
     async def still_anchored(self) -> bool:
         def check(doc: Doc) -> bool:
@@ -151,15 +163,15 @@ class ProposalWriter:
         first = self._first_token_at
 
         def done(doc: Doc) -> Status:
-            current = board.append(doc, self._sid, chunk)
+            current = board.append(doc, self._sid, chunk, owner=self._owner)
             if current is not Status.STREAMING:
                 return current
             extra = {"first_token_at": first} if self.flushes == 0 and first else {}
-            board.transition(doc, self._sid, Status.PENDING, **fields, **extra)
+            board.transition(doc, self._sid, Status.PENDING, owner=self._owner, **fields, **extra)
             return Status.PENDING
 
         async with self._turn():
-            self.status = await self._edit(self._board_id, done)
+            self.status = await self._write(done)
         return self.status
 
     async def fail(self, reason: str) -> Status:
@@ -175,6 +187,7 @@ class ProposalWriter:
                     self._sid,
                     Status.FAILED,
                     expect=Status.STREAMING,
+                    owner=self._owner,
                     error=reason,
                     finished_at=time.time(),
                 )
@@ -183,5 +196,5 @@ class ProposalWriter:
             return Status.FAILED
 
         async with self._turn():
-            self.status = await self._edit(self._board_id, failed)
+            self.status = await self._write(failed)
         return self.status

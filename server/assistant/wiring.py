@@ -72,6 +72,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
     return WorkerConfig(
         workers=settings.assistant_workers,
         flush_interval_s=settings.assistant_flush_interval_s,
+        # Well inside the reclaim time: only a dead (or frozen) worker loses its job.
+        heartbeat_s=max(0.2, settings.assistant_reclaim_idle_s / 4),
         intake=IntakeLimits(
             context_tokens=settings.assistant_context_tokens,
             redact_secrets=settings.assistant_redact_secrets,
