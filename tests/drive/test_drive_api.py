@@ -57,7 +57,8 @@ async def test_upload_edit_with_yjs_clients_then_download(
     await js.connect("b", server.ws_url, entry["doc_id"], params=token)
     await js.wait_text("a", equals=source)
     await js.insert("a", 0, "# greeting\n")
-    await js.insert("b", len(source), "print(greet('tandem'))\n")
+    await js.wait_text("b", equals="# greeting\n" + source)
+    await js.insert("b", len("# greeting\n" + source), "print(greet('tandem'))\n")
     edited = await js.converge("a", "b")
     assert edited == "# greeting\n" + source + "print(greet('tandem'))\n"
     response = await drive.content(entry["id"])
