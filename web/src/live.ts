@@ -14,9 +14,11 @@ export function openProvider(
   room: string,
   doc: Y.Doc,
   onRefused: (code: number, reason: string) => void,
+  opts: { resyncMs?: number } = {},
 ): { provider: WebsocketProvider; dispose(): void } {
   const provider = new WebsocketProvider(syncUrl(), room, doc, {
     connect: false,
+    resyncInterval: opts.resyncMs ?? -1,
     // Tabs must sync through the server, which enforces roles, not directly with each other.
     disableBc: true,
     params: { token: ctx.session.currentToken() },

@@ -20,6 +20,10 @@ const STATUS_LABELS: Record<string, string> = {
   cancelled: 'Cancelled',
 }
 const SHOWN = 30
+/** Server-written documents are re-synced now and then: a client that missed an update while
+ * joining mid-stream (seen with the stock client) would otherwise wait for its next
+ * reconnect to see anything newer. A resync is one small message each way. */
+export const SERVER_DOC_RESYNC_MS = 5000
 
 export interface AssistantPanel {
   el: HTMLElement
@@ -124,12 +128,12 @@ export function assistantPanel(
       // asks, it does not exist (4404). Look again now and then.
       if (code === 4404) {
         const timer = setTimeout(() => connection.provider.connect(), delay)
-        delay = Math.min(delay * 2, 5000)
+        delay = Math.min(delay * 2, 3000)
         cleanups.push(() => clearTimeout(timer))
       } else {
         status.show('the suggestions stopped updating (no access); reload to try again')
       }
-    })
+    }, { resyncMs: SERVER_DOC_RESYNC_MS })
     cleanups.push(connection.dispose)
   }
 

@@ -4,6 +4,7 @@ import * as Y from 'yjs'
 import { ApiError, type Member, type Role } from '../api'
 import type { AppContext } from '../context'
 import { h, notice, replace } from '../dom'
+import { SERVER_DOC_RESYNC_MS } from '../assistant/panel'
 import { openProvider } from '../live'
 import { href } from '../routes'
 import { formatBytes, formatTime, TreeIndex, type DriveListing, type Entry } from './model'
@@ -118,7 +119,7 @@ export function driveTree(
     const connection = openProvider(ctx, treeDoc, doc, () => {
       // The REST listing still works; the tree just stops being live.
       liveSynced = false
-    })
+    }, { resyncMs: SERVER_DOC_RESYNC_MS })
     connection.provider.on('sync', (synced) => {
       if (synced) {
         liveSynced = true
