@@ -1,13 +1,18 @@
-"""What one applied update changed, in Yjs units, from the transaction's state vectors and
-delete set: items inserted (for text, UTF-16 code units) and items deleted. Cheap enough to run
-per update; the server's edit history counts with it."""
+"""What one applied update changed, in Yjs units: items inserted (for text, UTF-16 code units)
+and items deleted. Read from the transaction's own update (its structs) and delete set, so the
+cost follows the size of the change, not of the document; the server's edit history counts
+with it.
+
+The structs are read as lib0 v1 encodes them (Yjs ``readClientsStructRefs``/``readItemContent``):
+per client a struct count, the client and its first clock, then per struct an info byte whose
+low five bits name the content (0 GC, 10 skip, else an item: left origin if bit 8, right origin
+if bit 7, else parent info, then the content)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .protocol import ProtocolError, _Reader
 from .types import DocId, Update
 
 if TYPE_CHECKING:
@@ -25,27 +30,157 @@ class AppliedUpdate:
     deleted: int
 
 
-def _state_vector(data: bytes) -> dict[int, int]:
-    reader = _Reader(data)
-    return {reader.varuint(): reader.varuint() for _ in range(reader.varuint())}
+class _Malformed(Exception):
+    pass
 
 
-def _deleted(data: bytes) -> int:
-    reader = _Reader(data)
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise _Malformed
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def uint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.byte()
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+            if shift > 70:
+                raise _Malformed
+
+    def int(self) -> None:
+        byte = self.byte()
+        while byte & 0x80:
+            byte = self.byte()
+
+    def skip(self, count: int) -> None:
+        self.pos += count
+        if self.pos > len(self.data):
+            raise _Malformed
+
+    def bytes(self) -> bytes:
+        length = self.uint()
+        start = self.pos
+        self.skip(length)
+        return self.data[start : self.pos]
+
+    def any(self) -> None:
+        kind = self.byte()
+        if kind in (127, 126, 121, 120):  # undefined, null, false, true
+            return
+        if kind == 125:
+            self.int()
+        elif kind == 124:
+            self.skip(4)
+        elif kind in (123, 122):
+            self.skip(8)
+        elif kind in (119, 116):  # string, bytes
+            self.bytes()
+        elif kind == 118:  # object
+            for _ in range(self.uint()):
+                self.bytes()
+                self.any()
+        elif kind == 117:  # array
+            for _ in range(self.uint()):
+                self.any()
+        else:
+            raise _Malformed
+
+
+def _utf16_length(raw: bytes) -> int:
+    text = raw.decode("utf-8", errors="surrogatepass")
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def _content_length(reader: _Reader, ref: int) -> int:
+    """Reads an item's content; returns how many units it inserts (0 for non-content)."""
+    match ref:
+        case 1:  # deleted
+            reader.uint()
+            return 0
+        case 2:  # JSON
+            count = reader.uint()
+            for _ in range(count):
+                reader.bytes()
+            return count
+        case 3 | 5:  # binary, embed
+            reader.bytes()
+            return 1
+        case 4:  # string
+            return _utf16_length(reader.bytes())
+        case 6:  # format: a mark, not content
+            reader.bytes()
+            reader.bytes()
+            return 0
+        case 7:  # a nested type
+            if reader.uint() in (3, 5):  # XmlElement, XmlHook carry a name
+                reader.bytes()
+            return 1
+        case 8:  # any
+            count = reader.uint()
+            for _ in range(count):
+                reader.any()
+            return count
+        case 9:  # subdocument
+            reader.bytes()
+            reader.any()
+            return 1
+    raise _Malformed
+
+
+def _inserted(update: bytes) -> int:
+    reader = _Reader(update)
     total = 0
-    for _ in range(reader.varuint()):
-        reader.varuint()  # client
-        for _ in range(reader.varuint()):
-            reader.varuint()  # clock
-            total += reader.varuint()
+    for _ in range(reader.uint()):
+        structs = reader.uint()
+        reader.uint()  # client
+        reader.uint()  # first clock
+        for _ in range(structs):
+            info = reader.byte()
+            ref = info & 0x1F
+            if ref in (0, 10):  # GC, skip
+                reader.uint()
+                continue
+            if info & 0x80:
+                reader.uint(), reader.uint()
+            if info & 0x40:
+                reader.uint(), reader.uint()
+            if not info & 0xC0:
+                if reader.uint() == 1:
+                    reader.bytes()  # a root type by name
+                else:
+                    reader.uint(), reader.uint()  # a parent item
+                if info & 0x20:
+                    reader.bytes()  # a map key
+            total += _content_length(reader, ref)
     return total
 
 
-def change_size(before: bytes, after: bytes, delete_set: bytes) -> tuple[int, int]:
+def _deleted(delete_set: bytes) -> int:
+    reader = _Reader(delete_set)
+    total = 0
+    for _ in range(reader.uint()):
+        reader.uint()  # client
+        for _ in range(reader.uint()):
+            reader.uint()  # clock
+            total += reader.uint()
+    return total
+
+
+def change_size(update: bytes, delete_set: bytes) -> tuple[int, int]:
     """(inserted, deleted); (0, 0) for bytes that do not decode, which only costs a count."""
     try:
-        old = _state_vector(before)
-        inserted = sum(clock - old.get(client, 0) for client, clock in _state_vector(after).items())
-        return max(0, inserted), _deleted(delete_set)
-    except ProtocolError:
+        return _inserted(update), _deleted(delete_set)
+    except (_Malformed, UnicodeDecodeError):
         return 0, 0

@@ -94,7 +94,7 @@ class Room:
     def _capture(self, event: TransactionEvent) -> None:
         self._changes.append(event.update)
         if self._listeners:
-            inserted, deleted = change_size(event.before_state, event.after_state, event.delete_set)
+            inserted, deleted = change_size(event.update, event.delete_set)
             self._inserted += inserted
             self._deleted += deleted
 

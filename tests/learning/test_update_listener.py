@@ -4,11 +4,13 @@ not client edits, and a failing listener does not hurt the room."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
-from pycrdt import Doc, Text
+from pycrdt import Array, Doc, Map, Text
 
-from sync.changes import AppliedUpdate
+from sync.changes import AppliedUpdate, change_size
 from sync.limits import SyncLimits
 from sync.peer import Peer
 from sync.protocol import SyncUpdate
@@ -56,3 +58,63 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
         assert durable == [1, 2]
         assert all(h.doc_id == DOC for h in heard)
         rooms.leave(room, alice)
+
+
+def _clock_growth(before: bytes, after: bytes) -> int:
+    def vector(data: bytes) -> dict[int, int]:
+        values, value, shift = [], 0, 0
+        for byte in data:
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                values.append(value)
+                value, shift = 0, 0
+            else:
+                shift += 7
+        return dict(zip(values[1::2], values[2::2], strict=True))
+
+    old = vector(before)
+    return sum(clock - old.get(client, 0) for client, clock in vector(after).items())
+
+
+def test_change_sizes_match_the_clocks_for_every_kind_of_content() -> None:
+    """The state vectors are the oracle: every inserted unit advances its client's clock."""
+    rng = random.Random(7)
+    doc = Doc()
+    seen: list[tuple[tuple[int, int], int]] = []
+
+    def observe(event: Any) -> None:
+        seen.append(
+            (
+                change_size(event.update, event.delete_set),
+                _clock_growth(event.before_state, event.after_state),
+            )
+        )
+
+    doc.observe(observe)
+    text, things, items = (
+        doc.get("content", type=Text),
+        doc.get("m", type=Map),
+        doc.get("a", type=Array),
+    )
+    values: list[Any] = [1, -70000, 2.5, "ü😀", None, True, [1, "x", {"k": [2.0]}], {"a": 1}]
+    formatted: set[int] = set()
+    for step in range(300):
+        choice = rng.randrange(6)
+        if choice == 5:
+            formatted.add(step)
+        if choice == 0 or not str(text):
+            text.insert(len(str(text).encode()) // 2, rng.choice(["a", "Grüße 😀", "\n", "xyz"]))
+        elif choice == 1:
+            del text[0 : min(1, len(str(text).encode()))]
+        elif choice == 2:
+            things[f"k{rng.randrange(5)}"] = rng.choice(values)
+        elif choice == 3:
+            items.append(rng.choice(values))
+        elif choice == 4:
+            things[f"t{step}"] = Text("nested ü")
+        else:
+            text.insert(0, "bold", attrs={"bold": True})
+    assert len(seen) == 300
+    for step, ((inserted, _deleted), growth) in enumerate(seen):
+        # Formatting marks advance the clock too, but are no text anyone typed.
+        assert inserted == (4 if step in formatted else growth), step
