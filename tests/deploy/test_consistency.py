@@ -211,6 +211,12 @@ def test_ingress_keeps_websockets_open_for_an_hour(rendered: dict[str, list[Obj]
     nginx = one(rendered["minikube"], "Ingress", "tandem")["metadata"]["annotations"]
     assert int(nginx["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     assert int(nginx["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    # The proxy lets through what the server accepts, plus room for the request's framing.
+    [container] = containers(one(rendered["minikube"], "Deployment", "tandem-server"))
+    env = environment(rendered["minikube"], container)
+    limit = int(str(env.get("TANDEM_MAX_UPLOAD_BYTES", Settings().max_upload_bytes)))
+    body = nginx["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert body.endswith("m") and int(body[:-1]) * 1024 * 1024 >= limit + 1024 * 1024
     alb = one(rendered["eks"], "Ingress", "tandem")["metadata"]["annotations"]
     idle = alb["alb.ingress.kubernetes.io/load-balancer-attributes"]
     assert int(idle.split("idle_timeout.timeout_seconds=")[1].split(",")[0]) >= 3600
