@@ -90,3 +90,39 @@ async def test_a_viewer_follows_along_but_cannot_type(server: TandemProcess, tab
     await v.page.reload()
     await v.wait_connected()
     await v.expect_text("Only owners write here. Still live.")
+
+
+async def test_a_restore_point_brings_back_the_text_for_everyone(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    alice = await sign_up(server.http_url, "alice-history")
+    bob = await sign_up(server.http_url, "bob-history")
+    ws = await alice.create_workspace("Time travel")
+    doc = await alice.create_doc(ws)
+    await alice.add_member(ws, bob, "editor")
+    a, b = await tabs(), await tabs()
+    await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
+    await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
+    await a.wait_connected()
+    await b.wait_connected()
+
+    await a.type_at_end("First draft.")
+    await b.expect_text("First draft.")
+    await a.page.get_by_role("button", name="History").click()
+    await a.page.get_by_role("button", name="Save a restore point").click()
+    points = a.page.locator('.point-list li[data-reason="manual"]')
+    await expect(points).to_have_count(1)
+    await expect(points.first).to_contain_text("Saved by hand · 12 characters")
+
+    await b.type_at_end(" Then Bob rewrote everything.")
+    await a.expect_text("First draft. Then Bob rewrote everything.")
+    await points.first.get_by_role("button", name="Preview").click()
+    await expect(a.page.locator(".preview pre")).to_have_text("First draft.")
+    a.page.once("dialog", lambda dialog: dialog.accept())
+    await points.first.get_by_role("button", name="Restore").click()
+    await a.expect_text("First draft.")
+    await b.expect_text("First draft.")
+    # The text before the restore was kept as a point of its own, so the restore can be undone.
+    await expect(a.page.locator('.point-list li[data-reason="before_restore"]')).to_have_count(1)
+    await expect(a.page.locator(".session-list li").first).not_to_contain_text("No edits")
+    await a.screenshot("editor-history")

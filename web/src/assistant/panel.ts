@@ -220,7 +220,7 @@ export function assistantPanel(
 
   const el = h(
     'aside',
-    { class: 'assistant', 'aria-labelledby': 'assistant-title', id: 'assistant-panel' },
+    { class: 'assistant side-panel', 'aria-labelledby': 'assistant-title', id: 'assistant-panel' },
     h('h2', { id: 'assistant-title' }, 'Assistant'),
     canDecide ? askForm : h('p', { class: 'muted' }, 'Viewers can follow suggestions but not ask or decide.'),
     h('div', { class: 'sugg-head' }, h('h3', {}, 'Suggestions'), acceptAllButton),

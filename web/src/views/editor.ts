@@ -9,6 +9,7 @@ import { ApiError, type DocInfo, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { h, replace } from '../dom'
 import { assistantPanel } from '../assistant/panel'
+import { historyPanel } from '../history/panel'
 import { userColor } from '../editor/colors'
 import { ConnectionIndicator, refusalMessage } from '../editor/connection'
 import { LANGUAGES, languageById, languageForName } from '../editor/languages'
@@ -117,11 +118,23 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       editor.dispatch({ effects: languageSlot.reconfigure(languageById(languageSelect.value).load()) })
     })
 
-    const assistantToggle = h('button', { type: 'button', class: 'assistant-toggle', 'aria-controls': 'assistant-panel', 'aria-expanded': 'true' }, 'Assistant')
-    assistantToggle.addEventListener('click', () => {
-      const hidden = assistant.el.classList.toggle('hidden')
-      assistantToggle.setAttribute('aria-expanded', String(!hidden))
-    })
+    const history = historyPanel(ctx, { docId, canRestore: !info.read_only })
+    const panels = { assistant: assistant.el, history: history.el }
+    const toggles = {
+      assistant: h('button', { type: 'button', class: 'panel-toggle', 'aria-controls': 'assistant-panel', 'aria-pressed': 'true' }, 'Assistant'),
+      history: h('button', { type: 'button', class: 'panel-toggle', 'aria-controls': 'history-panel', 'aria-pressed': 'false' }, 'History'),
+    }
+    history.el.hidden = true
+    const show = (which: keyof typeof panels | null) => {
+      for (const key of Object.keys(panels) as (keyof typeof panels)[]) {
+        panels[key].hidden = key !== which
+        toggles[key].setAttribute('aria-pressed', String(key === which))
+      }
+      if (which === 'history') history.load()
+    }
+    for (const key of Object.keys(toggles) as (keyof typeof toggles)[]) {
+      toggles[key].addEventListener('click', () => show(panels[key].hidden ? key : null))
+    }
 
     const presence = presenceList(provider.awareness)
     cleanups.push(presence.dispose)
@@ -143,9 +156,9 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
         languageSelect,
         indicator.el,
         presence.el,
-        assistantToggle,
+        h('span', { class: 'panel-toggles' }, toggles.assistant, toggles.history),
       ),
-      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el),
+      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el, history.el),
     )
     if (!info.read_only) editor.focus()
   }
