@@ -169,12 +169,14 @@ class HistoryRecorder:
         edited, self._edited = self._edited, set()
         for doc_id in edited:
             last = self._last_point.get(doc_id)
-            if last is None:
+            if last is None or now - last >= self._limits.snapshot_s:
+                # Due by what this pod knows: ask the store, since another pod whose peers
+                # edit the same document may have taken one meanwhile.
                 known = await self._store.points(doc_id)
                 last = float(known[0]["at"]) if known else 0.0
+                self._last_point[doc_id] = last
             if now - last < self._limits.snapshot_s:
                 self._edited.add(doc_id)  # still edited: its point comes when one is due
-                self._last_point[doc_id] = last
                 continue
             await self.take_point(doc_id, "timed")
 
