@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import websockets
 from pycrdt import Doc, Map
 
@@ -92,27 +95,38 @@ class BoardWatcher:
             self._task.cancel()
 
 
-async def ask(account: Account, doc: str, end: int) -> str:
-    response = await account.request(
-        "POST",
-        f"/api/docs/{doc}/assist",
-        json={"instruction": "rewrite", "mode": "rewrite", "range": {"start": 0, "end": end}},
-        expect=202,
-    )
-    return str(response.json()["suggestion_id"])
+class Api:
+    """One kept-alive HTTP client: a new httpx client per call costs more (its TLS context)
+    than the whole request, and real front ends keep their connections."""
 
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.client = httpx.AsyncClient(
+            base_url=account.base_url, headers=account.headers, timeout=30.0
+        )
 
-async def wait_all(account: Account, doc_ids: dict[str, str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    remaining = dict(doc_ids)
-    while remaining:
-        for sid, doc in list(remaining.items()):
-            r = await account.request("GET", f"/api/docs/{doc}/suggestions/{sid}", expect=200)
-            if r.json()["status"] != "streaming":
-                del remaining[sid]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(remaining)} suggestions did not finish")
-        await asyncio.sleep(0.05)
+    async def ask(self, doc: str, end: int) -> str:
+        response = await self.client.post(
+            f"/api/docs/{doc}/assist",
+            json={"instruction": "rewrite", "mode": "rewrite", "range": {"start": 0, "end": end}},
+        )
+        assert response.status_code == 202, response.text
+        return str(response.json()["suggestion_id"])
+
+    async def wait_all(self, doc_ids: dict[str, str], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        remaining = dict(doc_ids)
+        while remaining:
+            for sid, doc in list(remaining.items()):
+                r = await self.client.get(f"/api/docs/{doc}/suggestions/{sid}")
+                if r.json()["status"] != "streaming":
+                    del remaining[sid]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(remaining)} suggestions did not finish")
+            await asyncio.sleep(0.02)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -130,30 +144,53 @@ async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
         # One edit through the API is not available to the bench; the text comes from a Yjs
         # update written with a raw client (the server is the source of truth either way).
         await put_text(server, alice, doc, "The quick brown fox jumps over the lazy dog.\n")
-        warm = await ask(alice, doc, 9)
-        await wait_all(alice, {warm: doc}, 30)
+        api = Api(alice)
+        warm = await api.ask(doc, 9)
+        await api.wait_all({warm: doc}, 30)
         watcher = BoardWatcher(f"{server.ws_url}/{doc}:suggestions?token={alice.token}")
         await watcher.start()
         results: list[float] = []
         totals: list[float] = []
+        stages: dict[str, list[float]] = {}
+        records = sqlite3.connect(tmp / "overhead" / "assistant.db")
         for _ in range(samples):
             before = len(model.requests)
             sent = time.perf_counter()
-            sid = await ask(alice, doc, 9)
+            sent_wall = time.time()
+            sid = await api.ask(doc, 9)
             visible = await watcher.wait_text(sid)
+            visible_wall = time.time() - (time.perf_counter() - visible)
             request = model.requests[before]
             assert request.first_token_at is not None
             model_ttft = request.first_token_at - request.received_at
             total = visible - sent
             totals.append(total * 1000)
             results.append((total - model_ttft) * 1000)
-            await wait_all(alice, {sid: doc}, 30)
+            await api.wait_all({sid: doc}, 30)
+            row = records.execute(
+                "SELECT data FROM assistant_suggestions WHERE id = ?", (sid,)
+            ).fetchone()
+            record = json.loads(row[0])
+            entry = watcher.doc.get("suggestions", type=Map)[sid]
+            worker_first = float(entry["first_token_at"])
+            marks = {
+                "http_to_record": record["created_at"] - sent_wall,
+                "queue": record["started_at"] - record["created_at"],
+                "start_to_model": request.received_at - record["started_at"],
+                "model_to_worker": worker_first - request.first_token_at,
+                "worker_to_visible": visible_wall - worker_first,
+            }
+            for name, seconds in marks.items():
+                stages.setdefault(name, []).append(seconds * 1000)
         await watcher.stop()
+        await api.aclose()
     return {
         "samples": samples,
         "request_to_visible_p50_ms": round(pct(totals, 0.5), 2),
         "overhead_p50_ms": round(pct(results, 0.5), 2),
         "overhead_p99_ms": round(pct(results, 0.99), 2),
+        "stages_p50_ms": {k: round(pct(v, 0.5), 2) for k, v in stages.items()},
+        "stages_p99_ms": {k: round(pct(v, 0.99), 2) for k, v in stages.items()},
         "overhead_mean_ms": round(statistics.fmean(results), 2),
     }
 
@@ -182,10 +219,12 @@ async def throughput(workers: int, jobs: int, tmp: Path) -> dict[str, Any]:
         docs = [await alice.create_doc(ws) for _ in range(8)]
         for doc in docs:
             await put_text(server, alice, doc, "Some text to rewrite in this document.\n")
+        api = Api(alice)
         started = time.perf_counter()
-        sids = await asyncio.gather(*(ask(alice, docs[i % len(docs)], 9) for i in range(jobs)))
-        await wait_all(alice, {sid: docs[i % len(docs)] for i, sid in enumerate(sids)}, 120)
+        sids = await asyncio.gather(*(api.ask(docs[i % len(docs)], 9) for i in range(jobs)))
+        await api.wait_all({sid: docs[i % len(docs)] for i, sid in enumerate(sids)}, 120)
         elapsed = time.perf_counter() - started
+        await api.aclose()
     return {
         "workers": workers,
         "jobs": jobs,
