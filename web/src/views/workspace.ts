@@ -8,10 +8,11 @@ import { href } from '../routes'
 
 const ROLES: Role[] = ['viewer', 'editor', 'owner']
 
-function roleSelect(current: Role, label: string): HTMLSelectElement {
+/** `label` only for a select without a visible label (a <label for> names the others). */
+function roleSelect(current: Role, label?: string): HTMLSelectElement {
   return h(
     'select',
-    { 'aria-label': label },
+    { 'aria-label': label ?? null },
     ROLES.map((role) => h('option', { value: role, selected: role === current }, role)),
   )
 }
@@ -175,7 +176,7 @@ function membersSection(ctx: AppContext, workspace: Workspace, owner: boolean): 
   }
 
   const username = h('input', { name: 'username', required: true, autocomplete: 'off', spellcheck: 'false' })
-  const role = roleSelect('editor', 'Role')
+  const role = roleSelect('editor')
   role.id = 'add-member-role'
   const addForm = h(
     'form',
@@ -199,7 +200,7 @@ function membersSection(ctx: AppContext, workspace: Workspace, owner: boolean): 
     h('button', { type: 'submit' }, 'Add member'),
   )
 
-  const inviteRole = roleSelect('editor', 'Invite role')
+  const inviteRole = roleSelect('editor')
   const inviteOut = h('input', { readonly: true, 'aria-label': 'Invite link', class: 'invite-link', hidden: true })
   const inviteForm = h(
     'form',
