@@ -2,7 +2,8 @@
 
 Checked once at the upgrade (``?token=``) and then again every ``access_recheck_s`` by the
 ``AccessWatch``: a member removed from the workspace is disconnected (4403), a member demoted
-to viewer becomes read-only, without reconnecting. A document that does not exist and one the
+to viewer becomes read-only, without reconnecting, and the peers of a document deleted for
+good on any pod are closed (4404). A document that does not exist and one the
 caller may not see close alike (4404), so document ids cannot be probed."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Grant:
     workspace_id: WorkspaceId | None
     can_write: bool
     server_only: bool = False
+    doc_id: str = ""
 
 
 async def grant_for(access: Access, token: str | None, doc_id: str, *, open_access: bool) -> Grant:
@@ -60,6 +62,7 @@ async def grant_for(access: Access, token: str | None, doc_id: str, *, open_acce
         record.workspace_id,
         can_write=role >= Role.EDITOR and not record.server_only,
         server_only=record.server_only,
+        doc_id=doc_id,
     )
 
 
@@ -109,14 +112,22 @@ class AccessWatch:
 
     async def recheck(self) -> None:
         roles: dict[tuple[Any, Any], Role | None] = {}
+        docs: dict[str, bool] = {}
         for entry in list(self._watched):
             grant = entry.grant
             assert grant.principal is not None and grant.workspace_id is not None
             key = (grant.workspace_id, grant.principal.user_id)
             if key not in roles:
                 roles[key] = await self.access.directory.role(*key)
+            if grant.doc_id not in docs:
+                record = await self.access.directory.doc(grant.doc_id)
+                docs[grant.doc_id] = record is not None and record.workspace_id == key[0]
             role = roles[key]
-            if role is None:
+            if not docs[grant.doc_id]:
+                # Deleted for good (on any pod): its peers learn it like a new joiner would.
+                entry.peer.close(CloseCode.NOT_FOUND, "no such document")
+                self._watched.discard(entry)
+            elif role is None:
                 log.info("access to %s revoked for peer %s", grant.workspace_id, entry.peer.id)
                 entry.peer.close(CloseCode.FORBIDDEN, "access revoked")
                 self._watched.discard(entry)

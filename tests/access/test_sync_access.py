@@ -182,3 +182,20 @@ async def test_connection_setup_cap_refuses_with_try_again_later(
         assert (await js.raw_wait_close("raw"))["code"] == 1013
     finally:
         await server.kill()
+
+
+async def test_peers_of_an_unregistered_document_are_closed_by_the_recheck(
+    tmp_path: Path, js: YjsClients
+) -> None:
+    """A document deleted for good elsewhere (another pod) leaves no peer editing a ghost."""
+    server = await start(tmp_path, TANDEM_ACCESS_RECHECK_S="0.3")
+    try:
+        owner = await sign_up(server.http_url)
+        doc = await owner.create_doc(await owner.create_workspace())
+        await js.connect("owner", server.ws_url, doc, params={"token": owner.token})
+        async with SqliteDirectory(tmp_path / "accounts.db") as directory:
+            await directory.unregister_doc(doc)
+        closes = await js.wait_closed("owner", timeout_ms=5000)
+        assert closes[0]["code"] == 4404
+    finally:
+        await server.kill()
