@@ -58,6 +58,7 @@ class ProposalWriter:
         self.status = Status.STREAMING
         self.flushes = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -65,9 +66,19 @@ class ProposalWriter:
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if not self._task.done():  # an error path: finish() and fail() stop it gracefully
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _stop_flushing(self) -> None:
+        """Lets the flusher finish what it is doing and end, rather than cancelling it in the
+        middle of a write or while it holds the document's turn (a cancellation that lands
+        in a lease's cleanup can be swallowed, and a cancelled write tells us nothing)."""
+        assert self._task is not None
+        self._stopping = True
+        self._wake.set()
+        await self._task
 
     def _turn(self) -> AbstractAsyncContextManager[None]:
         """Status changes race pods' decisions: they take the document's turn."""
@@ -94,9 +105,13 @@ class ProposalWriter:
         while self.status is Status.STREAMING:
             await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             wait = self._last_flush + self._interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)  # throttling by design, not synchronisation
+            if self._stopping:
+                return
             await self._flush()
             if time.monotonic() - self._last_stale_check >= self._stale_every:
                 await self._check_stale()
@@ -152,10 +167,7 @@ class ProposalWriter:
     async def finish(self, **fields: Any) -> Status:
         """Writes what is left and moves streaming -> pending in one transaction; returns the
         status it ended in (someone else's cancel or stale mark wins)."""
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await self._stop_flushing()
         if self.status is Status.STREAMING and not await self.still_anchored():
             await self._check_stale()
             return self.status
@@ -175,10 +187,7 @@ class ProposalWriter:
         return self.status
 
     async def fail(self, reason: str) -> Status:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await self._stop_flushing()
 
         def failed(doc: Doc) -> Status:
             try:

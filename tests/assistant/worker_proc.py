@@ -52,6 +52,8 @@ class WorkerProcess:
     async def __aenter__(self) -> Self:
         return await self.start()
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: object, *rest: object) -> None:
         if self.proc is not None and self.proc.returncode is None:
             await self.stop(signal.SIGKILL)
+        if exc_type is not None:
+            print(f"--- {self.name} log ---\n{self.log()[-8000:]}")  # shown with the failure
