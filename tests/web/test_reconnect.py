@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.async_api import expect
@@ -58,6 +59,50 @@ async def test_server_crash_and_restart_mid_edit_loses_nothing(
         await sign_in(c, restarted.http_url, bob, doc_hash(ws, doc))
         await c.wait_connected()
         await c.expect_text(expected)
+    finally:
+        for proc in (server, restarted):
+            if proc is not None and proc.proc is not None and proc.proc.returncode is None:
+                await proc.kill()
+
+
+_TOKEN_JS = "() => JSON.parse(localStorage.getItem('tandem.session')).accessToken"
+
+
+async def test_short_lived_access_tokens_are_refreshed_for_requests_and_reconnects(
+    tmp_path: Path, tabs: OpenTab
+) -> None:
+    env = {**server_env(), "TANDEM_ACCESS_TOKEN_TTL_S": "4"}
+    server = await TandemProcess(tmp_path, env=env).start()
+    restarted: TandemProcess | None = None
+    try:
+        alice = await sign_up(server.http_url, "alice-ttl")
+        ws = await alice.create_workspace("Short tokens")
+        doc = await alice.create_doc(ws)
+        a = await tabs()
+        # While the server is down, a refresh that comes due fails in the browser's network log.
+        a.allowed += [EXPECTED_WHILE_SERVER_DOWN, re.compile(r"ERR_CONNECTION_REFUSED")]
+        await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
+        await a.wait_connected()
+        first = await a.page.evaluate(_TOKEN_JS)
+        # Wait for two refreshes: by then the first token has expired.
+        handle = await a.page.wait_for_function(
+            f"(t) => ({_TOKEN_JS})() !== t && ({_TOKEN_JS})()", arg=first
+        )
+        latest = await handle.json_value()
+        await a.page.wait_for_function(f"(t) => ({_TOKEN_JS})() !== t", arg=latest)
+
+        # A reconnect after a restart presents a current token, not the one it started with.
+        await server.kill()
+        await expect(a.connection).to_have_attribute("data-state", "reconnecting")
+        restarted = await TandemProcess(tmp_path, env=env, port=server.port).start()
+        await a.wait_connected()
+        await a.type_at_end("Still signed in.")
+        await a.page.get_by_role("button", name="History").click()
+        await expect(a.page.locator(".session-list li").first).to_be_visible()
+        await expect(a.page.locator(".history .notice.error")).to_have_count(0)
+        await a.page.reload()
+        await a.wait_connected()
+        await a.expect_text("Still signed in.")
     finally:
         for proc in (server, restarted):
             if proc is not None and proc.proc is not None and proc.proc.returncode is None:

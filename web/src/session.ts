@@ -7,11 +7,17 @@ const STORAGE_KEY = 'tandem.session'
 const LOCK_NAME = 'tandem.session.refresh'
 const EARLY_MS = 60_000
 
+/** Refresh this long before expiry: a minute, or a quarter of a short-lived token's life. */
+function early(stored: Stored): number {
+  return Math.min(EARLY_MS, stored.lifetimeMs / 4)
+}
+
 interface Stored {
   user: User
   accessToken: string
   refreshToken: string
   expiresAt: number
+  lifetimeMs: number
 }
 
 type Listener = () => void
@@ -54,7 +60,7 @@ export class Session {
   /** The current access token, refreshed first if it is about to expire. */
   async accessToken(): Promise<string> {
     if (!this.stored) throw new ApiError(401, 'unauthorized', 'you are signed out')
-    if (this.stored.expiresAt - Date.now() < EARLY_MS) await this.refresh(this.stored.accessToken)
+    if (this.stored.expiresAt - Date.now() < early(this.stored)) await this.refresh(this.stored.accessToken)
     if (!this.stored) throw new ApiError(401, 'unauthorized', 'your session has ended')
     return this.stored.accessToken
   }
@@ -108,7 +114,7 @@ export class Session {
     const run = async () => {
       // Another tab may have refreshed while we waited for the lock.
       const latest = readStored()
-      if (latest && latest.accessToken !== stale && latest.expiresAt - Date.now() > EARLY_MS) {
+      if (latest && latest.accessToken !== stale && latest.expiresAt - Date.now() > early(latest)) {
         this.stored = latest
         this.schedule()
         this.emitToken()
@@ -136,6 +142,7 @@ export class Session {
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
       expiresAt: Date.now() + tokens.expires_in * 1000,
+      lifetimeMs: tokens.expires_in * 1000,
     }
     localStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored))
     this.schedule()
@@ -150,7 +157,7 @@ export class Session {
   private schedule(): void {
     clearTimeout(this.timer)
     if (!this.stored) return
-    const delay = Math.max(1_000, this.stored.expiresAt - Date.now() - EARLY_MS)
+    const delay = Math.max(1_000, this.stored.expiresAt - Date.now() - early(this.stored))
     const stale = this.stored.accessToken
     this.timer = setTimeout(() => {
       // A failure here (offline) is retried by the next request or reconnect.
@@ -180,7 +187,9 @@ function readStored(): Stored | null {
     const raw = localStorage.getItem(STORAGE_KEY)
     if (!raw) return null
     const value = JSON.parse(raw) as Stored
-    return value && typeof value.refreshToken === 'string' ? value : null
+    if (!value || typeof value.refreshToken !== 'string') return null
+    value.lifetimeMs ||= 15 * 60_000
+    return value
   } catch {
     return null
   }
