@@ -4,6 +4,7 @@ wire-protocol test server behave alike."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pymongo import ASCENDING
@@ -13,6 +14,7 @@ from .records import Decision, SuggestionRecord
 
 SUGGESTIONS = "assistant_suggestions"
 DECISIONS = "assistant_decisions"
+WORKSPACES = "assistant_workspaces"
 
 
 def _out(document: dict[str, Any]) -> dict[str, Any]:
@@ -25,6 +27,7 @@ class MongoRecords:
     def __init__(self, db: Any) -> None:
         self._suggestions = db[SUGGESTIONS]
         self._decisions = db[DECISIONS]
+        self._workspaces = db[WORKSPACES]
 
     async def ensure_indexes(self) -> None:
         await self._suggestions.create_index(
@@ -84,5 +87,17 @@ class MongoRecords:
 
     async def delete_workspace(self, workspace_id: str) -> int:
         await self._decisions.delete_many({"workspace_id": workspace_id})
+        await self._workspaces.delete_one({"_id": workspace_id})
         result = await self._suggestions.delete_many({"workspace_id": workspace_id})
         return int(result.deleted_count)
+
+    async def instructions(self, workspace_id: str) -> str:
+        document = await self._workspaces.find_one({"_id": workspace_id})
+        return "" if document is None else str(document.get("instructions", ""))
+
+    async def set_instructions(self, workspace_id: str, text: str, user_id: str) -> None:
+        await self._workspaces.update_one(
+            {"_id": workspace_id},
+            {"$set": {"instructions": text, "updated_by": user_id, "updated_at": time.time()}},
+            upsert=True,
+        )

@@ -23,6 +23,10 @@ Decisions (collection ``assistant_decisions``, append-only): ``suggestion_id, wo
 doc_id, action`` (accepted | rejected | stale | cancelled), ``user_id, username, at`` (epoch s),
 ``via`` ("accept" | "accept_all" | "reject" | "cancel"), ``detail`` (e.g. why stale).
 Undoing an accepted suggestion is an ordinary edit and appears in the edit history (issue 7).
+
+Workspace settings (collection ``assistant_workspaces``, ``_id`` = workspace id):
+``instructions`` (what the model is told for every request there), ``updated_by``,
+``updated_at``.
 """
 
 from __future__ import annotations
@@ -61,7 +65,14 @@ class Records(Protocol):
         ...
 
     async def delete_workspace(self, workspace_id: str) -> int:
-        """Removes the workspace's suggestions and decisions; returns how many suggestions."""
+        """Removes the workspace's suggestions, decisions and settings; returns how many
+        suggestions."""
         ...
+
+    async def instructions(self, workspace_id: str) -> str:
+        """The workspace's instructions for the model ("" when none were set)."""
+        ...
+
+    async def set_instructions(self, workspace_id: str, text: str, user_id: str) -> None: ...
 
     async def aclose(self) -> None: ...

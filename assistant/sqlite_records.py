@@ -7,6 +7,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -34,6 +35,12 @@ CREATE TABLE IF NOT EXISTS assistant_decisions (
 CREATE INDEX IF NOT EXISTS assistant_decisions_by_suggestion
     ON assistant_decisions (suggestion_id, seq);
 CREATE INDEX IF NOT EXISTS assistant_decisions_by_ws ON assistant_decisions (workspace_id);
+CREATE TABLE IF NOT EXISTS assistant_workspaces (
+    workspace_id TEXT PRIMARY KEY,
+    instructions TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
 
 
@@ -158,9 +165,29 @@ class SqliteRecords:
     async def delete_workspace(self, workspace_id: str) -> int:
         def work(db: sqlite3.Connection) -> int:
             db.execute("DELETE FROM assistant_decisions WHERE workspace_id = ?", (workspace_id,))
+            db.execute("DELETE FROM assistant_workspaces WHERE workspace_id = ?", (workspace_id,))
             cursor = db.execute(
                 "DELETE FROM assistant_suggestions WHERE workspace_id = ?", (workspace_id,)
             )
             return int(cursor.rowcount)
 
         return await self._run(work)
+
+    async def instructions(self, workspace_id: str) -> str:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT instructions FROM assistant_workspaces WHERE workspace_id = ?",
+                (workspace_id,),
+            ).fetchone()
+        )
+        return "" if row is None else str(row[0])
+
+    async def set_instructions(self, workspace_id: str, text: str, user_id: str) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO assistant_workspaces VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id)"
+                " DO UPDATE SET instructions = excluded.instructions,"
+                " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                (workspace_id, text, user_id, time.time()),
+            )
+        )

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from assistant import board
+from assistant.cleansing import cleanse_instruction
 from assistant.limits import RateLimitedError
 from assistant.queue import QueueFullError
 from assistant.serial import BusyError
@@ -24,11 +25,11 @@ from assistant.types import Mode, SuggestionNotFoundError, TransitionError
 from sync.rooms import RoomUnavailableError
 from sync.types import InvalidDocIdError, parse_doc_id
 
-from ..access.guard import access_of, require_doc
+from ..access.guard import access_of, require_doc, require_workspace
 from ..access.roles import Role
 from ..errors import ApiError, bad_request, conflict, not_found, too_many
 from ..requests import read_json, string_field
-from .wiring import AssistantPart, part_of
+from .wiring import MAX_INSTRUCTIONS_CHARS, AssistantPart, part_of
 
 
 def _part(request: Request) -> AssistantPart:
@@ -158,7 +159,27 @@ async def accept_all(request: Request) -> Response:
     return JSONResponse(await _run(_part(request).service.accept_all(doc_id, actor)))
 
 
+async def get_instructions(request: Request) -> Response:
+    ws = request.path_params["ws"]
+    await require_workspace(request, ws, Role.VIEWER)
+    return JSONResponse({"instructions": await _part(request).records.instructions(ws)})
+
+
+async def put_instructions(request: Request) -> Response:
+    """What the model is told for every request in this workspace (house style, language):
+    owners only, since it steers everyone's suggestions."""
+    ws = request.path_params["ws"]
+    principal = await require_workspace(request, ws, Role.OWNER)
+    body = await read_json(request)
+    raw = string_field(body, "instructions", max_length=MAX_INSTRUCTIONS_CHARS * 2) or ""
+    text = cleanse_instruction(raw, MAX_INSTRUCTIONS_CHARS)
+    await _part(request).records.set_instructions(ws, text, principal.user_id)
+    return JSONResponse({"instructions": text})
+
+
 ROUTES = [
+    Route("/api/workspaces/{ws}/assistant", get_instructions, methods=["GET"]),
+    Route("/api/workspaces/{ws}/assistant", put_instructions, methods=["PUT"]),
     Route("/api/docs/{doc_id}/assist", assist, methods=["POST"]),
     Route("/api/docs/{doc_id}/suggestions", list_suggestions, methods=["GET"]),
     Route("/api/docs/{doc_id}/suggestions/accept-all", accept_all, methods=["POST"]),

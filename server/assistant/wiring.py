@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,9 @@ from ..learning import model_lookup
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
+
+INSTRUCTIONS_CACHE_S = 5.0
+MAX_INSTRUCTIONS_CHARS = 4000
 
 
 @dataclass
@@ -125,10 +129,18 @@ async def open_assistant(
             yield part
             return
         model = ModelClient(model_config(settings))
-        instructions = settings.assistant_instructions
+        everywhere = settings.assistant_instructions
+        cached: dict[str, tuple[float, str]] = {}
 
         async def workspace_instructions(workspace_id: str) -> str:
-            return instructions
+            """The deployment's instructions, then the workspace's own; cached briefly, so an
+            owner's change reaches every worker within a few seconds."""
+            now = time.monotonic()
+            hit = cached.get(workspace_id)
+            if hit is None or now - hit[0] > INSTRUCTIONS_CACHE_S:
+                hit = (now, await records.instructions(workspace_id))
+                cached[workspace_id] = hit
+            return "\n".join(part for part in (everywhere, hit[1]) if part)
 
         part.worker = Worker(
             rooms.edit,  # type: ignore[arg-type]

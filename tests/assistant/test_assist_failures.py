@@ -173,3 +173,26 @@ async def test_bad_requests_are_refused(server: TandemProcess, js: YjsClients) -
     await ask(alice, doc, 0, 2, expect=400, mode="summon")
     await ask(alice, doc, 0, 2, expect=400, range={"anchor_start": "!!", "anchor_end": "AA=="})
     await alice.request("POST", f"/api/docs/{doc}/suggestions/nope/accept", expect=404)
+
+
+async def test_workspace_instructions_reach_the_model_and_only_owners_set_them(
+    server: TandemProcess, model: ModelServer, js: YjsClients
+) -> None:
+    alice, doc = await one_doc(server, js, "colour of the sky")
+    workspaces = (await alice.request("GET", "/api/workspaces", expect=200)).json()
+    ws = workspaces["workspaces"][-1]["id"]
+    editor = await sign_up(server.http_url)
+    await alice.add_member(ws, editor, "editor")
+    path = f"/api/workspaces/{ws}/assistant"
+    await editor.request("PUT", path, json={"instructions": "Be rude."}, expect=403)
+    await alice.request(
+        "PUT", path, json={"instructions": "Always use British\u200b spelling."}, expect=200
+    )
+    got = (await editor.request("GET", path, expect=200)).json()
+    assert got == {"instructions": "Always use British spelling."}
+    model.script_for("of the sky", Reply("colour"))
+    before = len(model.requests)
+    sid = await ask(editor, doc, 0, 6)
+    await wait_status(editor, doc, sid, "pending")
+    sent = [r for r in model.requests[before:] if "of the sky" in r.text]
+    assert "Always use British spelling." in sent[0].body["messages"][0]["content"]

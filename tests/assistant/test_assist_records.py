@@ -103,7 +103,14 @@ async def test_workspace_listing_and_deletion(records: Records) -> None:
     assert [r["id"] for r in await records.for_workspace("wa")] == ["a", "b", "c"]
     assert [r["id"] for r in await records.for_workspace("wa", since=2.0)] == ["b", "c"]
     assert [r["id"] for r in await records.for_workspace("wa", limit=1)] == ["a"]
+    await records.set_instructions("wa", "Write in British English.", "u1")
+    await records.set_instructions("wa", "Write in British English, briefly.", "u2")
+    await records.set_instructions("wz", "Use tabs.", "u1")
+    assert await records.instructions("wa") == "Write in British English, briefly."
+    assert await records.instructions("nowhere") == ""
     assert await records.delete_workspace("wa") == 3
+    assert await records.instructions("wa") == ""
+    assert await records.instructions("wz") == "Use tabs."
     assert await records.for_workspace("wa") == []
     assert await records.decisions("a") == []
     assert [r["id"] for r in await records.for_workspace("wz")] == ["z"]
