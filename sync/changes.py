@@ -49,7 +49,14 @@ class _Reader:
         return value
 
     def uint(self) -> int:
-        value, shift = 0, 0
+        data, pos = self.data, self.pos
+        if pos >= len(data):
+            raise _Malformed
+        byte = data[pos]
+        self.pos = pos + 1
+        if byte < 0x80:
+            return byte  # most ids, clocks and lengths in a keystroke's update
+        value, shift = byte & 0x7F, 7
         while True:
             byte = self.byte()
             value |= (byte & 0x7F) << shift
