@@ -7,33 +7,41 @@
    POST /assist to the first proposal text visible at that client, minus the model's own
    time to first token (from receiving the request to sending its first chunk). p50/p99.
 2. Throughput: ``--jobs`` requests at once over several documents; suggestions completed per
-   second with 1 and with 4 worker loops.
+   second with 1 and with 4 workers.
 
-Embedded ``tandem serve`` (in-process workers); everything on loopback.
+``--deployment embedded``: one ``tandem serve`` (workers are in-process loops);
+``cluster``: a pod on Valkey + SeaweedFS S3 + the MongoDB wire protocol and separate
+``tandem assistant`` processes (workers are processes). Everything on loopback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 from pycrdt import Doc, Map
+from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sync.protocol import SyncStep1, SyncStep2, SyncUpdate, decode, encode
 from tests.accounts import Account, sign_up
+from tests.assistant.worker_proc import WorkerProcess
+from tests.cluster.services import S3Server, Valkey, running
 from tests.modelserver import ModelServer, Reply
+from tests.mongo import running_mongo
 from tests.server_proc import TandemProcess
 
 JWT = "assist-bench-secret-0123456789-abcdefghijklmnopq"
@@ -134,11 +142,66 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
+Record = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+@contextlib.asynccontextmanager
+async def deployment(
+    kind: str, workers: int, model: ModelServer, tmp: Path
+) -> AsyncIterator[tuple[TandemProcess, Record]]:
+    """Embedded: one ``tandem serve`` with ``workers`` loops. Cluster: one pod on Valkey, S3 and
+    the MongoDB wire protocol, plus ``workers`` ``tandem assistant`` processes of one loop."""
+    if kind == "embedded":
+        async with TandemProcess(tmp / "serve", env=env_for(model, workers)) as server:
+            db = sqlite3.connect(tmp / "serve" / "assistant.db")
+
+            async def read_sqlite(sid: str) -> dict[str, Any]:
+                row = db.execute(
+                    "SELECT data FROM assistant_suggestions WHERE id = ?", (sid,)
+                ).fetchone()
+                return dict(json.loads(row[0]))
+
+            yield server, read_sqlite
+        return
+    with (
+        running(Valkey(tmp / "valkey")) as valkey,
+        running(S3Server(tmp / "s3")) as s3,
+        running_mongo(tmp / "mongo") as mongo,
+    ):
+        env = {
+            **env_for(model, 1),
+            "TANDEM_REDIS_URL": valkey.url,  # type: ignore[union-attr]
+            "TANDEM_S3_ENDPOINT": s3.endpoint,  # type: ignore[union-attr]
+            "TANDEM_S3_ACCESS_KEY": s3.access_key,  # type: ignore[union-attr]
+            "TANDEM_S3_SECRET_KEY": s3.secret_key,  # type: ignore[union-attr]
+            "TANDEM_MONGODB_URL": mongo.url("tandem"),
+        }
+        async with TandemProcess(tmp / "pod", env={**env, "TANDEM_POD_ID": "pod"}) as server:
+            procs = [
+                await WorkerProcess(tmp / f"w{i}", {**env, "TANDEM_POD_ID": f"w{i}"}).start()
+                for i in range(workers)
+            ]
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo.url("tandem"))
+
+            async def read_mongo(sid: str) -> dict[str, Any]:
+                found = await client.get_default_database()["assistant_suggestions"].find_one(
+                    {"_id": sid}
+                )
+                return dict(found or {})
+
+            try:
+                yield server, read_mongo
+            finally:
+                await client.close()
+                for proc in procs:
+                    await proc.stop()
+
+
+async def overhead(samples: int, tmp: Path, kind: str = "embedded") -> dict[str, Any]:
     model = ModelServer(
         default=Reply(tokens=["tok "] * 20, rate_per_s=100, first_token_delay_s=0.05)
     )
-    async with model, TandemProcess(tmp / "overhead", env=env_for(model, 4)) as server:
+    async with model, deployment(kind, 4, model, tmp / f"overhead-{kind}") as (server, read):
         alice = await sign_up(server.http_url)
         doc = await alice.create_doc(await alice.create_workspace())
         # One edit through the API is not available to the bench; the text comes from a Yjs
@@ -152,7 +215,6 @@ async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
         results: list[float] = []
         totals: list[float] = []
         stages: dict[str, list[float]] = {}
-        records = sqlite3.connect(tmp / "overhead" / "assistant.db")
         for _ in range(samples):
             before = len(model.requests)
             sent = time.perf_counter()
@@ -167,10 +229,7 @@ async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
             totals.append(total * 1000)
             results.append((total - model_ttft) * 1000)
             await api.wait_all({sid: doc}, 30)
-            row = records.execute(
-                "SELECT data FROM assistant_suggestions WHERE id = ?", (sid,)
-            ).fetchone()
-            record = json.loads(row[0])
+            record = await read(sid)
             entry = watcher.doc.get("suggestions", type=Map)[sid]
             worker_first = float(entry["first_token_at"])
             marks = {
@@ -185,6 +244,7 @@ async def overhead(samples: int, tmp: Path) -> dict[str, Any]:
         await watcher.stop()
         await api.aclose()
     return {
+        "deployment": kind,
         "samples": samples,
         "request_to_visible_p50_ms": round(pct(totals, 0.5), 2),
         "overhead_p50_ms": round(pct(results, 0.5), 2),
@@ -211,9 +271,10 @@ async def put_text(server: TandemProcess, account: Account, doc: str, text: str)
                     break
 
 
-async def throughput(workers: int, jobs: int, tmp: Path) -> dict[str, Any]:
+async def throughput(workers: int, jobs: int, tmp: Path, kind: str = "embedded") -> dict[str, Any]:
     model = ModelServer(default=Reply(tokens=["tok "] * 20, rate_per_s=100))
-    async with model, TandemProcess(tmp / f"tp{workers}", env=env_for(model, workers)) as server:
+    where = tmp / f"tp-{kind}-{workers}"
+    async with model, deployment(kind, workers, model, where) as (server, _):
         alice = await sign_up(server.http_url)
         ws = await alice.create_workspace()
         docs = [await alice.create_doc(ws) for _ in range(8)]
@@ -226,6 +287,7 @@ async def throughput(workers: int, jobs: int, tmp: Path) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         await api.aclose()
     return {
+        "deployment": kind,
         "workers": workers,
         "jobs": jobs,
         "seconds": round(elapsed, 2),
@@ -238,11 +300,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--deployment", choices=["embedded", "cluster", "both"], default="embedded")
     args = parser.parse_args()
+    kinds = ["embedded", "cluster"] if args.deployment == "both" else [args.deployment]
     with tempfile.TemporaryDirectory() as tmp:
-        print("overhead", await overhead(args.samples, Path(tmp)), flush=True)
-        for workers in (1, 4):
-            print("throughput", await throughput(workers, args.jobs, Path(tmp)), flush=True)
+        for kind in kinds:
+            print("overhead", await overhead(args.samples, Path(tmp), kind), flush=True)
+            for workers in (1, 4):
+                result = await throughput(workers, args.jobs, Path(tmp), kind)
+                print("throughput", result, flush=True)
 
 
 if __name__ == "__main__":

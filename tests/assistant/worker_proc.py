@@ -21,7 +21,13 @@ class WorkerProcess:
 
     async def start(self, timeout_s: float = 20.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "TANDEM_DATA_DIR": str(self.data_dir), **self.env}
+        # Readiness is read from the log, so the worker logs at info whatever it was given.
+        env = {
+            **os.environ,
+            "TANDEM_DATA_DIR": str(self.data_dir),
+            **self.env,
+            "TANDEM_LOG_LEVEL": "info",
+        }
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server.cli", "assistant", env=env, stdout=log, stderr=log
