@@ -111,6 +111,8 @@ class FineTuneServer(ModelServer):
         """Fine-tuned model id -> "good" | "bad"."""
         self._memory: dict[str, dict[str, str]] = {}
         self._plans: list[str] = []
+        self.failing_uploads = 0
+        """The next this many uploads answer 500."""
         self._counter = itertools.count(1)
 
     def plan_jobs(self, *plans: str) -> None:
@@ -159,6 +161,10 @@ class FineTuneServer(ModelServer):
                 payload if isinstance(payload, bytes) else b"",
             )
         await self.record(request, {"purpose": fields.get("purpose", (None, b""))[1].decode()})
+        if self.failing_uploads > 0:
+            self.failing_uploads -= 1
+            error = {"message": "scripted upload failure", "type": "server_error"}
+            return JSONResponse({"error": error}, status_code=500)
         filename, data = fields["file"]
         for number, line in enumerate(data.splitlines(), 1):
             try:

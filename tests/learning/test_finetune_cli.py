@@ -279,3 +279,18 @@ async def test_preference_training_uploads_pairs_of_human_and_model_text(
     assert "Results were better than expected." in preferred
     assert "Results were extremely good!!!" in rejected
     assert not preferred & rejected
+
+
+async def test_a_provider_outage_fails_the_run_and_the_rerun_submits_once(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    provider.failing_uploads = 3  # more than the client's retries
+    code, [run], err = await finetune(tmp_path, provider, "--day", "2026-01-04")
+    assert code == 1 and run["state"] == "error" and "upload" in run["error"], err
+    assert provider.jobs == []
+    code, [run], err = await finetune(tmp_path, provider, "--day", "2026-01-04")
+    assert code == 0, err
+    assert run["state"] == "promoted" and len(provider.jobs) == 1 and run["workspace_id"] == ws
