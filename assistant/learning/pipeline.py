@@ -173,8 +173,11 @@ class Pipeline:
         return await self._finish(run)
 
     async def _last_cutoff(self, workspace_id: str, day: str) -> float:
+        """Until when the last run that trained used the examples: a skipped run trained on
+        nothing, and a failed job's examples count again the next day."""
+        consumed = (RunState.SUBMITTED, RunState.PROMOTED, RunState.REJECTED)
         for run in await self._store.runs(workspace_id):
-            if run["day"] != day and run.get("cutoff") and run["state"] != RunState.SKIPPED:
+            if run["day"] != day and run.get("cutoff") and run["state"] in consumed:
                 return float(run["cutoff"])
         return 0.0
 
