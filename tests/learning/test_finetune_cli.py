@@ -294,3 +294,19 @@ async def test_a_provider_outage_fails_the_run_and_the_rerun_submits_once(
     code, [run], err = await finetune(tmp_path, provider, "--day", "2026-01-04")
     assert code == 0, err
     assert run["state"] == "promoted" and len(provider.jobs) == 1 and run["workspace_id"] == ws
+
+
+async def test_the_next_day_trains_only_after_enough_new_examples(
+    tmp_path: Path, provider: FineTuneServer
+) -> None:
+    seeder = Seeder(tmp_path)
+    ws = await seeder.workspace()
+    await seeder.add(ws, cases())
+    code, [first], err = await finetune(tmp_path, provider, "--day", "2026-02-01")
+    assert code == 0 and first["state"] == "promoted", err
+    code, [second], err = await finetune(tmp_path, provider, "--day", "2026-02-02")
+    assert second["state"] == "skipped" and second["new_examples"] == 0, err
+    await seeder.add(ws, cases("Next: ")[:3], decided_ago_s=0.0)
+    code, [third], err = await finetune(tmp_path, provider, "--day", "2026-02-03")
+    assert code == 0 and third["state"] == "promoted" and third["new_examples"] == 3, err
+    assert third["workspace_id"] == ws and len(provider.jobs) == 2
