@@ -197,6 +197,7 @@ class Pipeline:
                 name: {"key": f"{prefix}/{name}", "sha256": sha256(data), "lines": counts[name]}
                 for name, data in files.items()
             },
+            "dataset_sha256": sha256("".join(sha256(files[n]) for n in sorted(files)).encode()),
             "examples": {"train": len(dataset.train), "validation": len(dataset.validation)},
             "new_examples": new,
             "filters": {

@@ -116,7 +116,7 @@ async def test_finetune_trains_evaluates_and_promotes_once_a_day(
     # The dataset and its manifest are in object storage.
     manifest = json.loads((tmp_path / "objects" / run["manifest_key"]).read_bytes())
     assert manifest["examples"]["train"] + manifest["examples"]["validation"] == 6
-    assert manifest["filters"]["secrets_redacted"]
+    assert manifest["filters"]["secrets_redacted"] and len(manifest["dataset_sha256"]) == 64
     for name, stored in manifest["files"].items():
         data = (tmp_path / "objects" / stored["key"]).read_bytes()
         assert SECRET not in data.decode(), name
