@@ -52,8 +52,8 @@ def outcome_of(
     failed, stale, cancelled). ``record`` is the assistant's record (prompt, output, who),
     ``suggestion`` the entry in the suggestions document (anchors, proposal, status)."""
     status = record.get("status") or suggestion.get("status")
-    if status not in ("accepted", "rejected"):
-        return None
+    if status not in ("accepted", "rejected") or record.get("mode") == "explain":
+        return None  # an explanation is read, never applied: its text tells nothing
     original = record.get("original") or suggestion.get("original") or ""
     proposal = suggestion.get("proposal") or record.get("output") or ""
     base: Outcome = {

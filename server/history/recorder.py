@@ -158,6 +158,12 @@ class HistoryRecorder:
                     del self._open[key]
             if points:
                 await self._timed_points(now)
+            # What is remembered per document stays bounded by the documents in use.
+            quiet = now - max(self._limits.snapshot_s, self._limits.gap_s) * 2
+            for doc_id, at in list(self._last_point.items()):
+                if at < quiet and doc_id not in self._edited:
+                    del self._last_point[doc_id]
+                    self._workspaces.pop(doc_id, None)
 
     async def _workspace_of(self, doc_id: str) -> str:
         if doc_id not in self._workspaces:

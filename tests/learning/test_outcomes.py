@@ -81,9 +81,10 @@ def test_a_rejected_suggestion_rewritten_by_hand_keeps_the_human_text() -> None:
     assert outcome["final_text"] == "We were late."
 
 
-def test_undecided_suggestions_have_no_outcome() -> None:
+def test_undecided_suggestions_and_explanations_have_no_outcome() -> None:
     _doc, text, entry = suggest("abc", "b", "B")
     assert outcome_of(record("pending", "b"), entry, text) is None
+    assert outcome_of({**record("rejected", "b"), "mode": "explain"}, entry, text) is None
 
 
 def outcome(i: int, *, user: str = "u1", doc: str = "d1", kind: str = "kept") -> dict[str, Any]:
