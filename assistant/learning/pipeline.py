@@ -121,7 +121,9 @@ class Pipeline:
         run_key = f"{ws}/{day}"
         if (adopted := await self._provider.find_job(run_key)) is not None:
             # A crash after creating the job but before recording it: follow that job.
-            run = await self._save(run, RunState.SUBMITTED, job_id=adopted.id)
+            run = await self._save(
+                run, RunState.SUBMITTED, job_id=adopted.id, cutoff=run.get("cutoff") or time.time()
+            )
             return await self._finish(run)
         cutoff = time.time()
         await label_workspace(
