@@ -30,6 +30,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text
 
+from . import output
 from .types import Status, SuggestionNotFoundError, SupersededError, TransitionError, can_move
 
 MAP_NAME = "suggestions"
@@ -135,6 +136,20 @@ def append(
         if entry.get(key) != value:
             entry[key] = value
     return current
+
+
+def strip_fence(doc: Doc, suggestion_id: str, original: str) -> str:
+    """Removes a Markdown fence the model wrapped the whole proposal in; returns the text."""
+    proposal = _entry(doc, suggestion_id)["proposal"]
+    text = str(proposal)
+    found = output.fence(text, original)
+    if found is None:
+        return text
+    opening, closing = found
+    end = len(text.encode())
+    del proposal[end - len(closing.encode()) : end]  # pycrdt counts bytes
+    del proposal[0 : len(opening.encode())]
+    return str(proposal)
 
 
 def transition(

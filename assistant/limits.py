@@ -1,4 +1,4 @@
-"""Admission limits at request time: a per-user rate (requests per minute, fixed window) and a
+"""Admission limits at request time: a per-user rate (requests in any sliding minute) and a
 per-workspace cap on suggestions streaming at once. In Redis in cluster mode (shared by every
 pod and worker), in memory in the embedded default."""
 
@@ -28,16 +28,16 @@ class MemoryLimiter:
         self._rate = per_user_per_min
         self._cap = streams_per_workspace
         self._ttl = stream_ttl_s
-        self._windows: dict[tuple[str, int], int] = {}
+        self._recent: dict[str, list[float]] = {}
         self._streams: dict[str, dict[str, float]] = {}
 
     async def admit(self, user_id: str, workspace_id: str, suggestion_id: str) -> None:
         now = time.time()
-        window = int(now // 60)
-        self._windows = {k: v for k, v in self._windows.items() if k[1] >= window}
-        if self._windows.get((user_id, window), 0) >= self._rate:
+        recent = [t for t in self._recent.get(user_id, []) if t > now - 60]
+        self._recent[user_id] = recent
+        if len(recent) >= self._rate:
             raise RateLimitedError(
-                f"at most {self._rate} assistant requests a minute", 60 - now % 60
+                f"at most {self._rate} assistant requests a minute", recent[0] + 60 - now
             )
         streams = self._streams.setdefault(workspace_id, {})
         for sid in [s for s, expires in streams.items() if expires < now]:
@@ -46,7 +46,7 @@ class MemoryLimiter:
             raise RateLimitedError(
                 f"this workspace already has {self._cap} suggestions streaming", 2
             )
-        self._windows[(user_id, window)] = self._windows.get((user_id, window), 0) + 1
+        recent.append(now)
         streams[suggestion_id] = now + self._ttl
 
     async def release(self, workspace_id: str, suggestion_id: str) -> None:
@@ -57,15 +57,18 @@ _ADMIT = """
 local rate_key, streams_key = KEYS[1], KEYS[2]
 local rate, cap, now, ttl, sid = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5]
-local used = tonumber(redis.call('get', rate_key) or '0')
-if used >= rate then return 1 end
+redis.call('zremrangebyscore', rate_key, '-inf', now - 60)
+if redis.call('zcard', rate_key) >= rate then
+  local oldest = redis.call('zrange', rate_key, 0, 0, 'WITHSCORES')
+  return {1, tostring(tonumber(oldest[2]) + 60 - now)}
+end
 redis.call('zremrangebyscore', streams_key, '-inf', now)
-if redis.call('zcard', streams_key) >= cap then return 2 end
-redis.call('incr', rate_key)
+if redis.call('zcard', streams_key) >= cap then return {2, '2'} end
+redis.call('zadd', rate_key, now, sid)
 redis.call('expire', rate_key, 120)
 redis.call('zadd', streams_key, now + ttl, sid)
 redis.call('expire', streams_key, math.ceil(ttl) + 60)
-return 0
+return {0, '0'}
 """
 
 
@@ -83,11 +86,10 @@ class RedisLimiter:
 
     async def admit(self, user_id: str, workspace_id: str, suggestion_id: str) -> None:
         now = time.time()
-        window = int(now // 60)
-        verdict = await self._redis.eval(
+        verdict, wait = await self._redis.eval(
             _ADMIT,
             2,
-            f"tandem:assistant:rate:{user_id}:{window}",
+            f"tandem:assistant:rate:{user_id}",
             f"tandem:assistant:streams:{workspace_id}",
             self._rate,
             self._cap,
@@ -96,9 +98,7 @@ class RedisLimiter:
             suggestion_id,
         )
         if int(verdict) == 1:
-            raise RateLimitedError(
-                f"at most {self._rate} assistant requests a minute", 60 - now % 60
-            )
+            raise RateLimitedError(f"at most {self._rate} assistant requests a minute", float(wait))
         if int(verdict) == 2:
             raise RateLimitedError(
                 f"this workspace already has {self._cap} suggestions streaming", 2

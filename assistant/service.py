@@ -6,6 +6,7 @@ runs, the user is an editor of the document."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -120,22 +121,25 @@ class Assistant:
             "requested_by": actor.user_id,
             "requested_by_name": actor.username,
         }
-        await self._edit(board.board_id(doc_id), lambda doc: board.create(doc, fields))
-        await self._records.create(
-            {
-                "id": sid,
-                "workspace_id": actor.workspace_id,
-                "doc_id": doc_id,
-                "user_id": actor.user_id,
-                "username": actor.username,
-                "mode": mode.value,
-                "instruction": shown,
-                "original": captured["original"],
-                "original_sha256": board.sha256(captured["original"]),
-                "language": language,
-                "status": Status.STREAMING.value,
-                "created_at": now,
-            }
+        # Both must exist before a worker can take the job; neither needs the other.
+        await asyncio.gather(
+            self._edit(board.board_id(doc_id), lambda doc: board.create(doc, fields)),
+            self._create_record(
+                {
+                    "id": sid,
+                    "workspace_id": actor.workspace_id,
+                    "doc_id": doc_id,
+                    "user_id": actor.user_id,
+                    "username": actor.username,
+                    "mode": mode.value,
+                    "instruction": shown,
+                    "original": captured["original"],
+                    "original_sha256": board.sha256(captured["original"]),
+                    "language": language,
+                    "status": Status.STREAMING.value,
+                    "created_at": now,
+                }
+            ),
         )
         job = Job(
             suggestion_id=sid,
@@ -165,6 +169,9 @@ class Assistant:
             )
             raise
         return sid
+
+    async def _create_record(self, record: dict[str, Any]) -> None:
+        await self._records.create(record)
 
     def _capture(self, doc: Doc, selection: Selection, mode: Mode) -> dict[str, Any]:
         text = acceptance.text_of(doc)

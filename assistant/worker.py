@@ -178,6 +178,8 @@ class Worker:
                     status = await writer.finish(
                         finished_at=completion.finished_at, model=completion.model
                     )
+                    if writer.final_text is not None:
+                        result["output"] = writer.final_text
         await started_record
         if writer.superseded:
             log.warning("suggestion %s was taken over by another attempt", sid)

@@ -59,6 +59,8 @@ class ProposalWriter:
         self.flushes = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.final_text: str | None = None
+        """The proposal as it was left for accepting (code fences removed), once finished."""
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -178,6 +180,7 @@ class ProposalWriter:
             current = board.append(doc, self._sid, chunk, owner=self._owner)
             if current is not Status.STREAMING:
                 return current
+            self.final_text = board.strip_fence(doc, self._sid, self._suggestion["original"])
             extra = {"first_token_at": first} if self.flushes == 0 and first else {}
             board.transition(doc, self._sid, Status.PENDING, owner=self._owner, **fields, **extra)
             return Status.PENDING

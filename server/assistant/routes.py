@@ -104,13 +104,16 @@ async def assist(request: Request) -> Response:
         raise bad_request("this document id is too long for suggestions", "invalid_doc") from None
     # The suggestions live in a server-only companion document of the same workspace: every
     # member can read it live, no client can write it.
-    directory = access_of(request).directory
-    if await directory.doc(board_id) is None:  # a read on the hot path, a write only once
-        await directory.register_doc(
-            board_id,
-            actor.workspace_id,  # type: ignore[arg-type]
-            server_only=True,
-        )
+    part = _part(request)
+    if board_id not in part.registered:  # once per process: not a lookup on every request
+        directory = access_of(request).directory
+        if await directory.doc(board_id) is None:
+            await directory.register_doc(
+                board_id,
+                actor.workspace_id,  # type: ignore[arg-type]
+                server_only=True,
+            )
+        part.registered.add(board_id)
     sid = await _run(
         _part(request).service.request(
             doc_id,

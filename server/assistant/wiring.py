@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from assistant.intake import IntakeLimits
 from assistant.limits import Limiter, MemoryLimiter, RedisLimiter
@@ -29,6 +29,7 @@ from ..learning import model_lookup
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INSTRUCTIONS_CACHE_S = 5.0
 MAX_INSTRUCTIONS_CHARS = 4000
@@ -40,6 +41,8 @@ class AssistantPart:
     records: Records
     queue: JobQueue
     worker: Worker | None = None
+    registered: set[str] = field(default_factory=set)
+    """Suggestions documents this process knows are in the directory."""
 
     async def delete_workspace(self, workspace_id: str) -> None:
         await self.records.delete_workspace(workspace_id)
@@ -130,17 +133,11 @@ async def open_assistant(
             return
         model = ModelClient(model_config(settings))
         everywhere = settings.assistant_instructions
-        cached: dict[str, tuple[float, str]] = {}
+        own_instructions = refreshing(records.instructions, INSTRUCTIONS_CACHE_S)
 
         async def workspace_instructions(workspace_id: str) -> str:
-            """The deployment's instructions, then the workspace's own; cached briefly, so an
-            owner's change reaches every worker within a few seconds."""
-            now = time.monotonic()
-            hit = cached.get(workspace_id)
-            if hit is None or now - hit[0] > INSTRUCTIONS_CACHE_S:
-                hit = (now, await records.instructions(workspace_id))
-                cached[workspace_id] = hit
-            return "\n".join(part for part in (everywhere, hit[1]) if part)
+            """The deployment's instructions, then the workspace's own."""
+            return "\n".join(p for p in (everywhere, await own_instructions(workspace_id)) if p)
 
         part.worker = Worker(
             rooms.edit,  # type: ignore[arg-type]
@@ -162,6 +159,40 @@ async def open_assistant(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await model.aclose()
+
+
+def refreshing(
+    lookup: Callable[[str], Awaitable[T]], ttl_s: float
+) -> Callable[[str], Awaitable[T]]:
+    """Per-key cache that answers from memory and refreshes in the background once an answer
+    is older than ``ttl_s``: a workspace's instructions or promoted model never costs a
+    database round trip on the way to the first token (only the first request waits)."""
+    cache: dict[str, tuple[float, T]] = {}
+    refreshing_now: set[str] = set()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def refresh(key: str) -> None:
+        try:
+            cache[key] = (time.monotonic(), await lookup(key))
+        except Exception:
+            log.warning("refreshing %s failed", key, exc_info=True)
+        finally:
+            refreshing_now.discard(key)
+
+    async def cached(key: str) -> T:
+        hit = cache.get(key)
+        if hit is None:
+            value = await lookup(key)
+            cache[key] = (time.monotonic(), value)
+            return value
+        if time.monotonic() - hit[0] > ttl_s and key not in refreshing_now:
+            refreshing_now.add(key)
+            task = asyncio.get_running_loop().create_task(refresh(key))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return hit[1]
+
+    return cached
 
 
 def part_of(ctx: Any) -> AssistantPart:

@@ -7,6 +7,7 @@ from pycrdt import Doc, Text
 
 from assistant import anchors, board
 from assistant.acceptance import StaleError, accept, accept_many
+from assistant.output import unfenced
 
 
 def content(value: str) -> tuple[Doc, Text]:
@@ -72,3 +73,27 @@ def test_accept_all_applies_in_document_order_and_reports() -> None:
         "s5": "applied",
     }
     assert str(text) == "1 2 three fouur 5"
+
+
+@pytest.mark.parametrize(
+    ("text", "original", "expected"),
+    [
+        ("```python\nx = 1\n```", "x=1", "x = 1"),
+        ("```\nüber 😀\n```\n", "uber", "über 😀"),
+        ("x = 1", "x=1", "x = 1"),
+        ("```js\na\n```\nthen ```b```", "a", "```js\na\n```\nthen ```b```"),
+        ("```md\n# t\n```", "```md\n# s\n```", "```md\n# t\n```"),  # the original was fenced
+    ],
+)
+def test_a_fence_around_the_whole_proposal_is_removed(
+    text: str, original: str, expected: str
+) -> None:
+    assert unfenced(text, original) == expected
+    doc = Doc()
+    board.create(
+        doc,
+        {"id": "s", "original": original, "anchor_start": "", "anchor_end": "", "mode": "fix"},
+    )
+    board.append(doc, "s", text)
+    assert board.strip_fence(doc, "s", original) == expected
+    assert board.read(doc, "s")["proposal"] == expected
