@@ -27,6 +27,7 @@ from .errors import EXCEPTION_HANDLERS
 from .history.routes import ROUTES as HISTORY_ROUTES
 from .history.wiring import open_history
 from .learning import open_learning
+from .learning_routes import ROUTES as LEARNING_ROUTES
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
 from .web_routes import web_app
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> TandemApp:
         *ACCESS_ROUTES,
         *DRIVE_ROUTES,
         *HISTORY_ROUTES,
+        *LEARNING_ROUTES,
         *ASSISTANT_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]

@@ -93,7 +93,8 @@ async def open_objects(settings: Settings, backends: Backends) -> ObjectStore:
 @contextlib.asynccontextmanager
 async def open_learning(settings: Settings, backends: Backends) -> AsyncIterator[LearningPart]:
     async with open_learning_store(settings, backends) as store:
-        yield LearningPart(store, ModelRegistry(store), await open_objects(settings, backends))
+        registry = ModelRegistry(store, cache_s=settings.ft_registry_cache_s)
+        yield LearningPart(store, registry, await open_objects(settings, backends))
 
 
 ModelLookup = Callable[[str], Awaitable[str | None]]

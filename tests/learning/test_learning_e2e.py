@@ -127,9 +127,16 @@ async def test_corrections_train_a_model_the_next_request_uses(
         assert len(provider.chat_requests(promoted)) == before + 1
         assert (await suggestion(alice, doc, sid))["status"] == "pending"
 
-        # Rolling back sends the workspace's next request to the base model again.
-        code, [status], err = await finetune(tmp_path, provider, "rollback", ws, **extra)
-        assert code == 0 and status["current"] is None, err
+        # Members see the workspace's model; its owner may roll it back, which sends the
+        # next request to the base model again.
+        learning = f"/api/workspaces/{ws}/learning"
+        status = (await bob.request("GET", learning, expect=200)).json()
+        assert status["current"] == promoted and status["allow_training"] is True
+        assert [r["state"] for r in status["runs"]] == ["promoted"]
+        await bob.request("POST", f"{learning}/rollback", expect=403)
+        status = (await alice.request("POST", f"{learning}/rollback", expect=200)).json()
+        assert status["current"] is None
+        await alice.request("POST", f"{learning}/rollback", expect=409)
         sid = await ask(alice, doc, start, start + len("Line one"))
         assert (await wait_status(alice, doc, sid, "pending"))["model"] == "base-model"
 
