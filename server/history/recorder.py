@@ -24,6 +24,7 @@ from sync.rooms import Rooms
 from sync.types import DocId
 
 from . import metrics
+from .retention import to_prune
 from .store import HistoryStore, Point
 
 log = logging.getLogger(__name__)
@@ -206,12 +207,12 @@ class HistoryRecorder:
         return point
 
     async def _prune(self, doc_id: str, now: float) -> None:
-        points = await self._store.points(doc_id)  # newest first
-        old = [
-            p["id"]
-            for i, p in enumerate(points)
-            if i >= self._limits.keep_points or now - float(p["at"]) > self._limits.retention_s
-        ]
+        old = to_prune(
+            await self._store.points(doc_id),
+            now=now,
+            keep=self._limits.keep_points,
+            retention_s=self._limits.retention_s,
+        )
         if old:
             await self._store.delete_points(doc_id, old)
 
