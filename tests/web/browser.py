@@ -30,12 +30,12 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
 
-# The document's text as the editor shows it, without the remote carets' name labels.
+# The document's text as the editor shows it, without caret labels and suggestion widgets.
 _EDITOR_TEXT_JS = """() => {
   const lines = document.querySelectorAll('.cm-content .cm-line')
   return Array.from(lines, (line) => {
     const copy = line.cloneNode(true)
-    copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer').forEach((n) => n.remove())
+    copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer, .cm-sugg').forEach((n) => n.remove())
     return copy.textContent
   }).join('\\n')
 }"""

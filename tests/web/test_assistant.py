@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.accounts import Account, sign_up
-from tests.modelserver import ModelServer, Reply
+from tests.modelserver import Fail, ModelServer, Reply
 from tests.server_proc import TandemProcess
 from tests.web.browser import Tab, sign_in
 from tests.web.conftest import OpenTab, server_env
@@ -110,3 +110,62 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
         )
         await expect(tab.page.locator(".cm-sugg")).to_have_count(0)
     await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Accepted by {bob.username}")
+
+
+async def test_accept_all_reports_what_it_applied_and_marks_stale_and_failed_ones(
+    assisted: TandemProcess, model: ModelServer, tabs: OpenTab
+) -> None:
+    text = "alpha beta gamma delta\n"
+    alice = await sign_up(assisted.http_url, "alice-all")
+    bob = await sign_up(assisted.http_url, "bob-all")
+    ws = await alice.create_workspace("Batch")
+    await alice.add_member(ws, bob, "editor")
+    response = await alice.request(
+        "POST",
+        f"/api/workspaces/{ws}/drive/files",
+        json={"name": "w.txt", "text": text},
+        expect=201,
+    )
+    entry = response.json()["id"]
+    model.script_for("instruction-one", Reply("ALPHA"))
+    model.script_for("instruction-two", Reply("GAMMA"))
+    model.script_for("instruction-three", Fail(500, message="the model fell over"))
+    a, b = await tabs(), await tabs()
+    await sign_in(a, assisted.http_url, alice, f"#/w/{ws}/f/{entry}")
+    await sign_in(b, assisted.http_url, bob, f"#/w/{ws}/f/{entry}")
+    await a.wait_connected()
+    await b.wait_connected()
+
+    cards = b.page.locator(".sugg-card")
+    for phrase, instruction in [
+        ("alpha", "instruction-one"),
+        ("gamma", "instruction-two"),
+        ("delta", "instruction-three"),
+    ]:
+        await select(a, text, phrase)
+        await a.page.get_by_label("Instruction").fill(instruction)
+        await a.page.get_by_role("button", name="Ask", exact=True).click()
+        await expect(a.page.locator(".assistant .notice.info")).to_contain_text("asked")
+    await expect(cards.and_(b.page.locator('[data-status="pending"]'))).to_have_count(2)
+    failed = b.page.locator('.sugg-card[data-status="failed"]')
+    await expect(failed).to_have_count(1)
+    await expect(failed.locator(".error-text")).to_contain_text("Failed:")
+
+    # Bob changes "gamma" before anyone decides: that suggestion no longer fits the text.
+    await select(b, text, "gamm")
+    await b.page.keyboard.press("ArrowRight")
+    await b.page.keyboard.type("X")
+    changed = "alpha beta gammXa delta\n"
+    await a.expect_text(changed)
+
+    await b.page.get_by_role("button", name="Accept all (2)").click()
+    await expect(b.page.locator(".assistant .report")).to_have_text(
+        "Accept all: applied 1, 1 stale (the text had changed)."
+    )
+    final = "ALPHA beta gammXa delta\n"
+    await a.expect_text(final)
+    await b.expect_text(final)
+    stale = a.page.locator('.sugg-card[data-status="stale"]')
+    await expect(stale.locator(".error-text")).to_contain_text("Stale:")
+    await expect(a.page.locator('.sugg-card[data-status="accepted"]')).to_have_count(1)
+    await a.screenshot("assistant-accept-all")
