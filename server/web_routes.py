@@ -7,6 +7,7 @@ reload. It is the router's default: it answers only what no route matched, so ev
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from starlette.datastructures import Headers
@@ -75,8 +76,9 @@ class WebBundle:
             )
         found = self._file(path)
         if found is not None:
-            cache = _IMMUTABLE if path.startswith("assets/") else _REVALIDATE
-            return self._respond(request, found, cache)
+            if path.startswith("assets/"):
+                return self._respond(request, found, _IMMUTABLE, self._encoded(request, found))
+            return self._respond(request, found, _REVALIDATE)
         if "." in path.rsplit("/", 1)[-1]:
             # A missing file, not a client route: answering HTML here would only turn a
             # clear 404 into a confusing MIME-type error in the browser.
@@ -91,12 +93,40 @@ class WebBundle:
             return None
         return candidate
 
-    def _respond(self, request: Request, file: Path, cache: str) -> Response:
+    def _encoded(self, request: Request, file: Path) -> tuple[Path, str] | None:
+        """The copy build.mjs compressed, if the browser takes its encoding."""
+        accepted = {
+            part.split(";", 1)[0].strip()
+            for part in request.headers.get("accept-encoding", "").lower().split(",")
+        }
+        for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
+            candidate = file.with_name(file.name + suffix)
+            if encoding in accepted and candidate.is_file():
+                return candidate, encoding
+        return None
+
+    def _respond(
+        self,
+        request: Request,
+        file: Path,
+        cache: str,
+        encoded: tuple[Path, str] | None = None,
+    ) -> Response:
         headers = {"cache-control": cache, "x-content-type-options": "nosniff"}
         if file.suffix == ".html":
             headers.update(_PAGE_HEADERS)
-        # With the stat given, the ETag is known now, before the body is sent.
-        response = FileResponse(file, headers=headers, stat_result=file.stat())
+        if file.suffix in (".js", ".css"):
+            headers["vary"] = "accept-encoding"
+        body = file
+        if encoded is not None:
+            body, headers["content-encoding"] = encoded
+        media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if media_type.startswith("text/") or media_type.endswith("javascript"):
+            media_type += "; charset=utf-8"
+        # With the stat given, the ETag (of the bytes sent) is known before the body is sent.
+        response = FileResponse(
+            body, headers=headers, media_type=media_type, stat_result=body.stat()
+        )
         if _not_modified(response.headers, request.headers):
             kept = {k: v for k, v in response.headers.items() if k in ("etag", "cache-control")}
             return Response(status_code=304, headers=kept)

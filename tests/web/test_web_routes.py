@@ -23,13 +23,26 @@ async def test_index_and_hashed_assets_are_cached_correctly(server: TandemProces
         assert index.headers["x-frame-options"] == "DENY"
         script = re.search(r'src="(/assets/app-[^"]+\.js)"', index.text)
         assert script, index.text
-        asset = await client.get(script.group(1))
+        asset = await client.get(script.group(1), headers={"accept-encoding": "identity"})
         assert asset.status_code == 200
+        assert "content-encoding" not in asset.headers
         assert "javascript" in asset.headers["content-type"]
         assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
-        again = await client.get(script.group(1), headers={"if-none-match": asset.headers["etag"]})
+        again = await client.get(
+            script.group(1),
+            headers={"if-none-match": asset.headers["etag"], "accept-encoding": "identity"},
+        )
         assert again.status_code == 304
         assert again.content == b""
+        # Browsers that take gzip or brotli get the copies compressed at build time.
+        zipped = await client.get(script.group(1), headers={"accept-encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "accept-encoding"
+        assert int(zipped.headers["content-length"]) < len(asset.content) / 2
+        assert zipped.content == asset.content  # httpx undoes the gzip
+        brotli = await client.get(script.group(1), headers={"accept-encoding": "gzip, br"})
+        assert brotli.headers["content-encoding"] == "br"
+        assert "javascript" in brotli.headers["content-type"]
         head = await client.head("/")
         assert head.status_code == 200
         assert head.content == b""
