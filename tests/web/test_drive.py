@@ -89,6 +89,14 @@ async def test_files_one_member_creates_moves_and_trashes_show_in_the_others_tre
     await expect(trash.locator("summary")).to_have_text("Trash (0)")
     await b.screenshot("workspace-drive")
 
+    # A rename from Bob's menu shows under the new name for Alice.
+    await row(b, "logo.bin").locator("summary").click()
+    await row(b, "logo.bin").get_by_role("menuitem", name="Rename").click()
+    await b.page.get_by_label("New name for logo.bin").fill("brand.bin")
+    await b.page.get_by_label("New name for logo.bin").press("Enter")
+    await expect(row(a, "brand.bin")).to_be_visible()
+    await expect(row(a, "logo.bin")).to_have_count(0)
+
 
 async def test_a_viewer_sees_the_tree_but_no_editing_controls(
     server: TandemProcess, tabs: OpenTab
