@@ -71,8 +71,8 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
     alice, bob, ws, entry = await shared_file(assisted, "launch.md")
     # Slow enough that Bob, who looks for the suggestions document every few seconds until
     # the first request creates it, joins while it is still being written.
-    tokens = ["nimble ", "red", " (", "and ", "very ", "quick", ")"]
-    model.script_for("quick brown", Reply(tokens=tokens, rate_per_s=1.2))
+    tokens = ["nimble", ", ", "copper", "-", "coloured"]
+    model.script_for("quick brown", Reply(tokens=tokens, rate_per_s=1.0))
     a, b = await tabs(), await tabs()
     await sign_in(a, assisted.http_url, alice, f"#/w/{ws}/f/{entry}")
     await sign_in(b, assisted.http_url, bob, f"#/w/{ws}/f/{entry}")
@@ -93,15 +93,15 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
     await expect(inline).to_be_visible()
     await expect(b.page.locator(".cm-sugg-original")).to_have_text("quick brown")
     await expect(card).to_have_attribute("data-status", "pending")
-    await expect(inline.locator(".cm-sugg-proposal")).to_have_text("nimble red (and very quick)")
+    await expect(inline.locator(".cm-sugg-proposal")).to_have_text("nimble, copper-coloured")
     await expect(inline.locator(".cm-sugg-meta")).to_have_text(f"{alice.username} · test-model")
     await expect(card.locator("del")).to_have_text("quick brown")
-    await expect(card.locator("ins")).to_have_text("nimble red (and very quick)")
+    await expect(card.locator("ins")).to_have_text("nimble, copper-coloured")
     await expect(card.locator(".who")).to_have_text(f"asked by {alice.username} · test-model")
     await b.screenshot("editor-suggestion")
 
     await inline.get_by_role("button", name="Accept").click()
-    expected = TEXT.replace("quick brown", "nimble red (and very quick)")
+    expected = TEXT.replace("quick brown", "nimble, copper-coloured")
     await b.expect_text(expected.rstrip("\n") + "\n")
     await a.expect_text(expected.rstrip("\n") + "\n")
     for tab in (a, b):
