@@ -126,3 +126,19 @@ async def test_a_restore_point_brings_back_the_text_for_everyone(
     await expect(a.page.locator('.point-list li[data-reason="before_restore"]')).to_have_count(1)
     await expect(a.page.locator(".session-list li").first).not_to_contain_text("No edits")
     await a.screenshot("editor-history")
+
+
+async def test_a_removed_member_is_told_they_lost_access(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    owner = await sign_up(server.http_url, "owner-remove")
+    guest = await sign_up(server.http_url, "guest-remove")
+    ws = await owner.create_workspace("Closing")
+    doc = await owner.create_doc(ws)
+    await owner.add_member(ws, guest, "editor")
+    g = await tabs()
+    await sign_in(g, server.http_url, guest, doc_hash(ws, doc))
+    await g.wait_connected()
+    await owner.request("DELETE", f"/api/workspaces/{ws}/members/{guest.user_id}", expect=204)
+    await expect(g.connection).to_have_attribute("data-state", "refused")
+    await expect(g.connection).to_contain_text("You no longer have access to this document.")

@@ -230,7 +230,7 @@ export function driveTree(
   function menu(entry: Entry): HTMLElement {
     const items: HTMLElement[] = []
     const item = (label: string, action: () => void, danger = false) =>
-      h('button', { type: 'button', class: danger ? 'danger' : null, role: 'menuitem', onclick: (event: Event) => { (event.currentTarget as HTMLElement).closest('details')!.open = false; action() } }, label)
+      h('button', { type: 'button', class: danger ? 'danger' : null, onclick: (event: Event) => { (event.currentTarget as HTMLElement).closest('details')!.open = false; action() } }, label)
     if (entry.kind === 'folder' && canEdit) {
       items.push(item('New file here', () => beginCreate(entry.id, 'text')))
       items.push(item('New folder here', () => beginCreate(entry.id, 'folder')))
@@ -246,7 +246,7 @@ export function driveTree(
       'details',
       { class: 'menu' },
       h('summary', { 'aria-label': `Actions for ${entry.name}`, 'data-focus-key': `menu:${entry.id}` }, '⋯'),
-      h('div', { class: 'menu-items', role: 'menu' }, items),
+      h('div', { class: 'menu-items' }, items),
     )
   }
 
