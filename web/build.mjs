@@ -23,6 +23,8 @@ const result = await esbuild.build({
   sourcemap: 'linked',
   outdir: 'dist/assets',
   entryNames: '[name]-[hash]',
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   assetNames: '[name]-[hash]',
   metafile: true,
   logLevel: 'warning',

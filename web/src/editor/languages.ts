@@ -1,30 +1,24 @@
-// Syntax highlighting by file type.
-import { css } from '@codemirror/lang-css'
-import { html } from '@codemirror/lang-html'
-import { javascript } from '@codemirror/lang-javascript'
-import { json } from '@codemirror/lang-json'
-import { markdown } from '@codemirror/lang-markdown'
-import { python } from '@codemirror/lang-python'
+// Syntax highlighting by file type. Each language's parser is its own chunk, fetched when a
+// file of that type opens, so the first load carries none of them.
 import type { Extension } from '@codemirror/state'
 
 export interface Language {
   id: string
   label: string
   extensions: string[]
-  load(): Extension
+  load(): Promise<Extension>
 }
 
 export const LANGUAGES: Language[] = [
-  { id: 'text', label: 'Plain text', extensions: ['txt'], load: () => [] },
-  { id: 'markdown', label: 'Markdown', extensions: ['md', 'markdown'], load: () => markdown() },
-  { id: 'javascript', label: 'JavaScript', extensions: ['js', 'mjs', 'cjs', 'jsx'], load: () => javascript({ jsx: true }) },
-  { id: 'typescript', label: 'TypeScript', extensions: ['ts', 'mts', 'cts', 'tsx'], load: () => javascript({ typescript: true, jsx: true }) },
-  { id: 'python', label: 'Python', extensions: ['py', 'pyi'], load: () => python() },
-  { id: 'json', label: 'JSON', extensions: ['json'], load: () => json() },
-  { id: 'css', label: 'CSS', extensions: ['css'], load: () => css() },
-  { id: 'html', label: 'HTML', extensions: ['html', 'htm'], load: () => html() },
+  { id: 'text', label: 'Plain text', extensions: ['txt'], load: async () => [] },
+  { id: 'markdown', label: 'Markdown', extensions: ['md', 'markdown'], load: async () => (await import('@codemirror/lang-markdown')).markdown() },
+  { id: 'javascript', label: 'JavaScript', extensions: ['js', 'mjs', 'cjs', 'jsx'], load: async () => (await import('@codemirror/lang-javascript')).javascript({ jsx: true }) },
+  { id: 'typescript', label: 'TypeScript', extensions: ['ts', 'mts', 'cts', 'tsx'], load: async () => (await import('@codemirror/lang-javascript')).javascript({ typescript: true, jsx: true }) },
+  { id: 'python', label: 'Python', extensions: ['py', 'pyi'], load: async () => (await import('@codemirror/lang-python')).python() },
+  { id: 'json', label: 'JSON', extensions: ['json'], load: async () => (await import('@codemirror/lang-json')).json() },
+  { id: 'css', label: 'CSS', extensions: ['css'], load: async () => (await import('@codemirror/lang-css')).css() },
+  { id: 'html', label: 'HTML', extensions: ['html', 'htm'], load: async () => (await import('@codemirror/lang-html')).html() },
 ]
-
 export function languageById(id: string | null | undefined): Language {
   return LANGUAGES.find((language) => language.id === id) ?? LANGUAGES[0]
 }

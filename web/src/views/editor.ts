@@ -12,7 +12,7 @@ import { assistantPanel } from '../assistant/panel'
 import { historyPanel } from '../history/panel'
 import { userColor } from '../editor/colors'
 import { ConnectionIndicator, refusalMessage } from '../editor/connection'
-import { LANGUAGES, languageById, languageForName } from '../editor/languages'
+import { type Language, LANGUAGES, languageById, languageForName } from '../editor/languages'
 import { presenceList } from '../editor/presence'
 import { baseSetup } from '../editor/setup'
 import { rememberDoc } from '../recent'
@@ -98,7 +98,7 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
         doc: ytext.toString(),
         extensions: [
           baseSetup(`Text of ${name ?? 'the document'}`),
-          languageSlot.of(language.load()),
+          languageSlot.of([]),
           EditorState.readOnly.of(info.read_only),
           yCollab(ytext, provider.awareness, { undoManager }),
           assistant.extension,
@@ -106,6 +106,17 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       }),
     })
     cleanups.push(() => editor.destroy())
+    let wanted = ''
+    const setLanguage = (chosen: Language) => {
+      wanted = chosen.id
+      chosen.load().then(
+        (extension) => {
+          if (!disposed && wanted === chosen.id) editor.dispatch({ effects: languageSlot.reconfigure(extension) })
+        },
+        () => console.warn(`could not load ${chosen.label} highlighting`),
+      )
+    }
+    setLanguage(language)
     assistant.attach(editor)
 
     const languageSelect = h(
@@ -115,7 +126,7 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     )
     languageSelect.addEventListener('change', () => {
       localStorage.setItem(languageKey, languageSelect.value)
-      editor.dispatch({ effects: languageSlot.reconfigure(languageById(languageSelect.value).load()) })
+      setLanguage(languageById(languageSelect.value))
     })
 
     const history = historyPanel(ctx, { docId, canRestore: !info.read_only })
