@@ -47,6 +47,16 @@ async def test_sign_up_make_a_workspace_add_members_and_invite(
     await page.get_by_role("button", name="Create invite link").click()
     link = await page.get_by_label("Invite link").input_value()
     assert re.fullmatch(rf"{re.escape(server.http_url)}/#/signup\?invite=.+", link), link
+    # The owner tells the assistant how this workspace writes; it is kept for everyone.
+    instructions = page.get_by_label("Instructions for every request in this workspace")
+    await instructions.fill("Write British English.")
+    await page.get_by_role("button", name="Save instructions").click()
+    await expect(page.get_by_text("instructions saved")).to_be_visible()
+    await expect(page.locator(".model-status")).to_contain_text("Model: the base model")
+    saved = await dave.request(
+        "GET", f"/api/workspaces/{members_api.json()['workspaces'][0]['id']}/assistant", expect=200
+    )
+    assert saved.json()["instructions"] == "Write British English."
     await c.screenshot("workspace-members")
 
     # Someone new follows the link: the code is filled in and the workspace is theirs to see.

@@ -3,6 +3,7 @@ import { ApiError, type Member, type Role, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { field, h, notice, replace } from '../dom'
 import { driveTree } from '../drive/tree'
+import { assistantSettings } from './assistant_settings'
 import { recentDocs } from '../recent'
 import { href } from '../routes'
 
@@ -52,7 +53,7 @@ export function workspaceView(ctx: AppContext, ws: string): View {
     replace(
       root,
       h('h1', {}, workspace.name, ' ', h('span', { class: `role role-${workspace.role}` }, workspace.role)),
-      h('div', { class: 'columns' }, files, membersSection(ctx, workspace, owner)),
+      h('div', { class: 'columns' }, files, h('div', {}, membersSection(ctx, workspace, owner), assistantSettings(ctx, workspace))),
       owner ? settingsSection(ctx, workspace) : null,
     )
   }
@@ -240,16 +241,6 @@ function settingsSection(ctx: AppContext, workspace: Workspace): HTMLElement {
   const base = `/api/workspaces/${encodeURIComponent(workspace.id)}`
   const status = notice()
   const name = h('input', { name: 'name', required: true, maxlength: 100, value: workspace.name })
-  const training = h('input', { type: 'checkbox', checked: workspace.allow_training })
-  training.addEventListener('change', async () => {
-    try {
-      await ctx.api.patch(base, { allow_training: training.checked })
-      status.show(training.checked ? 'the assistant may learn from this workspace' : 'this workspace is left out of training', 'info')
-    } catch (error) {
-      training.checked = !training.checked
-      status.show(message(error, 'could not save'))
-    }
-  })
   return h(
     'section',
     { class: 'card', 'aria-labelledby': 'settings-title' },
@@ -272,7 +263,6 @@ function settingsSection(ctx: AppContext, workspace: Workspace): HTMLElement {
       field('Workspace name', name),
       h('button', { type: 'submit' }, 'Rename'),
     ),
-    h('div', { class: 'field checkbox' }, h('label', {}, training, ' Let the assistant learn from accepted suggestions here')),
     h(
       'button',
       {
