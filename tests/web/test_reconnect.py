@@ -107,3 +107,38 @@ async def test_short_lived_access_tokens_are_refreshed_for_requests_and_reconnec
         for proc in (server, restarted):
             if proc is not None and proc.proc is not None and proc.proc.returncode is None:
                 await proc.kill()
+
+
+async def test_going_offline_keeps_edits_and_sends_them_when_back(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    alice = await sign_up(server.http_url, "alice-offline")
+    bob = await sign_up(server.http_url, "bob-offline")
+    ws = await alice.create_workspace("Train ride")
+    doc = await alice.create_doc(ws)
+    await alice.add_member(ws, bob, "editor")
+    a, b = await tabs(), await tabs()
+    await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
+    await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
+    await a.wait_connected()
+    await b.wait_connected()
+
+    # The browser logs the sockets it cannot open while offline.
+    a.allowed.append(EXPECTED_WHILE_SERVER_DOWN)
+    await a.page.context.set_offline(True)
+    await expect(a.connection).to_have_attribute("data-state", "offline")
+    await a.type_at_end("Written in a tunnel.")
+    await expect(a.connection).to_have_attribute("data-unsynced", "true")
+    await b.type_at_end("Meanwhile at the office. ")
+
+    await a.page.context.set_offline(False)
+    await a.wait_connected()
+    await expect(a.connection).to_have_attribute("data-unsynced", "false")
+    # Both edits meet, in the same order for both.
+    await b.page.wait_for_function(
+        "() => document.querySelector('.cm-content').textContent.includes('tunnel')"
+    )
+    text = await b.text()
+    assert "Written in a tunnel." in text
+    assert "Meanwhile at the office. " in text
+    await a.expect_text(text)

@@ -45,11 +45,20 @@ export function openProvider(
     }
     if (!disposed) onRefused(code, reason)
   })
+  // Back online, the old socket may be dead without knowing it yet (the stock client waits
+  // 30 s of silence): start a fresh one, which resyncs both ways at once.
+  const online = () => {
+    if (!provider.shouldConnect) return
+    provider.disconnect()
+    provider.connect()
+  }
+  window.addEventListener('online', online)
   provider.connect()
   return {
     provider,
     dispose() {
       disposed = true
+      window.removeEventListener('online', online)
       unsubscribe()
       provider.destroy()
     },

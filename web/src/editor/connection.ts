@@ -57,7 +57,7 @@ export class ConnectionIndicator {
     })
     doc.on('update', (_update: Uint8Array, origin: unknown) => {
       // A local edit made while not synced has not reached the server yet.
-      if (origin !== provider && !(provider.wsconnected && provider.synced)) {
+      if (origin !== provider && !(provider.wsconnected && provider.synced && navigator.onLine)) {
         this.unsynced = true
         this.update()
       }
@@ -85,8 +85,8 @@ export class ConnectionIndicator {
     const p = this.provider
     let state: ConnectionState
     if (this.refusal) state = 'refused'
-    else if (p.wsconnected && p.synced) state = 'connected'
     else if (!navigator.onLine) state = 'offline'
+    else if (p.wsconnected && p.synced) state = 'connected'
     else state = this.everSynced ? 'reconnecting' : 'connecting'
     this.state = state
     this.el.dataset.state = state
