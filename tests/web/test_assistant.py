@@ -69,10 +69,10 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
     assisted: TandemProcess, model: ModelServer, tabs: OpenTab
 ) -> None:
     alice, bob, ws, entry = await shared_file(assisted, "launch.md")
-    # Slow enough that Bob, who looks for the suggestions document every few seconds until
-    # the first request creates it, joins while it is still being written.
+    # Bob joins the suggestions document when Alice's presence says it exists (the first
+    # request creates it), quickly enough to watch the proposal being written.
     tokens = ["nimble", ", ", "copper", "-", "coloured"]
-    model.script_for("quick brown", Reply(tokens=tokens, rate_per_s=1.0))
+    model.script_for("quick brown", Reply(tokens=tokens, rate_per_s=3.0))
     a, b = await tabs(), await tabs()
     await sign_in(a, assisted.http_url, alice, f"#/w/{ws}/f/{entry}")
     await sign_in(b, assisted.http_url, bob, f"#/w/{ws}/f/{entry}")

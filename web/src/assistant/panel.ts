@@ -2,6 +2,8 @@
 // every suggestion of the document live, accept, reject or accept all.
 import type { Extension } from '@codemirror/state'
 import { EditorView, keymap } from '@codemirror/view'
+import type { WebsocketProvider } from 'y-websocket'
+import type { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { ApiError } from '../api'
 import type { AppContext } from '../context'
@@ -39,13 +41,12 @@ function message(error: unknown, fallback: string): string {
 
 export function assistantPanel(
   ctx: AppContext,
-  opts: { docId: string; ydoc: Y.Doc; ytext: Y.Text; canDecide: boolean; language?: string },
+  opts: { docId: string; ydoc: Y.Doc; ytext: Y.Text; awareness: Awareness; canDecide: boolean; language?: string },
 ): AssistantPanel {
   const { docId, ydoc, ytext, canDecide } = opts
   const api = `/api/docs/${encodeURIComponent(docId)}`
   let view: EditorView | null = null
   let suggestions: Suggestion[] = []
-  let boardConnected = false
   const cleanups: (() => void)[] = []
   const status = notice()
 
@@ -119,23 +120,44 @@ export function assistantPanel(
   cleanups.push(() => board.destroy())
   entries.observeDeep(() => refresh())
 
+  // The server creates the suggestions document at a document's first request; until then
+  // joining it is refused (4404). Whoever has it open says so in their presence, so the others
+  // join the moment it exists; a slow retry covers a peer that cannot tell us.
+  let boardProvider: WebsocketProvider | null = null
+  let retry: ReturnType<typeof setTimeout> | undefined
+  cleanups.push(() => clearTimeout(retry))
+
   function connectBoard(boardId: string): void {
-    if (boardConnected) return
-    boardConnected = true
-    let delay = 1000
+    if (boardProvider) return
+    let delay = 2000
     const connection = openProvider(ctx, boardId, board, (code) => {
-      // The server creates the suggestions document at the first request: until someone
-      // asks, it does not exist (4404). Look again now and then.
       if (code === 4404) {
-        const timer = setTimeout(() => connection.provider.connect(), delay)
-        delay = Math.min(delay * 2, 3000)
-        cleanups.push(() => clearTimeout(timer))
+        clearTimeout(retry)
+        retry = setTimeout(() => connection.provider.connect(), delay)
+        delay = Math.min(delay * 2, 30_000)
       } else {
         status.show('the suggestions stopped updating (no access); reload to try again')
       }
     }, { resyncMs: SERVER_DOC_RESYNC_MS })
+    boardProvider = connection.provider
+    connection.provider.on('sync', (synced) => {
+      if (synced) opts.awareness.setLocalStateField('suggestions', true)
+    })
     cleanups.push(connection.dispose)
   }
+
+  function joinIfAnnounced(): void {
+    if (!boardProvider || boardProvider.wsconnected || boardProvider.wsconnecting) return
+    for (const state of opts.awareness.getStates().values()) {
+      if (state.suggestions === true) {
+        clearTimeout(retry)
+        boardProvider.connect()
+        return
+      }
+    }
+  }
+  opts.awareness.on('change', joinIfAnnounced)
+  cleanups.push(() => opts.awareness.off('change', joinIfAnnounced))
 
   function refresh(): void {
     suggestions = (Object.values(entries.toJSON()) as Suggestion[]).sort((a, b) => b.created_at - a.created_at)

@@ -91,7 +91,7 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     const language = name ? languageForName(name) : languageById(localStorage.getItem(languageKey))
     const languageSlot = new Compartment()
     const undoManager = new Y.UndoManager(ytext)
-    const assistant = assistantPanel(ctx, { docId, ydoc: doc, ytext, canDecide: !info.read_only, language: language.id === 'text' ? undefined : language.label })
+    const assistant = assistantPanel(ctx, { docId, ydoc: doc, ytext, awareness: provider.awareness, canDecide: !info.read_only, language: language.id === 'text' ? undefined : language.label })
     cleanups.push(assistant.dispose)
     const editor = new EditorView({
       state: EditorState.create({
