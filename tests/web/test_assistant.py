@@ -93,6 +93,10 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
     await expect(inline).to_be_visible()
     await expect(b.page.locator(".cm-sugg-original")).to_have_text("quick brown")
     await expect(card).to_have_attribute("data-status", "pending")
+    # Screen readers hear when it is ready (not every streamed token).
+    await expect(b.page.locator(".assistant .sr-only")).to_have_text(
+        f"Suggestion from {alice.username}: Pending"
+    )
     await expect(inline.locator(".cm-sugg-proposal")).to_have_text("nimble, copper-coloured")
     await expect(inline.locator(".cm-sugg-meta")).to_have_text(f"{alice.username} · test-model")
     await expect(card.locator("del")).to_have_text("quick brown")

@@ -141,7 +141,10 @@ export function assistantPanel(
     }, { resyncMs: SERVER_DOC_RESYNC_MS })
     boardProvider = connection.provider
     connection.provider.on('sync', (synced) => {
-      if (synced) opts.awareness.setLocalStateField('suggestions', true)
+      if (!synced) return
+      // What was there when we joined is not news; what arrives from now on is.
+      primed = true
+      opts.awareness.setLocalStateField('suggestions', true)
     })
     cleanups.push(connection.dispose)
   }
@@ -159,8 +162,25 @@ export function assistantPanel(
   opts.awareness.on('change', joinIfAnnounced)
   cleanups.push(() => opts.awareness.off('change', joinIfAnnounced))
 
+  // Screen readers hear of suggestions that arrive and finish, not of every streamed token.
+  const announcer = h('p', { class: 'sr-only', 'aria-live': 'polite' })
+  const heard = new Map<string, string>()
+  let primed = false
+
+  function announce(): void {
+    const news: string[] = []
+    for (const s of suggestions) {
+      const before = heard.get(s.id)
+      if (primed && before === undefined) news.push(`New suggestion from ${s.requested_by_name}`)
+      else if (primed && before !== s.status && s.status !== 'streaming') news.push(`Suggestion from ${s.requested_by_name}: ${STATUS_LABELS[s.status] ?? s.status}`)
+      heard.set(s.id, s.status)
+    }
+    if (news.length) announcer.textContent = news.join('. ')
+  }
+
   function refresh(): void {
     suggestions = (Object.values(entries.toJSON()) as Suggestion[]).sort((a, b) => b.created_at - a.created_at)
+    announce()
     view?.dispatch({ effects: setSuggestions.of(suggestions) })
     render()
   }
@@ -248,6 +268,7 @@ export function assistantPanel(
     h('div', { class: 'sugg-head' }, h('h3', {}, 'Suggestions'), acceptAllButton),
     report,
     status.el,
+    announcer,
     list,
   )
   render()
