@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import Locator, expect
 
 from tests.accounts import sign_up
@@ -117,6 +119,11 @@ async def test_a_viewer_sees_the_tree_but_no_editing_controls(
     await expect(v.page.get_by_role("button", name="New file")).to_have_count(0)
     await row(v, "readme.txt").locator("summary").click()
     await expect(row(v, "readme.txt").locator(".menu-items button")).to_have_text(["Download"])
+    async with v.page.expect_download() as downloading:
+        await row(v, "readme.txt").get_by_role("button", name="Download").click()
+    download = await downloading.value
+    assert download.suggested_filename == "readme.txt"
+    assert Path(await download.path()).read_text() == "hi"
     await row(v, "readme.txt").get_by_role("link", name="readme.txt").click()
     await v.wait_connected()
     await v.expect_text("hi")
