@@ -64,6 +64,21 @@ async def test_files_one_member_creates_moves_and_trashes_show_in_the_others_tre
     await b.expect_text("# Plan")
     await a.screenshot("drive-editor")
 
+    # Alice renames it from her sidebar: Bob's open editor follows the new name.
+    await row(a, "notes.md").locator("summary").click()
+    await row(a, "notes.md").get_by_role("button", name="Rename").click()
+    await a.page.get_by_label("New name for notes.md").fill("plan.md")
+    await a.page.get_by_label("New name for notes.md").press("Enter")
+    await expect(b.page.locator(".doc-title")).to_have_text("plan.md")
+    # She trashes it: Bob is told, and restores it from his sidebar's trash.
+    await row(a, "plan.md").locator("summary").click()
+    await row(a, "plan.md").get_by_role("button", name="Move to trash").click()
+    await expect(b.page.locator(".file-gone")).to_contain_text("in the trash")
+    await b.page.locator(".sidebar .trash summary").click()
+    await b.page.locator(".sidebar .trash").get_by_role("button", name="Restore").click()
+    await expect(b.page.locator(".file-gone")).to_be_hidden()
+    await b.expect_text("# Plan")
+
     # Bob uploads a small binary file; it appears for Alice with its size.
     await b.page.goto(f"{server.http_url}/#/w/{ws}")
     await b.page.locator(".drive input[type=file]").set_input_files(

@@ -39,7 +39,7 @@ function message(error: unknown, fallback: string): string {
 
 export function driveTree(
   ctx: AppContext,
-  opts: { ws: string; role: Role; compact?: boolean; current?: string },
+  opts: { ws: string; role: Role; compact?: boolean; current?: string; onChange?: (index: TreeIndex) => void },
 ): DriveTree {
   const { ws, role } = opts
   const base = `/api/workspaces/${encodeURIComponent(ws)}/drive`
@@ -111,6 +111,7 @@ export function driveTree(
     const entries: Entry[] = liveSynced && live ? (Object.values(live.toJSON()) as Entry[]) : [...(listing?.entries ?? []), ...(listing?.trash ?? [])]
     index = new TreeIndex(entries)
     render()
+    opts.onChange?.(index)
   }
 
   function follow(treeDoc: string): void {

@@ -3,7 +3,7 @@
 import { ApiError, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { h, replace } from '../dom'
-import { formatBytes, formatTime, type Entry } from '../drive/model'
+import { formatBytes, formatTime, type Entry, type TreeIndex } from '../drive/model'
 import { download } from '../drive/transfer'
 import { driveTree } from '../drive/tree'
 import { href } from '../routes'
@@ -49,7 +49,24 @@ export function fileView(ctx: AppContext, ws: string, entryId: string): View {
     }
     view.title = entry.name
     document.title = `${entry.name} · Tandem`
-    const tree = driveTree(ctx, { ws, role: workspace.role, compact: true, current: entry.id })
+    // The tree is live: follow this file's renames, and say so when it goes to the trash.
+    const banner = h('p', { class: 'notice error file-gone', role: 'status', hidden: true })
+    let shownName = entry.name
+    const onChange = (index: TreeIndex) => {
+      const now = index.byId.get(entry.id)
+      if (!now) return
+      if (now.name !== shownName) {
+        shownName = now.name
+        const title = main.querySelector('.doc-title, h1')
+        if (title) title.textContent = now.name
+        document.title = `${now.name} · Tandem`
+        ctx.setCrumbs([{ label: workspace.name, href: href.workspace(ws) }, { label: now.name }])
+      }
+      const gone = !index.isLive(now)
+      banner.hidden = !gone
+      banner.textContent = gone ? 'This file is in the trash now. Restore it from the trash to keep it.' : ''
+    }
+    const tree = driveTree(ctx, { ws, role: workspace.role, compact: true, current: entry.id, onChange })
     cleanups.push(tree.dispose)
     side.append(tree.el)
     if (entry.kind === 'folder') {
@@ -57,10 +74,10 @@ export function fileView(ctx: AppContext, ws: string, entryId: string): View {
     } else if (entry.kind === 'text' && entry.doc_id) {
       const editor = editorView(ctx, ws, entry.doc_id, entry.name)
       cleanups.push(() => editor.dispose?.())
-      replace(main, editor.el)
+      replace(main, banner, editor.el)
     } else {
       ctx.setCrumbs([{ label: workspace.name, href: href.workspace(ws) }, { label: entry.name }])
-      replace(main, binaryCard(ctx, ws, entry))
+      replace(main, banner, binaryCard(ctx, ws, entry))
     }
   }
   void open()
