@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 
@@ -18,6 +19,8 @@ from ..settings import Settings
 from .wiring import open_assistant
 
 log = logging.getLogger(__name__)
+
+WORKER_ROOM_GRACE_S = 30.0
 
 
 class WorkerConfigError(Exception):
@@ -35,7 +38,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         Rooms(
             backends.store,
             origin=Origin(f"{settings.pod_id}/assistant"),
-            limits=settings.sync_limits,
+            # A worker has no peers to keep a document open: without a longer grace it would
+            # reload a document's suggestions from Redis for nearly every job (~50 ms).
+            limits=dataclasses.replace(
+                settings.sync_limits,
+                room_grace_s=max(settings.room_grace_s, WORKER_ROOM_GRACE_S),
+            ),
             tail=backends.tail,
         ) as rooms,
         open_assistant(settings, backends, rooms, run_workers=True),
