@@ -45,8 +45,11 @@ async def test_sign_up_make_a_workspace_add_members_and_invite(
 
     await page.get_by_label("Invite a new user as").select_option("viewer")
     await page.get_by_role("button", name="Create invite link").click()
-    link = await page.get_by_label("Invite link").input_value()
-    assert re.fullmatch(rf"{re.escape(server.http_url)}/#/signup\?invite=.+", link), link
+    invite = page.get_by_label("Invite link")
+    await expect(invite).to_have_value(
+        re.compile(rf"{re.escape(server.http_url)}/#/signup\?invite=.+")
+    )
+    link = await invite.input_value()
     # The owner tells the assistant how this workspace writes; it is kept for everyone.
     instructions = page.get_by_label("Instructions for every request in this workspace")
     await instructions.fill("Write British English.")
