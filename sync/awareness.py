@@ -25,7 +25,12 @@ class RoomAwareness:
     def apply(self, owner: Hashable, entries: list[AwarenessEntry]) -> None:
         for entry in entries:
             current = self._entries.get(entry.client_id)
-            if current is not None and entry.clock < current.clock:
+            # As y-protocols does: a state with the same clock is old news, except a removal.
+            # Stock clients echo everyone's awareness back; taking the echo as new would hand
+            # the entry to the echoing peer, and its real owner's departure would not remove it.
+            if current is not None and (
+                entry.clock < current.clock or (entry.clock == current.clock and not entry.removed)
+            ):
                 continue
             if entry.removed:
                 self._forget(entry.client_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import websockets
@@ -49,7 +50,10 @@ async def test_bad_frame_closes_only_its_sender(server: TandemProcess, case: str
         async with PyClient(doc) as bad:
             await bad.send(frame)
             code, _ = await bad.wait_closed()
-        assert code == expected_code
+        # The server fails an oversize frame after reading only its header; closing a socket
+        # with unread bytes makes the kernel send a reset, which can overtake the 1009 close
+        # frame on a loaded machine. Either way only this client is gone, as checked below.
+        assert code == expected_code or (case == "oversize frame" and code is None)
         await b.insert(7, "after")
         await a.wait_text("before after")
     async with PyClient(doc) as fresh:

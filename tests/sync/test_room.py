@@ -204,6 +204,23 @@ async def test_awareness_of_a_leaving_peer_is_removed_for_everyone(rooms: Rooms)
     assert decode_awareness(removal.payload) == [AwarenessEntry(42, 2, "null")]
 
 
+async def test_awareness_echoed_by_another_peer_stays_with_its_owner(rooms: Rooms) -> None:
+    """Stock clients send everyone's states back; the echo must not take the entry over, or
+    the owner's departure would leave a ghost cursor behind."""
+    a, _ = connect()
+    b, _ = connect()
+    room = await rooms.join(DOC, a)
+    await rooms.join(DOC, b)
+    payload = encode_awareness([AwarenessEntry(42, 3, '{"user":{"name":"ann"}}')])
+    await room.handle(a, AwarenessMessage(payload))
+    await room.handle(b, AwarenessMessage(payload))  # b echoes ann's state, same clock
+    _drain(b)
+    rooms.leave(room, a)
+    (removal,) = [decode(f) for f in _drain(b)]
+    assert isinstance(removal, AwarenessMessage)
+    assert decode_awareness(removal.payload) == [AwarenessEntry(42, 4, "null")]
+
+
 async def test_joiner_receives_present_awareness(rooms: Rooms) -> None:
     a, _ = connect()
     room = await rooms.join(DOC, a)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright, expect
 
 from tests.server_proc import TandemProcess
 from tests.web.browser import CHROMIUM, CHROMIUM_FLAGS, WEB_DIST, Tab, new_context, open_tab
@@ -14,6 +14,10 @@ from tests.web.browser import CHROMIUM, CHROMIUM_FLAGS, WEB_DIST, Tab, new_conte
 JWT_SECRET = "web-tests-secret-0123456789-abcdefghijklmnopq"
 
 OpenTab = Callable[..., Awaitable[Tab]]
+
+# Assertions wait for the page; 5 s (Playwright's default) is short on a 2-core machine that
+# also runs the servers, and waiting longer costs nothing when the page is right.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
