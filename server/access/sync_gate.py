@@ -17,8 +17,9 @@ from typing import Any, Self
 from server.errors import ApiError
 from sync.peer import CloseCode, Peer
 
+from .directory import Directory
 from .guard import Access, Principal
-from .models import WorkspaceId
+from .models import DocRecord, WorkspaceId
 from .roles import Role
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,23 @@ class Grant:
     doc_id: str = ""
 
 
+COMPANION_SUFFIXES = (":suggestions",)
+"""Server-written companions of a document (``{doc_id}:suggestions``): they belong to the
+document's workspace and take no client writes, from the moment the document exists."""
+
+
+async def resolve_doc(directory: Directory, doc_id: str) -> DocRecord | None:
+    record = await directory.doc(doc_id)
+    if record is not None:
+        return record
+    for suffix in COMPANION_SUFFIXES:
+        if doc_id.endswith(suffix):
+            base = await directory.doc(doc_id[: -len(suffix)])
+            if base is not None and not base.server_only:
+                return DocRecord(doc_id, base.workspace_id, server_only=True)
+    return None
+
+
 async def grant_for(access: Access, token: str | None, doc_id: str, *, open_access: bool) -> Grant:
     if open_access:
         return Grant(None, None, can_write=True)
@@ -49,7 +67,7 @@ async def grant_for(access: Access, token: str | None, doc_id: str, *, open_acce
         principal = access.principal_from_token(token)
     except ApiError as exc:
         raise SyncRefusedError(CloseCode.UNAUTHORIZED, exc.message) from None
-    record = await access.directory.doc(doc_id)
+    record = await resolve_doc(access.directory, doc_id)
     role = (
         await access.directory.role(record.workspace_id, principal.user_id)
         if record is not None
@@ -120,7 +138,7 @@ class AccessWatch:
             if key not in roles:
                 roles[key] = await self.access.directory.role(*key)
             if grant.doc_id not in docs:
-                record = await self.access.directory.doc(grant.doc_id)
+                record = await resolve_doc(self.access.directory, grant.doc_id)
                 docs[grant.doc_id] = record is not None and record.workspace_id == key[0]
             role = roles[key]
             if not docs[grant.doc_id]:

@@ -199,3 +199,25 @@ async def test_peers_of_an_unregistered_document_are_closed_by_the_recheck(
         assert closes[0]["code"] == 4404
     finally:
         await server.kill()
+
+
+async def test_a_documents_suggestions_open_read_only_before_any_request(
+    server: TandemProcess, js: YjsClients
+) -> None:
+    owner = await sign_up(server.http_url)
+    outsider = await sign_up(server.http_url)
+    doc = await owner.create_doc(await owner.create_workspace())
+    board = f"{doc}:suggestions"
+    await js.connect("owner", server.ws_url, board, params={"token": owner.token})
+    await js.connect("watch", server.ws_url, board, params={"token": owner.token})
+    await js.insert("owner", 0, "forged")
+    await _after_server_handled(js, "owner", "watch")
+    assert await js.text("watch") == ""
+    await js.connect(
+        "outsider", server.ws_url, board, params={"token": outsider.token}, synced=False
+    )
+    assert (await js.wait_closed("outsider"))[0]["code"] == 4404
+    await js.connect(
+        "none", server.ws_url, "nodoc:suggestions", params={"token": owner.token}, synced=False
+    )
+    assert (await js.wait_closed("none"))[0]["code"] == 4404
