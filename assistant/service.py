@@ -109,64 +109,69 @@ class Assistant:
             raise InvalidRequestError("a rewrite needs an instruction")
         captured = await self._edit(doc_id, lambda doc: self._capture(doc, selection, mode))
         await self._limiter.admit(actor.user_id, actor.workspace_id, sid)
-        now = time.time()
-        fields = {
-            "id": sid,
-            "doc_id": doc_id,
-            "mode": mode.value,
-            "instruction": shown,
-            "anchor_start": captured["anchor_start"],
-            "anchor_end": captured["anchor_end"],
-            "original": captured["original"],
-            "requested_by": actor.user_id,
-            "requested_by_name": actor.username,
-        }
-        # Both must exist before a worker can take the job; neither needs the other.
-        await asyncio.gather(
-            self._edit(board.board_id(doc_id), lambda doc: board.create(doc, fields)),
-            self._create_record(
-                {
-                    "id": sid,
-                    "workspace_id": actor.workspace_id,
-                    "doc_id": doc_id,
-                    "user_id": actor.user_id,
-                    "username": actor.username,
-                    "mode": mode.value,
-                    "instruction": shown,
-                    "original": captured["original"],
-                    "original_sha256": board.sha256(captured["original"]),
-                    "language": language,
-                    "status": Status.STREAMING.value,
-                    "created_at": now,
-                }
-            ),
-        )
-        job = Job(
-            suggestion_id=sid,
-            doc_id=doc_id,
-            workspace_id=actor.workspace_id,
-            user_id=actor.user_id,
-            username=actor.username,
-            mode=mode,
-            instruction=instruction,
-            original=captured["original"],
-            before=captured["before"],
-            after=captured["after"],
-            language=language,
-            requested_at=now,
-        )
         try:
-            await self._queue.put(job)
-            metrics.REQUESTS.labels("queued").inc()
-            metrics.QUEUE_DEPTH.set(await self._queue.depth())
-        except QueueFullError as exc:
-            metrics.REQUESTS.labels("queue_full").inc()
-            busy = f"the assistant is busy: {exc}"
-            await self._limiter.release(actor.workspace_id, sid)
-            await self._edit(
-                board.board_id(doc_id),
-                lambda doc: board.transition(doc, sid, Status.FAILED, error=busy),
+            now = time.time()
+            fields = {
+                "id": sid,
+                "doc_id": doc_id,
+                "mode": mode.value,
+                "instruction": shown,
+                "anchor_start": captured["anchor_start"],
+                "anchor_end": captured["anchor_end"],
+                "original": captured["original"],
+                "requested_by": actor.user_id,
+                "requested_by_name": actor.username,
+            }
+            # Both must exist before a worker can take the job; neither needs the other.
+            await asyncio.gather(
+                self._edit(board.board_id(doc_id), lambda doc: board.create(doc, fields)),
+                self._create_record(
+                    {
+                        "id": sid,
+                        "workspace_id": actor.workspace_id,
+                        "doc_id": doc_id,
+                        "user_id": actor.user_id,
+                        "username": actor.username,
+                        "mode": mode.value,
+                        "instruction": shown,
+                        "original": captured["original"],
+                        "original_sha256": board.sha256(captured["original"]),
+                        "language": language,
+                        "status": Status.STREAMING.value,
+                        "created_at": now,
+                    }
+                ),
             )
+            job = Job(
+                suggestion_id=sid,
+                doc_id=doc_id,
+                workspace_id=actor.workspace_id,
+                user_id=actor.user_id,
+                username=actor.username,
+                mode=mode,
+                instruction=instruction,
+                original=captured["original"],
+                before=captured["before"],
+                after=captured["after"],
+                language=language,
+                requested_at=now,
+            )
+            try:
+                await self._queue.put(job)
+                metrics.REQUESTS.labels("queued").inc()
+                metrics.QUEUE_DEPTH.set(await self._queue.depth())
+            except QueueFullError as exc:
+                metrics.REQUESTS.labels("queue_full").inc()
+                busy = f"the assistant is busy: {exc}"
+                await self._limiter.release(actor.workspace_id, sid)
+                await self._edit(
+                    board.board_id(doc_id),
+                    lambda doc: board.transition(doc, sid, Status.FAILED, error=busy),
+                )
+                raise
+        except Exception:
+            # Nothing will stream: the slot goes back (releasing twice is harmless).
+            await self._limiter.release(actor.workspace_id, sid)
             raise
         return sid
 
