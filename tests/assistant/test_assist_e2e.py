@@ -160,3 +160,31 @@ async def test_viewer_cannot_ask_or_decide_and_outsiders_see_nothing(
     board.apply_update(await js.encode_state("w"))
     assert str(board.get("content", type=Text)) == ""
     assert board.get("suggestions", type=Map)[sid]["status"] == "rejected"
+
+
+async def test_a_range_given_as_yjs_relative_positions_from_a_js_client(
+    server: TandemProcess, model: ModelServer, js: YjsClients
+) -> None:
+    alice, _, _, doc = await team(server)
+    await join(js, server, {"a": alice}, doc)
+    text = "👋 Hallo, schöne 🌍 Welt!"
+    await js.insert("a", 0, text)
+    start, end = text.index("schöne"), text.index(" Welt")
+    utf16 = [len(text[:i].encode("utf-16-le")) // 2 for i in (start, end)]
+    async with RelPos() as yjs:
+        anchor_start, anchor_end = await yjs.encode(
+            await js.encode_state("a"), [(utf16[0], 0), (utf16[1], 0)]
+        )
+    await js.insert("a", 0, "✨")  # the anchors follow the text; offsets would not
+    model.script_for("schöne 🌍", Reply("wunderbare 🌎"))
+    sid = await ask(
+        alice,
+        doc,
+        0,
+        0,
+        range={"anchor_start": anchor_start, "anchor_end": anchor_end},
+    )
+    done = await wait_status(alice, doc, sid, "pending")
+    assert done["original"] == "schöne 🌍"
+    await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/accept", expect=200)
+    await js.wait_text("a", equals="✨👋 Hallo, wunderbare 🌎 Welt!")
