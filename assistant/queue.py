@@ -32,6 +32,9 @@ class Delivery:
     job: Job
     ack: Callable[[], Awaitable[None]]
     heartbeat: Callable[[], Awaitable[None]]
+    redelivered: bool = False
+    """Whether an unacknowledged job comes back (Redis: to another worker after the idle
+    time); an in-process queue forgets it."""
 
 
 class JobQueue(Protocol):
@@ -119,7 +122,7 @@ class RedisQueue:
             # Claiming our own entry resets its idle time: nobody reclaims a live worker's job.
             await self._redis.xclaim(STREAM, GROUP, consumer, 0, [entry_id], justid=True)
 
-        return Delivery(job, ack, heartbeat)
+        return Delivery(job, ack, heartbeat, redelivered=True)
 
     async def deliveries(self, consumer: str) -> AsyncIterator[Delivery]:
         await self._ensure_group()

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycrdt import Doc
+
 from . import board, metrics
 from .intake import IntakeLimits, prepare
 from .limits import Limiter
@@ -92,12 +94,29 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Storage failed under us: leave the entry unacknowledged so another worker
-            # (or this one, after the idle time) starts the suggestion over.
             log.exception("assistant job %s failed", delivery.job.suggestion_id)
-            return
+            if delivery.redelivered:
+                # Storage failed under us: leave the entry unacknowledged so another worker
+                # (or this one, after the idle time) starts the suggestion over.
+                return
+            await self._give_up(delivery.job, "the assistant failed internally; ask again")
         with contextlib.suppress(Exception):
             await delivery.ack()
+
+    async def _give_up(self, job: Job, reason: str) -> None:
+        """No queue will hand this job out again: end the suggestion as failed rather than
+        leave it streaming forever."""
+
+        def failed(doc: Doc) -> None:
+            if board.status(doc, job.suggestion_id) is Status.STREAMING:
+                board.transition(
+                    doc, job.suggestion_id, Status.FAILED, error=reason, finished_at=time.time()
+                )
+
+        try:
+            await self._edit(board.board_id(job.doc_id), failed)
+        except Exception:
+            log.warning("could not mark %s failed", job.suggestion_id, exc_info=True)
 
     async def process(self, job: Job) -> Status:
         try:

@@ -1,0 +1,105 @@
+"""The worker in-process on real rooms (SQLite store), the real model client and the scripted
+model server: an internal failure ends the suggestion as failed (an in-process queue never
+hands a job out again) and the worker goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc, Text
+
+from assistant import anchors, board
+from assistant.limits import MemoryLimiter
+from assistant.model_client import ModelClient, ModelConfig
+from assistant.queue import MemoryQueue
+from assistant.sqlite_records import SqliteRecords
+from assistant.types import Job, Mode
+from assistant.worker import Worker, WorkerConfig
+from sync.limits import SyncLimits
+from sync.rooms import Rooms
+from sync.sqlite_store import SqliteStore
+from sync.types import DocId, Origin
+from tests.modelserver import ModelServer, Reply
+
+
+class InstructionsDown:
+    """The workspace-instructions lookup fails once, as a database outage would."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    async def __call__(self, workspace_id: str) -> str:
+        if not self.failed:
+            self.failed = True
+            raise OSError("database unreachable")
+        return ""
+
+
+@pytest.fixture
+async def rooms(tmp_path: Path) -> AsyncIterator[Rooms]:
+    async with (
+        SqliteStore(tmp_path / "tandem.db") as store,
+        Rooms(store, origin=Origin("test"), limits=SyncLimits()) as opened,
+    ):
+        yield opened
+
+
+async def queue_job(rooms: Rooms, doc_id: str, sid: str, text: str) -> Job:
+    def write(doc: Doc) -> None:
+        doc.get("content", type=Text).insert(0, text)
+
+    await rooms.edit(DocId(doc_id), write)
+
+    def anchor(doc: Doc) -> tuple[str, str]:
+        content = doc.get("content", type=Text)
+        return anchors.encode(content, 0), anchors.encode(content, 4)
+
+    start, end = await rooms.edit(DocId(doc_id), anchor)
+    fields = {"id": sid, "doc_id": doc_id, "mode": "rewrite", "original": text[:4]}
+    fields |= {"anchor_start": start, "anchor_end": end}
+    await rooms.edit(DocId(board.board_id(doc_id)), lambda doc: board.create(doc, fields))
+    return Job(sid, doc_id, "w", "u", "alice", Mode.REWRITE, "x", text[:4], "", text[4:])
+
+
+async def test_internal_failure_fails_the_suggestion_and_the_worker_goes_on(
+    tmp_path: Path, rooms: Rooms
+) -> None:
+    async with ModelServer(default=Reply("done")) as model, SqliteRecords(tmp_path / "a.db") as rec:
+        client = ModelClient(ModelConfig(base_url=model.base_url, api_key="k", model="m"))
+        worker = Worker(
+            rooms.edit,  # type: ignore[arg-type]
+            client,
+            rec,
+            MemoryLimiter(100, 100, 60),
+            WorkerConfig(workers=1),
+            instructions=InstructionsDown(),
+        )
+        queue = MemoryQueue(10)
+        serving = asyncio.get_running_loop().create_task(worker.serve(queue, "t"))
+        try:
+            for sid in ("s1", "s2"):
+                job = await queue_job(rooms, f"doc-{sid}", sid, "text here")
+                await rec.create(
+                    {
+                        "id": sid,
+                        "workspace_id": "w",
+                        "doc_id": job.doc_id,
+                        "created_at": time.time(),
+                    }
+                )
+                await queue.put(job)
+            deadline = time.monotonic() + 15
+            while worker.processed < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # polling the worker's counter with a deadline
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            await client.aclose()
+        first = await rooms.edit(DocId("doc-s1:suggestions"), lambda d: board.read(d, "s1"))
+        second = await rooms.edit(DocId("doc-s2:suggestions"), lambda d: board.read(d, "s2"))
+    assert first["status"] == "failed" and "internally" in first["error"]
+    assert second["status"] == "pending" and second["proposal"] == "done"
