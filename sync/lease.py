@@ -48,8 +48,9 @@ class Lease:
             yield True
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # wait() does not raise the renewer's cancellation, but still raises our own:
+            # suppressing CancelledError around `await renewer` would swallow the caller's.
+            await asyncio.wait([renewer])
             with contextlib.suppress(RedisError):  # it expires by itself if Redis is away
                 await self._redis.eval(_RELEASE, 1, self._key, self._token)
 

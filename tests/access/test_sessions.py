@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import websockets
 
 from tests.access.conftest import start
 from tests.accounts import PASSWORD, sign_up, unique_username
@@ -118,6 +119,9 @@ async def test_passwords_and_tokens_never_reach_logs_or_responses(tmp_path: Path
             )
             me = await http.get("/api/me", headers=account.headers)
             await http.get("/api/me", headers={"authorization": "Bearer forged.token.value"})
+        doc = await account.create_doc(workspace)
+        async with websockets.connect(f"{server.ws_url}/{doc}?token={account.token}") as ws:
+            await ws.recv()  # sync step 1: the connection was admitted (and logged)
         for body in (members.text, me.text):
             assert PASSWORD not in body and "argon2" not in body and account.token not in body
     finally:
