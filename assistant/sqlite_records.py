@@ -3,18 +3,15 @@ lock, as the rest of the house does it; each record is JSON beside its indexed c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any
+
+from sync.sqlite_file import SqliteFile
 
 from .records import Decision, SuggestionRecord
-
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assistant_suggestions (
@@ -44,33 +41,11 @@ CREATE TABLE IF NOT EXISTS assistant_workspaces (
 """
 
 
-class SqliteRecords:
+class SqliteRecords(SqliteFile):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # Records are analytics, not the document: surviving a process crash (WAL, NORMAL) is
         # enough, and an fsync per record would sit on the request path.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work(self._db)
-
-        return await asyncio.to_thread(locked)
+        super().__init__(path, _SCHEMA, synchronous="NORMAL")
 
     async def create(self, record: SuggestionRecord) -> None:
         def work(db: sqlite3.Connection) -> None:

@@ -3,17 +3,14 @@ thread behind a lock, each record JSON beside its key columns."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any
+
+from sync.sqlite_file import SqliteFile
 
 from .store import ModelEntry, Outcome, Pointer, Run
-
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS learning_runs (
@@ -44,31 +41,9 @@ CREATE INDEX IF NOT EXISTS learning_outcomes_by_ws
 """
 
 
-class SqliteLearningStore:
+class SqliteLearningStore(SqliteFile):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")  # the server and the CronJob share it
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work(self._db)
-
-        return await asyncio.to_thread(locked)
+        super().__init__(path, _SCHEMA)  # the server and the CronJob share it
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         rows = await self._run(lambda db: db.execute(sql, params).fetchall())

@@ -47,9 +47,7 @@ class Access:
             raise unauthorized(str(exc)) from None
         return Principal(claims.user_id, claims.username)
 
-    async def require_workspace(
-        self, principal: Principal, workspace_id: str, need: Role
-    ) -> Role:
+    async def require_workspace(self, principal: Principal, workspace_id: str, need: Role) -> Role:
         role = await self.directory.role(WorkspaceId(workspace_id), principal.user_id)
         if role is None:
             raise not_found("no such workspace")

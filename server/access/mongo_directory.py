@@ -125,9 +125,7 @@ class MongoDirectory:
         }
         if not roles:
             return []
-        found = [
-            _workspace(w) async for w in self._workspaces.find({"_id": {"$in": list(roles)}})
-        ]
+        found = [_workspace(w) async for w in self._workspaces.find({"_id": {"$in": list(roles)}})]
         found.sort(key=lambda w: (w.created_at, w.id))
         return [(w, roles[w.id]) for w in found]
 

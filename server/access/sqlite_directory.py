@@ -3,19 +3,15 @@ event loop never waits on the disk; one connection behind a lock keeps writes or
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Self, TypeVar
+
+from sync.sqlite_file import SqliteFile
 
 from .errors import ConflictError, NotFoundError
 from .models import Credentials, DocRecord, Member, User, UserId, Workspace, WorkspaceId, new_id
 from .roles import Role
-
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -58,31 +54,9 @@ def username_key(username: str) -> str:
     return username.casefold()
 
 
-class SqliteDirectory:
+class SqliteDirectory(SqliteFile):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work(self._db)
-
-        return await asyncio.to_thread(locked)
+        super().__init__(path, _SCHEMA, synchronous="FULL")
 
     # -- users ---------------------------------------------------------------------------------
 
@@ -222,9 +196,7 @@ class SqliteDirectory:
                 (workspace_id,),
             ).fetchall()
         )
-        return [
-            Member(workspace_id, User(UserId(r[0]), r[1], r[2]), Role(r[3])) for r in rows
-        ]
+        return [Member(workspace_id, User(UserId(r[0]), r[1], r[2]), Role(r[3])) for r in rows]
 
     async def set_member(self, workspace_id: WorkspaceId, user_id: UserId, role: Role) -> None:
         await self._run(
@@ -294,9 +266,7 @@ class SqliteDirectory:
         return await self._run(take)
 
     async def revoke_refresh(self, token_id: str) -> None:
-        await self._run(
-            lambda db: db.execute("DELETE FROM refresh_tokens WHERE id=?", (token_id,))
-        )
+        await self._run(lambda db: db.execute("DELETE FROM refresh_tokens WHERE id=?", (token_id,)))
 
     async def revoke_all_refresh(self, user_id: UserId) -> None:
         await self._run(

@@ -3,17 +3,13 @@ behind a lock; sessions are upserted in one transaction per batch."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Self, TypeVar
+
+from sync.sqlite_file import SqliteFile
 
 from .store import Point, Session
-
-T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history_sessions (
@@ -38,30 +34,9 @@ CREATE INDEX IF NOT EXISTS history_points_by_ws ON history_points (workspace_id)
 """
 
 
-class SqliteHistory:
+class SqliteHistory(SqliteFile):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return work(self._db)
-
-        return await asyncio.to_thread(locked)
+        super().__init__(path, _SCHEMA)
 
     async def save_sessions(self, sessions: list[Session]) -> None:
         def work(db: sqlite3.Connection) -> None:
