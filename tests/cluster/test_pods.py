@@ -52,13 +52,20 @@ async def stored_text(valkey: Valkey, s3: S3Server, room: str) -> str:
 
 
 async def log_reaches(valkey: Valkey, room: str, entries: int) -> None:
-    """Wait until the document's stream holds ``entries`` updates: the moment to inject a
-    fault mid-run. Redis has no event for this, so it is polled."""
+    """Wait until ``entries`` updates were appended to the document's stream: the moment to
+    inject a fault mid-run. Counted by ``entries-added``, since compaction trims the stream
+    (its length can stay below the mark). Redis has no event for this, so it is polled."""
     redis = Redis.from_url(valkey.url)
+    key = f"tandem:doc:{room}:log"
     try:
 
+        async def added() -> int:
+            if not await redis.exists(key):
+                return 0
+            return int((await redis.xinfo_stream(key))["entries-added"])
+
         async def until() -> None:
-            while await redis.xlen(f"tandem:doc:{room}:log") < entries:
+            while await added() < entries:
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(until(), 20)
