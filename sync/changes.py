@@ -146,8 +146,7 @@ def _content_length(reader: _Reader, ref: int) -> int:
     raise _Malformed
 
 
-def _inserted(update: bytes) -> int:
-    reader = _Reader(update)
+def _inserted(reader: _Reader) -> int:
     total = 0
     for _ in range(reader.uint()):
         structs = reader.uint()
@@ -174,8 +173,7 @@ def _inserted(update: bytes) -> int:
     return total
 
 
-def _deleted(delete_set: bytes) -> int:
-    reader = _Reader(delete_set)
+def _deleted(reader: _Reader) -> int:
     total = 0
     for _ in range(reader.uint()):
         reader.uint()  # client
@@ -185,9 +183,11 @@ def _deleted(delete_set: bytes) -> int:
     return total
 
 
-def change_size(update: bytes, delete_set: bytes) -> tuple[int, int]:
-    """(inserted, deleted); (0, 0) for bytes that do not decode, which only costs a count."""
+def change_size(update: bytes) -> tuple[int, int]:
+    """(inserted, deleted) of a v1 update: its structs, then its delete set. (0, 0) for bytes
+    that do not decode, which only costs a count."""
+    reader = _Reader(update)
     try:
-        return _inserted(update), _deleted(delete_set)
+        return _inserted(reader), _deleted(reader)
     except (_Malformed, UnicodeDecodeError):
         return 0, 0

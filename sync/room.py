@@ -80,11 +80,8 @@ class Room:
         self._origin = origin
         self._limits = limits
         self._doc = Doc()
-        self._sizes = (0, 0)
         self._changes: list[Update] = []
         self._listeners = listeners if listeners is not None else []
-        self._inserted = 0
-        self._deleted = 0
         self._doc.observe(self._capture)
         self._closed = asyncio.Event()
 
@@ -93,15 +90,9 @@ class Room:
 
     def _capture(self, event: TransactionEvent) -> None:
         self._changes.append(event.update)
-        if self._listeners:
-            inserted, deleted = change_size(event.update, event.delete_set)
-            self._inserted += inserted
-            self._deleted += deleted
 
     def _take_changes(self) -> Update | None:
         changes, self._changes = self._changes, []
-        self._sizes = (self._inserted, self._deleted)
-        self._inserted = self._deleted = 0
         changes = [c for c in changes if c != _EMPTY_UPDATE]
         if not changes:
             return None
@@ -199,12 +190,13 @@ class Room:
         change = self._take_changes()
         if change is None:
             return  # Already known (a resend after reconnect) or still pending its deps.
-        sizes = self._sizes
         await self._append(change)
         self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
         if self._listeners and exclude is not None:
-            self._notify(AppliedUpdate(self.doc_id, exclude, change, *sizes))
+            # Sized here, not per transaction: only clients' updates are heard, and the
+            # pods' relayed and the server's own changes cost nothing.
+            self._notify(AppliedUpdate(self.doc_id, exclude, change, *change_size(change)))
 
     def _notify(self, applied: AppliedUpdate) -> None:
         for listener in self._listeners:

@@ -81,11 +81,13 @@ def test_change_sizes_match_the_clocks_for_every_kind_of_content() -> None:
     rng = random.Random(7)
     doc = Doc()
     seen: list[tuple[tuple[int, int], int]] = []
+    deleting: set[int] = set()
+    inserting: set[int] = set()
 
     def observe(event: Any) -> None:
         seen.append(
             (
-                change_size(event.update, event.delete_set),
+                change_size(event.update),
                 _clock_growth(event.before_state, event.after_state),
             )
         )
@@ -103,18 +105,25 @@ def test_change_sizes_match_the_clocks_for_every_kind_of_content() -> None:
         if choice == 5:
             formatted.add(step)
         if choice == 0 or not str(text):
+            inserting.add(step)
             text.insert(len(str(text).encode()) // 2, rng.choice(["a", "Grüße 😀", "\n", "xyz"]))
         elif choice == 1:
+            deleting.add(step)
             del text[0 : min(1, len(str(text).encode()))]
         elif choice == 2:
             things[f"k{rng.randrange(5)}"] = rng.choice(values)
         elif choice == 3:
+            inserting.add(step)
             items.append(rng.choice(values))
         elif choice == 4:
             things[f"t{step}"] = Text("nested ü")
         else:
             text.insert(0, "bold", attrs={"bold": True})
-    assert len(seen) == 300
-    for step, ((inserted, _deleted), growth) in enumerate(seen):
+    assert len(seen) == 300 and deleting and inserting
+    for step, ((inserted, deleted), growth) in enumerate(seen):
         # Formatting marks advance the clock too, but are no text anyone typed.
         assert inserted == (4 if step in formatted else growth), step
+        if step in deleting:
+            assert deleted > 0, step
+        elif step in inserting:
+            assert deleted == 0, step
