@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
-from .access.directory import Directory
 from .access.errors import ConflictError
 from .access.passwords import PasswordPolicyError, Passwords
 from .access.routes import check_username, check_workspace_name
+from .access.wiring import open_directory
+from .backends import open_mongo
 from .errors import ApiError
 from .settings import Settings, SettingsError
 
@@ -59,31 +58,10 @@ def _create_user(args: argparse.Namespace) -> int:
 
 
 async def _create(settings: Settings, username: str, password: str, workspace: str | None) -> int:
-    async with _directory(settings) as directory:
+    async with open_mongo(settings) as database, open_directory(settings, database) as directory:
         user = await directory.create_user(username, await Passwords().hash(password))
         print(f"created user {username} ({user.id})")
         if workspace is not None:
             created = await directory.create_workspace(workspace, user.id)
             print(f"created workspace {workspace} ({created.id})")
     return 0
-
-
-@contextlib.asynccontextmanager
-async def _directory(settings: Settings) -> AsyncIterator[Directory]:
-    if settings.mongodb_url:
-        from pymongo import AsyncMongoClient
-
-        from .access.mongo_directory import MongoDirectory
-
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_url)
-        try:
-            mongo = MongoDirectory(client.get_default_database(default="tandem"))
-            await mongo.ensure_indexes()
-            yield mongo
-        finally:
-            await client.close()
-        return
-    from .access.sqlite_directory import SqliteDirectory
-
-    async with SqliteDirectory(settings.data_dir / "accounts.db") as sqlite:
-        yield sqlite

@@ -53,8 +53,29 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
 async def _mongo(settings: Settings, backends: Backends) -> AsyncIterator[None]:
     """Accounts, the drive's tree and the assistant's records live in MongoDB when it is
     configured; otherwise each part keeps a SQLite file in the data directory."""
-    if not settings.mongodb_url:
+    async with open_mongo(settings) as database:
+        if database is None:
+            yield
+            return
+        backends.mongo = database
+
+        async def mongo_ready() -> str | None:
+            try:
+                await database.client.admin.command("ping")
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                return f"unreachable: {type(exc).__name__}"
+            return None
+
+        backends.readiness["mongodb"] = mongo_ready
         yield
+
+
+@contextlib.asynccontextmanager
+async def open_mongo(settings: Settings) -> AsyncIterator[Any]:
+    """The MongoDB database (``AsyncDatabase``) of TANDEM_MONGODB_URL, or None without one;
+    the client, with bounded timeouts, is closed on exit."""
+    if not settings.mongodb_url:
+        yield None
         return
     from pymongo import AsyncMongoClient
 
@@ -66,18 +87,8 @@ async def _mongo(settings: Settings, backends: Backends) -> AsyncIterator[None]:
         socketTimeoutMS=timeout_ms,
         tz_aware=True,
     )
-    backends.mongo = client.get_default_database(default="tandem")
-
-    async def mongo_ready() -> str | None:
-        try:
-            await client.admin.command("ping")
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            return f"unreachable: {type(exc).__name__}"
-        return None
-
-    backends.readiness["mongodb"] = mongo_ready
     try:
-        yield
+        yield client.get_default_database(default="tandem")
     finally:
         await client.close()
 

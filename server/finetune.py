@@ -89,7 +89,7 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
                     _print(await registry.status(workspace_id))
                 return 0
         async with (
-            open_directory(settings, backends) as directory,
+            open_directory(settings, backends.mongo) as directory,
             _records(settings, backends) as records,
             _provider(settings) as provider,
         ):

@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from server.backends import Backends
 from server.settings import Settings, SettingsError
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def open_access(settings: Settings, backends: Backends) -> AsyncIterator[Access]:
-    async with open_directory(settings, backends) as directory:
+    async with open_directory(settings, backends.mongo) as directory:
         attempts: AttemptCounter = (
             RedisAttempts(backends.redis) if backends.redis is not None else MemoryAttempts()
         )
@@ -47,11 +48,12 @@ async def open_access(settings: Settings, backends: Backends) -> AsyncIterator[A
 
 
 @contextlib.asynccontextmanager
-async def open_directory(settings: Settings, backends: Backends) -> AsyncIterator[Directory]:
-    if backends.mongo is not None:
+async def open_directory(settings: Settings, database: Any) -> AsyncIterator[Directory]:
+    """MongoDB when ``database`` (an ``AsyncDatabase``) is given, else SQLite in the data dir."""
+    if database is not None:
         from .mongo_directory import MongoDirectory
 
-        mongo = MongoDirectory(backends.mongo)
+        mongo = MongoDirectory(database)
         await mongo.ensure_indexes()
         yield mongo
         return
