@@ -7,13 +7,14 @@ machine's closed network would refuse."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.accounts import PASSWORD, Account
+from tests.accounts import PASSWORD, Account, sign_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -125,3 +126,39 @@ async def sign_in(tab: Tab, base_url: str, account: Account, next_hash: str = "#
 
 def doc_hash(workspace_id: str, doc_id: str) -> str:
     return f"#/w/{workspace_id}/d/{doc_id}"
+
+
+@dataclass
+class CoEditors:
+    """Alice and Bob, editors of one new document, each signed in and connected in a tab."""
+
+    alice: Account
+    bob: Account
+    ws: str
+    doc: str
+    a: Tab
+    b: Tab
+
+
+async def co_editors(
+    base_url: str,
+    tabs: Callable[[], Awaitable[Tab]],
+    label: str,
+    workspace: str,
+    *,
+    allowed: tuple[re.Pattern[str], ...] = (),
+) -> CoEditors:
+    """``label`` keeps usernames unique per test; ``allowed`` console errors are expected."""
+    alice = await sign_up(base_url, f"alice-{label}")
+    bob = await sign_up(base_url, f"bob-{label}")
+    ws = await alice.create_workspace(workspace)
+    doc = await alice.create_doc(ws)
+    await alice.add_member(ws, bob, "editor")
+    a, b = await tabs(), await tabs()
+    for tab in (a, b):
+        tab.allowed.extend(allowed)
+    await sign_in(a, base_url, alice, doc_hash(ws, doc))
+    await sign_in(b, base_url, bob, doc_hash(ws, doc))
+    await a.wait_connected()
+    await b.wait_connected()
+    return CoEditors(alice, bob, ws, doc, a, b)

@@ -6,24 +6,15 @@ from playwright.async_api import expect
 
 from tests.accounts import sign_up
 from tests.server_proc import TandemProcess
-from tests.web.browser import doc_hash, sign_in
+from tests.web.browser import co_editors, doc_hash, sign_in
 from tests.web.conftest import OpenTab
 
 
 async def test_two_users_see_each_others_text_cursor_and_presence(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    alice = await sign_up(server.http_url, "alice-edit")
-    bob = await sign_up(server.http_url, "bob-edit")
-    ws = await alice.create_workspace("Design team")
-    doc = await alice.create_doc(ws)
-    await alice.add_member(ws, bob, "editor")
-
-    a, b = await tabs(), await tabs()
-    await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
-    await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
-    await a.wait_connected()
-    await b.wait_connected()
+    pair = await co_editors(server.http_url, tabs, "edit", "Design team")
+    alice, bob, a, b = pair.alice, pair.bob, pair.a, pair.b
 
     await a.type_at_end("Hello from Alice.")
     await b.expect_text("Hello from Alice.")
@@ -95,16 +86,8 @@ async def test_a_viewer_follows_along_but_cannot_type(server: TandemProcess, tab
 async def test_a_restore_point_brings_back_the_text_for_everyone(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    alice = await sign_up(server.http_url, "alice-history")
-    bob = await sign_up(server.http_url, "bob-history")
-    ws = await alice.create_workspace("Time travel")
-    doc = await alice.create_doc(ws)
-    await alice.add_member(ws, bob, "editor")
-    a, b = await tabs(), await tabs()
-    await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
-    await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
-    await a.wait_connected()
-    await b.wait_connected()
+    pair = await co_editors(server.http_url, tabs, "history", "Time travel")
+    a, b = pair.a, pair.b
 
     await a.type_at_end("First draft.")
     await b.expect_text("First draft.")

@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from tests.accounts import sign_up
 from tests.server_proc import TandemProcess
-from tests.web.browser import EXPECTED_WHILE_SERVER_DOWN, doc_hash, sign_in
+from tests.web.browser import EXPECTED_WHILE_SERVER_DOWN, co_editors, doc_hash, sign_in
 from tests.web.conftest import OpenTab, server_env
 
 
@@ -19,18 +19,10 @@ async def test_server_crash_and_restart_mid_edit_loses_nothing(
     server = await TandemProcess(tmp_path, env=server_env()).start()
     restarted: TandemProcess | None = None
     try:
-        alice = await sign_up(server.http_url, "alice-restart")
-        bob = await sign_up(server.http_url, "bob-restart")
-        ws = await alice.create_workspace("Crash course")
-        doc = await alice.create_doc(ws)
-        await alice.add_member(ws, bob, "editor")
-        a, b = await tabs(), await tabs()
-        for tab in (a, b):
-            tab.allowed.append(EXPECTED_WHILE_SERVER_DOWN)
-        await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
-        await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
-        await a.wait_connected()
-        await b.wait_connected()
+        pair = await co_editors(
+            server.http_url, tabs, "restart", "Crash course", allowed=(EXPECTED_WHILE_SERVER_DOWN,)
+        )
+        bob, ws, doc, a, b = pair.bob, pair.ws, pair.doc, pair.a, pair.b
 
         await a.type_at_end("Typed before the crash.")
         await b.expect_text("Typed before the crash.")
@@ -112,16 +104,8 @@ async def test_short_lived_access_tokens_are_refreshed_for_requests_and_reconnec
 async def test_going_offline_keeps_edits_and_sends_them_when_back(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    alice = await sign_up(server.http_url, "alice-offline")
-    bob = await sign_up(server.http_url, "bob-offline")
-    ws = await alice.create_workspace("Train ride")
-    doc = await alice.create_doc(ws)
-    await alice.add_member(ws, bob, "editor")
-    a, b = await tabs(), await tabs()
-    await sign_in(a, server.http_url, alice, doc_hash(ws, doc))
-    await sign_in(b, server.http_url, bob, doc_hash(ws, doc))
-    await a.wait_connected()
-    await b.wait_connected()
+    pair = await co_editors(server.http_url, tabs, "offline", "Train ride")
+    a, b = pair.a, pair.b
 
     # The browser logs the sockets it cannot open while offline.
     a.allowed.append(EXPECTED_WHILE_SERVER_DOWN)
