@@ -11,7 +11,7 @@ from server.access.models import WorkspaceId
 from server.access.sqlite_directory import SqliteDirectory
 from sync.protocol import AwarenessMessage, encode, varbytes, varuint
 from tests.access.conftest import start
-from tests.accounts import sign_up
+from tests.accounts import Account, sign_up
 from tests.server_proc import TandemProcess
 from tests.yjs import YjsClientError, YjsClients
 
@@ -79,9 +79,10 @@ async def test_outsider_is_refused_like_a_missing_document(
     assert len((await js.status("foreign"))["closes"]) == 1
 
 
-async def test_removed_member_is_disconnected_within_the_recheck_interval(
+async def _owner_and_editor_connected(
     server: TandemProcess, js: YjsClients
-) -> None:
+) -> tuple[Account, Account, str]:
+    """An owner and an editor of a new document, connected as clients "owner" and "member"."""
     owner = await sign_up(server.http_url)
     member = await sign_up(server.http_url)
     ws = await owner.create_workspace()
@@ -89,6 +90,13 @@ async def test_removed_member_is_disconnected_within_the_recheck_interval(
     doc = await owner.create_doc(ws)
     await js.connect("owner", server.ws_url, doc, params={"token": owner.token})
     await js.connect("member", server.ws_url, doc, params={"token": member.token})
+    return owner, member, ws
+
+
+async def test_removed_member_is_disconnected_within_the_recheck_interval(
+    server: TandemProcess, js: YjsClients
+) -> None:
+    owner, member, ws = await _owner_and_editor_connected(server, js)
     await js.insert("member", 0, "hello")
     await js.wait_text("owner", equals="hello")
 
@@ -103,13 +111,7 @@ async def test_removed_member_is_disconnected_within_the_recheck_interval(
 async def test_demoted_editor_becomes_read_only_without_reconnecting(
     server: TandemProcess, js: YjsClients
 ) -> None:
-    owner = await sign_up(server.http_url)
-    member = await sign_up(server.http_url)
-    ws = await owner.create_workspace()
-    await owner.add_member(ws, member, "editor")
-    doc = await owner.create_doc(ws)
-    await js.connect("owner", server.ws_url, doc, params={"token": owner.token})
-    await js.connect("member", server.ws_url, doc, params={"token": member.token})
+    owner, member, ws = await _owner_and_editor_connected(server, js)
     await js.insert("member", 0, "a")
     await js.wait_text("owner", equals="a")
     await owner.request(
