@@ -21,8 +21,6 @@ class Directory(Protocol):
 
     async def user_by_name(self, username: str) -> User | None: ...
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None: ...
-
     # -- workspaces ----------------------------------------------------------------------------
     async def create_workspace(self, name: str, owner: UserId) -> Workspace:
         """Creates the workspace with ``owner`` as its first owner."""

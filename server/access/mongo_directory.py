@@ -67,9 +67,6 @@ class MongoDirectory:
         found = await self.credentials(username)
         return None if found is None else found.user
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
-        await self._users.update_one({"_id": user_id}, {"$set": {"password_hash": password_hash}})
-
     # -- workspaces ----------------------------------------------------------------------------
 
     async def create_workspace(self, name: str, owner: UserId) -> Workspace:

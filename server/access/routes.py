@@ -16,7 +16,7 @@ from server.errors import ApiError, bad_request, conflict, forbidden, not_found,
 from server.requests import read_json, string_field
 
 from .errors import ConflictError
-from .guard import Access, Principal, access_of, authenticate, require_doc, require_workspace
+from .guard import Access, access_of, authenticate, require_doc, require_workspace
 from .models import User, UserId, Workspace, WorkspaceId, new_id
 from .passwords import PasswordPolicyError
 from .roles import Role
@@ -330,10 +330,6 @@ async def get_doc(request: Request) -> Response:
             "read_only": record.server_only or role < Role.EDITOR,
         }
     )
-
-
-def principal_json(principal: Principal) -> dict[str, Any]:
-    return {"id": principal.user_id, "username": principal.username}
 
 
 ROUTES = [

@@ -98,13 +98,6 @@ class SqliteDirectory(SqliteFile):
         found = await self.credentials(username)
         return None if found is None else found.user
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE users SET password_hash=? WHERE id=?", (password_hash, user_id)
-            )
-        )
-
     # -- workspaces ----------------------------------------------------------------------------
 
     async def create_workspace(self, name: str, owner: UserId) -> Workspace:
