@@ -31,6 +31,10 @@ FANOUT_SECONDS = Histogram(
     buckets=_FAST,
 )
 COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])
+LOG_GAPS = Counter(
+    "tandem_log_gaps_total",
+    "Times another pod's compaction trimmed entries this pod had not read yet (reloaded)",
+)
 READONLY_DROPS = Counter(
     "tandem_readonly_writes_dropped_total", "Updates from read-only peers that were dropped"
 )

@@ -25,6 +25,9 @@ from .types import DocId, LogId, Origin, Update
 log = logging.getLogger(__name__)
 
 
+_LOAD_ATTEMPTS = 5
+
+
 def _mark(doc_id: DocId) -> str:
     return f"tandem:doc:{doc_id}:snapshot"
 
@@ -47,28 +50,29 @@ class RedisS3Store:
         self._lease_ttl_ms = lease_ttl_ms
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
-        try:
-            compacted = await self._redis.exists(_mark(doc_id))
-        except RedisError as exc:
-            raise StoreError(f"load {doc_id}: {exc}") from exc
-        if not compacted:
-            tail = await self.log.read(doc_id)
-            return LoadedDoc([e.update for e in tail], tail[-1].id if tail else None)
-        for attempt in range(3):
-            refs = await self.snapshots.refs(doc_id)
+        for attempt in range(_LOAD_ATTEMPTS):
+            try:
+                compacted = await self._redis.exists(_mark(doc_id))
+            except RedisError as exc:
+                raise StoreError(f"load {doc_id}: {exc}") from exc
+            refs = await self.snapshots.refs(doc_id) if compacted else []
             try:
                 bodies = [await self.snapshots.get(ref) for ref in refs]
             except StoreError:
                 # A compaction may have deleted a superseded snapshot since we listed them.
-                if attempt == 2:
+                if attempt == _LOAD_ATTEMPTS - 1:
                     raise
                 continue
             upto = _newest(refs)
             tail = await self.log.read(doc_id, after=upto)
-            updates = ([merge_updates(*bodies)] if bodies else []) + [e.update for e in tail]
-            last = tail[-1].id if tail else upto
+            if tail.lost_after(upto):
+                continue  # a compaction finished meanwhile; its snapshot has what was trimmed
+            updates = ([merge_updates(*bodies)] if bodies else []) + [
+                e.update for e in tail.entries
+            ]
+            last = tail.entries[-1].id if tail.entries else upto
             return LoadedDoc(updates=updates, last_id=last)
-        raise AssertionError("unreachable")
+        raise StoreError(f"load {doc_id}: compactions kept trimming the log while it was read")
 
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
         return await self.log.append(doc_id, update, origin)
@@ -93,7 +97,7 @@ class RedisS3Store:
 
     async def _compact(self, doc_id: DocId, lease: Lease) -> bool:
         refs = await self.snapshots.refs(doc_id)
-        tail = await self.log.read(doc_id, after=_newest(refs))
+        tail = (await self.log.read(doc_id, after=_newest(refs))).entries
         if not tail and len(refs) <= 1:
             return False
         bodies = [await self.snapshots.get(ref) for ref in refs]

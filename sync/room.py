@@ -29,7 +29,7 @@ from .protocol import (
     decode_awareness,
     encode,
 )
-from .store import DocumentStore, LogEntry, StoreError
+from .store import DocumentStore, LoadedDoc, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,18 @@ class Room:
         self.size_bytes += len(entry.update)
         change = self._take_changes()
         if change is not None:
+            self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+
+    def apply_stored(self, loaded: LoadedDoc) -> None:
+        """The document as storage has it, read again after the log was trimmed under this
+        room's tail: Yjs skips what the room already holds; the rest is applied and relayed."""
+        if self.state is not RoomState.OPEN:
+            return
+        for update in loaded.updates:
+            self._doc.apply_update(update)
+        change = self._take_changes()
+        if change is not None:
+            self.size_bytes += len(change)
             self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
 
     def apply_remote_awareness(self, payload: bytes) -> None:

@@ -16,8 +16,8 @@ from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
 from .room import Room, RoomState, UpdateListener
-from .store import DocumentStore, LogTail, StoreError
-from .types import DocId, Origin
+from .store import DocumentStore, LogGap, LogTail, StoreError
+from .types import DocId, LogId, Origin
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ class Rooms:
     async def _load(self, room: Room) -> None:
         try:
             await room.load()
+            loaded_upto = room.last_id  # the tail starts here, whatever is appended meanwhile
         except Exception:
             # Nothing is written on a failed load: the room just disappears and the next
             # joiner tries again.
@@ -152,13 +153,17 @@ class Rooms:
             except Exception:
                 log.warning("cannot watch presence of %s", room.doc_id, exc_info=True)
         if self._tail is not None:
-            self._tails[room.doc_id] = self._spawn(self._follow(room))
+            self._tails[room.doc_id] = self._spawn(self._follow(room, loaded_upto))
 
-    async def _follow(self, room: Room) -> None:
+    async def _follow(self, room: Room, after: LogId | None) -> None:
         assert self._tail is not None
         try:
-            async for entry in self._tail.tail(room.doc_id, room.last_id):
-                if entry.origin == self._origin:
+            async for entry in self._tail.tail(room.doc_id, after):
+                if isinstance(entry, LogGap):
+                    # Entries this pod never read were compacted away: take them from storage.
+                    metrics.LOG_GAPS.inc()
+                    room.apply_stored(await self._store.load(room.doc_id))
+                elif entry.origin == self._origin:
                     room.last_id = entry.id  # our own echo: applied and relayed already
                 else:
                     room.apply_remote(entry)

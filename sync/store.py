@@ -39,6 +39,12 @@ class LogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LogGap:
+    """The log was trimmed past the last entry a tail delivered: what it never delivered is now
+    only in the snapshot that trim made. Whoever follows must reload from the store."""
+
+
+@dataclass(frozen=True, slots=True)
 class LogStats:
     entries: int
     """Log entries not yet folded into a snapshot."""
@@ -64,7 +70,8 @@ class DocumentStore(Protocol):
 class LogTail(Protocol):
     """Cross-process delivery of a document's log (cluster mode); embedded mode has none."""
 
-    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
+    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry | LogGap]:
         """Every entry after ``after``, in log order, waiting for new ones; resumes across
-        reconnects of the backing service without gaps."""
+        reconnects of the backing service. Where compaction trimmed entries before they could
+        be read, a ``LogGap`` stands in their place."""
         ...

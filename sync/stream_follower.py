@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Self
 
@@ -18,13 +19,41 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from .cancellation import reraise_if_cancelled
-from .store import LogEntry
-from .stream_log import entry_from_row, stream_key
+from .store import LogEntry, LogGap
+from .stream_log import TrimMark, row_from_redis, stream_key, trimmed_past
 from .types import DocId, LogId, Origin
 
 log = logging.getLogger(__name__)
 
 _WAKE = {b"w": b"1"}
+# Entries appended between a compaction's read and its trim come before its mark; this many
+# cover any burst that fits in one compaction's snapshot upload.
+_REMEMBERED_IDS = 64
+
+
+class _Followed:
+    """One document's tail: what it queued for its reader and what it needs to notice a gap.
+
+    A trim mark arrives after the entries that survived its trim, so by then the reader's
+    position has moved past the trimmed range. Whether the entry the trim ended at was
+    delivered is what tells: the ids delivered lately are remembered for that, and an end
+    older than all of them counts as missed (a needless reload at worst, never a gap)."""
+
+    __slots__ = ("queue", "recent", "start")
+
+    def __init__(self, start: LogId | None) -> None:
+        self.queue: asyncio.Queue[LogEntry | LogGap] = asyncio.Queue()
+        self.start = start
+        self.recent: deque[LogId] = deque(maxlen=_REMEMBERED_IDS)
+
+    def deliver(self, row: LogEntry | TrimMark) -> None:
+        if isinstance(row, TrimMark):
+            # A pod stalled or slow to read lost entries to another pod's compaction.
+            if trimmed_past(row.upto, self.start) and row.upto not in self.recent:
+                self.queue.put_nowait(LogGap())
+        else:
+            self.queue.put_nowait(row)
+        self.recent.append(row.id)
 
 
 class StreamFollower:
@@ -48,7 +77,7 @@ class StreamFollower:
         self._batch = batch
         self._backoff_max_s = backoff_max_s
         self._last: dict[str, str] = {}
-        self._queues: dict[str, asyncio.Queue[LogEntry]] = {}
+        self._followed: dict[str, _Followed] = {}
         self._changed = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
@@ -65,18 +94,18 @@ class StreamFollower:
         with contextlib.suppress(RedisError):
             await self._redis.delete(self._control)
 
-    async def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
+    async def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry | LogGap]:
         """Entries of ``doc_id`` after ``after`` in log order, until the caller stops."""
         key = stream_key(doc_id)
-        queue: asyncio.Queue[LogEntry] = asyncio.Queue()
-        self._queues[key] = queue
+        followed = _Followed(after)
+        self._followed[key] = followed
         self._last[key] = after or "0-0"
         await self._wake()
         try:
             while True:
-                yield await queue.get()
+                yield await followed.queue.get()
         finally:
-            self._queues.pop(key, None)
+            self._followed.pop(key, None)
             self._last.pop(key, None)
 
     async def _wake(self) -> None:
@@ -107,13 +136,12 @@ class StreamFollower:
                 if key == self._control:
                     control_last = rows[-1][0].decode()
                     continue
-                queue = self._queues.get(key)
-                if queue is None:
+                followed = self._followed.get(key)
+                if followed is None:
                     continue  # closed while the read was in flight
                 for raw_id, fields in rows:
-                    entry = entry_from_row(raw_id, fields)
-                    self._last[key] = entry.id
-                    queue.put_nowait(entry)
+                    followed.deliver(row_from_redis(raw_id, fields))
+                self._last[key] = rows[-1][0].decode()
 
 
 class ShardedFollower:
@@ -131,6 +159,6 @@ class ShardedFollower:
     async def __aexit__(self, *exc_info: object) -> None:
         await asyncio.gather(*(shard.__aexit__(*exc_info) for shard in self._shards))
 
-    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry]:
+    def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry | LogGap]:
         shard = self._shards[zlib.crc32(doc_id.encode()) % len(self._shards)]
         return shard.tail(doc_id, after)

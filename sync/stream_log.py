@@ -3,12 +3,15 @@ as they grow is ``stream_follower.StreamFollower``'s job.
 
 Streams, unlike pub/sub, keep what they deliver: a reader that loses its connection resumes
 from the last id it delivered, so a Redis restart or a stalled pod causes no gap and no
-duplicate."""
+duplicate. Only a trim can take entries away before a reader saw them, so every trim adds a
+mark to the stream in the same transaction, naming the newest entry it removes: a reader
+that meets a mark past its own position knows what it missed is in a snapshot now."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _ORIGIN = b"o"
 _UPDATE = b"u"
+_TRIMMED = b"t"
 
 
 def stream_key(doc_id: DocId) -> str:
@@ -36,10 +40,41 @@ def id_millis(entry_id: LogId) -> int:
     return int(entry_id.partition("-")[0])
 
 
-def entry_from_row(raw_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
+def id_order(entry_id: LogId) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def trimmed_past(upto: LogId, position: LogId | None) -> bool:
+    """Whether a trim up to ``upto`` removed entries a reader at ``position`` has not read."""
+    return position is None or id_order(upto) > id_order(position)
+
+
+@dataclass(frozen=True, slots=True)
+class TrimMark:
+    """The row a trim leaves behind: every entry up to ``upto`` is gone from the stream."""
+
+    id: LogId
+    upto: LogId
+
+
+def row_from_redis(raw_id: bytes, fields: dict[bytes, bytes]) -> LogEntry | TrimMark:
+    if (upto := fields.get(_TRIMMED)) is not None:
+        return TrimMark(id=LogId(raw_id.decode()), upto=LogId(upto.decode()))
     return LogEntry(
         id=LogId(raw_id.decode()), origin=Origin(fields[_ORIGIN].decode()), update=fields[_UPDATE]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LogRange:
+    entries: list[LogEntry]
+    trimmed_upto: LogId | None
+    """The newest trim mark among the rows read: entries up to it were removed."""
+
+    def lost_after(self, position: LogId | None) -> bool:
+        """Whether a trim removed entries newer than ``position`` (a snapshot's end)."""
+        return self.trimmed_upto is not None and trimmed_past(self.trimmed_upto, position)
 
 
 class StreamLog:
@@ -63,32 +98,41 @@ class StreamLog:
             raise StoreError(f"append to {doc_id}: {exc}") from exc
         return LogId(raw.decode())
 
-    async def read(self, doc_id: DocId, after: LogId | None = None) -> list[LogEntry]:
+    async def read(self, doc_id: DocId, after: LogId | None = None) -> LogRange:
         """Every entry after ``after`` (all when None), in order."""
         start = f"({after}" if after else "-"
         entries: list[LogEntry] = []
+        trimmed: LogId | None = None
         try:
             while True:
                 rows = await self._redis.xrange(stream_key(doc_id), start, "+", count=self._batch)
-                entries += [entry_from_row(raw_id, fields) for raw_id, fields in rows]
+                for raw_id, fields in rows:
+                    row = row_from_redis(raw_id, fields)
+                    if isinstance(row, TrimMark):
+                        trimmed = row.upto
+                    else:
+                        entries.append(row)
                 if len(rows) < self._batch:
-                    return entries
-                start = f"({entries[-1].id}"
+                    return LogRange(entries, trimmed)
+                start = f"({rows[-1][0].decode()}"
         except RedisError as exc:
             raise StoreError(f"read {doc_id}: {exc}") from exc
 
     async def trim(self, doc_id: DocId, upto: LogId) -> None:
-        """Drop the entries up to and including ``upto``; newer ones stay."""
+        """Drop the entries up to and including ``upto``, leaving a mark of it; newer ones
+        stay. The mark and the trim go together, so no reader can miss both."""
+        key = stream_key(doc_id)
         try:
-            await self._redis.xtrim(stream_key(doc_id), minid=id_after(upto), approximate=False)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(key, {_TRIMMED: upto})
+                pipe.xtrim(key, minid=id_after(upto), approximate=False)
+                await pipe.execute()
         except RedisError as exc:
             raise StoreError(f"trim {doc_id}: {exc}") from exc
 
     async def length_and_oldest(self, doc_id: DocId) -> tuple[int, float | None]:
-        try:
-            length = await self._redis.xlen(stream_key(doc_id))
-            first = await self._redis.xrange(stream_key(doc_id), "-", "+", count=1)
-        except RedisError as exc:
-            raise StoreError(f"stats {doc_id}: {exc}") from exc
-        age = time.time() - id_millis(LogId(first[0][0].decode())) / 1000 if first else None
-        return length, age
+        """How many updates the stream holds, trim marks aside, and the oldest one's age. Reads
+        the whole stream: for operators and tests, not for a hot path."""
+        entries = (await self.read(doc_id)).entries
+        age = time.time() - id_millis(entries[0].id) / 1000 if entries else None
+        return len(entries), age

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from server.backends import redis_durability_warnings, s3_client
 from sync.redis_s3_store import RedisS3Store
-from sync.snapshot_store import SnapshotStore
-from sync.store import StoreError
+from sync.snapshot_store import SnapshotRef, SnapshotStore
+from sync.store import LogEntry, LogGap, StoreError
 from sync.stream_follower import StreamFollower
 from sync.types import DocId, Origin
 from tests.cluster.pods import cluster_env, pod
@@ -191,3 +191,47 @@ async def test_one_follower_serves_many_documents_and_wakes_for_new_ones(
         await a.aclose()
         await b.aclose()
     await redis.aclose()
+
+
+async def test_a_follower_behind_a_trim_is_told_of_the_gap(
+    cluster_store: RedisS3Store, valkey: Valkey
+) -> None:
+    doc, typist = doc_id(), Typist()
+    ids = [await cluster_store.append(doc, typist.type(f"{i} "), ORIGIN) for i in range(6)]
+    await cluster_store.log.trim(doc, ids[3])  # another pod compacted up to the fourth entry
+    redis = Redis.from_url(valkey.url, socket_timeout=30)
+    async with StreamFollower(redis, Origin("pod-f")) as follower:
+        behind = follower.tail(doc, ids[1])  # had read two entries when the trim came
+        got = [await asyncio.wait_for(anext(behind), 5) for _ in range(3)]
+        assert [type(g) for g in got] == [LogEntry, LogEntry, LogGap]
+        assert [g.id for g in got[:2] if isinstance(g, LogEntry)] == ids[4:]
+        level = follower.tail(doc, ids[3])  # had read everything the trim removed
+        await cluster_store.append(doc, typist.type("next"), ORIGIN)
+        got = [await asyncio.wait_for(anext(level), 5) for _ in range(3)]
+        assert all(isinstance(g, LogEntry) for g in got)  # no gap reported
+        await behind.aclose()
+        await level.aclose()
+    await redis.aclose()
+
+
+async def test_a_load_racing_a_compaction_reads_again(
+    cluster_store: RedisS3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc, typist = doc_id(), Typist()
+    for i in range(10):
+        await cluster_store.append(doc, typist.type(f"{i} "), ORIGIN)
+    assert await cluster_store.compact(doc)
+    # The load lists the snapshots as they were just before that compaction (none), then
+    # reads a stream the compaction has already trimmed.
+    listed_before = [True]
+    real_refs = cluster_store.snapshots.refs
+
+    async def refs_as_before(doc_id: DocId) -> list[SnapshotRef]:
+        if listed_before.pop() if listed_before else False:
+            return []
+        return await real_refs(doc_id)
+
+    monkeypatch.setattr(cluster_store.snapshots, "refs", refs_as_before)
+    await cluster_store.append(doc, typist.type("after"), ORIGIN)
+    assert rebuild((await cluster_store.load(doc)).updates) == str(typist.text)
+    assert not listed_before  # the stale listing was used once

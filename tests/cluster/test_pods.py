@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -176,6 +177,47 @@ async def test_compactions_racing_between_pods_are_harmless(
             await redis.aclose()
         assert await stored_text(valkey, s3, room) == text
     finally:
+        await stop_all(pods)
+
+
+async def test_a_stalled_pod_recovers_what_another_pods_compaction_trimmed(
+    tmp_path: Path, valkey: Valkey, s3: S3Server, js: YjsClients, room: str
+) -> None:
+    env = cluster_env(valkey, s3, TANDEM_COMPACT_ENTRIES="5")
+    pods = await start_pods(tmp_path, env, count=2)
+    stalled, live = pods
+    redis = Redis.from_url(valkey.url)
+    key = f"tandem:doc:{room}:log"
+    try:
+        await js.connect("stalled", stalled.ws_url, room)
+        await js.connect("live", live.ws_url, room)
+        await js.insert("live", 0, "seen by both. ")
+        await js.converge("stalled", "live")
+        before = (await redis.xinfo_stream(key))["entries-added"]
+        assert stalled.proc is not None
+        stalled.proc.send_signal(signal.SIGSTOP)  # a long GC pause, a throttled container
+        try:
+            for i in range(20):
+                await js.insert("live", 0, f"{i} ")
+            await log_reaches(valkey, room, before + 20)
+
+            # The live pod compacts on its own timer; wait until it trimmed entries appended
+            # after the stall, which the stalled pod never read.
+            async def trimmed() -> None:
+                while True:
+                    info = await redis.xinfo_stream(key)
+                    if info["entries-added"] - info["length"] > before:
+                        return
+                    await asyncio.sleep(0.05)
+
+            await asyncio.wait_for(trimmed(), 15)
+        finally:
+            stalled.proc.send_signal(signal.SIGCONT)
+        text = await js.converge("stalled", "live", timeout_ms=15000)
+        assert text.startswith("19 18 ") and text.endswith("0 seen by both. ")
+        assert await stored_text(valkey, s3, room) == text
+    finally:
+        await redis.aclose()
         await stop_all(pods)
 
 
