@@ -17,6 +17,12 @@ npm run build --prefix web --silent
 if [ ! -x /usr/bin/chromium ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
+# Firefox for the same tests: Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core
+# (tests/web/firefox; Playwright's BiDi Firefox needs commands this Firefox does not have yet).
+if [ ! -x /usr/bin/firefox-esr ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr
+fi
+npm ci --prefix tests/web/firefox --no-audit --no-fund --loglevel=error
 
 # Deploy checks (tests/deploy): kubectl renders the kustomize overlays; the linters live in a
 # venv of their own because checkov pins many libraries the app also uses.

@@ -32,7 +32,7 @@ TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 # The document's text as the editor shows it, without caret labels and suggestion widgets.
-_EDITOR_TEXT_JS = """() => {
+EDITOR_TEXT_JS = """() => {
   const lines = document.querySelectorAll('.cm-content .cm-line')
   return Array.from(lines, (line) => {
     const copy = line.cloneNode(true)
@@ -66,13 +66,13 @@ class Tab:
         return self.page.locator(".connection")
 
     async def text(self) -> str:
-        return str(await self.page.evaluate(_EDITOR_TEXT_JS))
+        return str(await self.page.evaluate(EDITOR_TEXT_JS))
 
     async def expect_text(self, expected: str, timeout_ms: int = TIMEOUT_MS) -> None:
         """Waits until the editor shows exactly ``expected``."""
         try:
             await self.page.wait_for_function(
-                f"(expected) => ({_EDITOR_TEXT_JS})() === expected",
+                f"(expected) => ({EDITOR_TEXT_JS})() === expected",
                 arg=expected,
                 timeout=timeout_ms,
             )

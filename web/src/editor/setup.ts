@@ -17,6 +17,7 @@ import {
   rectangularSelection,
 } from '@codemirror/view'
 import { yUndoManagerKeymap } from 'y-codemirror.next'
+import { wholeCharacters } from './surrogates'
 
 export function baseSetup(label: string): Extension {
   return [
@@ -34,6 +35,7 @@ export function baseSetup(label: string): Extension {
     highlightActiveLine(),
     highlightSelectionMatches(),
     EditorView.lineWrapping,
+    wholeCharacters(),
     EditorView.contentAttributes.of({ 'aria-label': label }),
     // Escape then Tab still moves focus out of the editor (CodeMirror's escape hatch).
     keymap.of([...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap, ...foldKeymap, indentWithTab]),
