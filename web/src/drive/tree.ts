@@ -54,11 +54,13 @@ export function driveTree(
   let editing: Editing = null
   let index = new TreeIndex([])
   let live: Y.Map<unknown> | null = null
+  // The one row Tab stops at (roving tabindex): the last row focused, else the open file.
+  let active: string | null = opts.current ?? null
   let liveSynced = false
   const cleanups: (() => void)[] = []
 
   const usage = h('span', { class: 'usage muted' })
-  const treeList = h('ul', { class: 'tree', role: 'list', 'aria-label': 'Files and folders' })
+  const treeList = h('ul', { class: 'tree', role: 'tree', 'aria-label': 'Files and folders' })
   const trashBox = h('details', { class: 'trash' })
   const uploadList = h('ul', { class: 'uploads', 'aria-label': 'Uploads' })
   const fileInput = h('input', { type: 'file', multiple: true, hidden: true, 'aria-hidden': 'true', tabindex: '-1' })
@@ -91,6 +93,11 @@ export function driveTree(
     status.el,
   )
   rootDropTarget(treeList)
+  treeList.addEventListener('keydown', onTreeKey)
+  treeList.addEventListener('focusin', (event) => {
+    const item = (event.target as HTMLElement).closest<HTMLElement>('[role="treeitem"]')
+    if (item) setTabStop(item)
+  })
 
   // -- data ----------------------------------------------------------------------------------
 
@@ -152,14 +159,17 @@ export function driveTree(
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey
     replace(treeList, rows(''))
     if (index.childrenOf('').length === 0 && !(editing?.kind === 'create' && editing.parent === '')) {
-      treeList.append(h('li', { class: 'empty muted' }, canEdit ? 'No files yet. Create one or drop files here.' : 'No files yet.'))
+      treeList.append(h('li', { class: 'empty muted', role: 'none' }, canEdit ? 'No files yet. Create one or drop files here.' : 'No files yet.'))
     }
     renderTrash()
     renderUploads()
+    const stop = syncTabStop()
     const target = focused ? el.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`) : null
     const input = el.querySelector<HTMLInputElement>('input.inline-name, select.inline-move')
     if (input && document.activeElement !== input) input.focus()
-    else target?.focus()
+    else if (target) target.focus()
+    // The focused row went (trashed, or inside a folder someone collapsed): keep focus in the tree.
+    else if (focused?.startsWith('item:')) stop?.focus()
   }
 
   function rows(parent: string): HTMLElement[] {
@@ -189,9 +199,23 @@ export function driveTree(
       })
       if (folder) dropTarget(line, entry.id)
     }
-    const item = h('li', { class: 'entry', 'data-kind': entry.kind, 'data-name': entry.name }, line)
+    const item = h(
+      'li',
+      {
+        class: 'entry',
+        role: 'treeitem',
+        'aria-label': entry.name,
+        'aria-expanded': folder ? String(open) : null,
+        tabindex: '-1',
+        'data-id': entry.id,
+        'data-kind': entry.kind,
+        'data-name': entry.name,
+        'data-focus-key': `item:${entry.id}`,
+      },
+      line,
+    )
     if (editing?.kind === 'move' && editing.id === entry.id) item.append(moveForm(entry))
-    if (open) item.append(h('ul', { role: 'list', 'aria-label': `In ${entry.name}` }, rows(entry.id)))
+    if (open) item.append(h('ul', { role: 'group', 'aria-label': `In ${entry.name}` }, rows(entry.id)))
     return item
   }
 
@@ -203,6 +227,7 @@ export function driveTree(
           type: 'button',
           class: 'name link-like',
           'aria-expanded': String(open),
+          tabindex: '-1',
           'data-focus-key': `name:${entry.id}`,
           onclick: () => toggle(entry.id),
         },
@@ -215,6 +240,7 @@ export function driveTree(
         class: 'name',
         href: href.file(ws, entry.id),
         'aria-current': entry.id === opts.current ? 'page' : null,
+        tabindex: '-1',
         'data-focus-key': `name:${entry.id}`,
         title: index.path(entry),
       },
@@ -243,12 +269,19 @@ export function driveTree(
       items.push(item('Move to…', () => setEditing({ kind: 'move', id: entry.id })))
       items.push(item('Move to trash', () => void trash(entry), true))
     }
-    return h(
+    const details = h(
       'details',
       { class: 'menu' },
-      h('summary', { 'aria-label': `Actions for ${entry.name}`, 'data-focus-key': `menu:${entry.id}` }, '⋯'),
+      h('summary', { 'aria-label': `Actions for ${entry.name}`, tabindex: '-1', 'data-focus-key': `menu:${entry.id}` }, '⋯'),
       h('div', { class: 'menu-items' }, items),
     )
+    details.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || !details.open) return
+      event.preventDefault()
+      details.open = false
+      details.closest<HTMLElement>('[role="treeitem"]')?.focus()
+    })
+    return details
   }
 
   function createRow(parent: string, what: 'text' | 'folder'): HTMLElement {
@@ -275,7 +308,7 @@ export function driveTree(
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') setEditing(null)
     })
-    return h('li', { class: 'entry creating' }, form)
+    return h('li', { class: 'entry creating', role: 'none' }, form)
   }
 
   function renameInput(entry: Entry): HTMLElement {
@@ -362,6 +395,91 @@ export function driveTree(
         ),
       ),
     )
+  }
+
+  // -- keyboard (the WAI-ARIA tree pattern) ---------------------------------------------------
+
+  /** The rows on screen, top to bottom (a collapsed folder renders no children). */
+  function treeItems(): HTMLElement[] {
+    return Array.from(treeList.querySelectorAll<HTMLElement>('[role="treeitem"]'))
+  }
+
+  function setTabStop(item: HTMLElement): void {
+    active = item.dataset.id ?? null
+    for (const other of treeItems()) other.tabIndex = other === item ? 0 : -1
+  }
+
+  function syncTabStop(): HTMLElement | undefined {
+    const items = treeItems()
+    const stop = items.find((i) => i.dataset.id === active) ?? items.find((i) => i.dataset.id === opts.current) ?? items[0]
+    if (stop) setTabStop(stop)
+    return stop
+  }
+
+  function focusItem(item: Element | null | undefined): void {
+    if (!(item instanceof HTMLElement)) return
+    setTabStop(item)
+    item.focus()
+  }
+
+  function openMenu(item: HTMLElement): void {
+    const details = item.querySelector<HTMLDetailsElement>(':scope > .row > details.menu')
+    if (!details) return
+    details.open = true
+    details.querySelector<HTMLElement>('.menu-items button')?.focus()
+  }
+
+  function onTreeKey(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement
+    // Keys act on a focused row, or on its name when a click put focus there; never on inputs.
+    const item = target.matches('[role="treeitem"], .row > .name') ? target.closest<HTMLElement>('[role="treeitem"]') : null
+    if (!item || event.altKey || event.ctrlKey || event.metaKey) return
+    const id = item.dataset.id ?? ''
+    const folder = item.dataset.kind === 'folder'
+    const items = treeItems()
+    const at = items.indexOf(item)
+    switch (event.key) {
+      case 'ArrowDown':
+        focusItem(items[at + 1])
+        break
+      case 'ArrowUp':
+        focusItem(items[at - 1])
+        break
+      case 'Home':
+        focusItem(items[0])
+        break
+      case 'End':
+        focusItem(items[items.length - 1])
+        break
+      case 'ArrowRight':
+        if (folder && !expanded.has(id)) {
+          focusItem(item)
+          toggle(id)
+        } else if (folder) focusItem(item.querySelector(':scope > [role="group"] > [role="treeitem"]'))
+        break
+      case 'ArrowLeft':
+        if (folder && expanded.has(id)) {
+          focusItem(item)
+          toggle(id)
+        } else focusItem(item.parentElement?.closest('[role="treeitem"]'))
+        break
+      case 'Enter':
+        if (folder) {
+          focusItem(item)
+          toggle(id)
+        } else ctx.navigate(href.file(ws, id))
+        break
+      case 'ContextMenu':
+        openMenu(item)
+        break
+      case 'F10':
+        if (!event.shiftKey) return
+        openMenu(item)
+        break
+      default:
+        return
+    }
+    event.preventDefault()
   }
 
   // -- actions -------------------------------------------------------------------------------
