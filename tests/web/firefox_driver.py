@@ -175,6 +175,12 @@ class FirefoxTab:
             f"{selector} to have {name}={value!r}",
         )
 
+    async def expect_focused(self, selector: str) -> None:
+        await self.wait_until(
+            f"document.activeElement?.matches({json.dumps(selector)}) === true",
+            f"focus on {selector}",
+        )
+
     # The app's screens.
 
     async def text(self) -> str:
