@@ -285,3 +285,31 @@ async def test_a_server_restart_mid_edit_loses_nothing_in_firefox(
         for proc in (server, restarted):
             if proc is not None and proc.proc is not None and proc.proc.returncode is None:
                 await proc.kill()
+
+
+async def test_a_narrow_firefox_window_edits_without_scrolling_sideways(
+    assisted: TandemProcess,  # noqa: F811
+    ff_tabs: OpenFirefoxTab,
+) -> None:
+    fay = await sign_up(assisted.http_url, "fay-fx-narrow")
+    ws = await fay.create_workspace("Pocket")
+    response = await fay.request(
+        "POST", f"/api/workspaces/{ws}/drive/files", json={"name": "pocket.md"}, expect=201
+    )
+    t = await ff_tabs(390, 844)
+    await t.sign_in(assisted.http_url, fay, f"#/w/{ws}/f/{response.json()['id']}")
+    await t.wait_connected()
+    await t.type_at_end("Typed on a small screen.")
+    await t.expect_text("Typed on a small screen.")
+    overflow = await t.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px in Firefox"
+    # The drive folds away on a small screen; its button brings it back.
+    await t.click("::-p-button(Files)")
+    await t.expect_attribute(".sidebar-toggle", "aria-expanded", "true")
+    await t.wait_until(
+        "document.querySelector('.sidebar .drive [role=\"treeitem\"]')?.checkVisibility() === true",
+        "the drive tree in the opened sidebar",
+    )
+    await t.screenshot("firefox-editor-narrow")
