@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -12,10 +15,6 @@ CLOSES = Counter("tandem_closes_total", "Sync connections closed, by close code"
 ROOMS = Gauge("tandem_rooms", "Documents open in this process")
 ROOM_LOADS = Counter("tandem_room_loads_total", "Document loads from the store", ["result"])
 ROOM_LOAD_SECONDS = Histogram("tandem_room_load_seconds", "Time to load a document", buckets=_FAST)
-MESSAGES_IN = Counter("tandem_messages_in_total", "Protocol messages received", ["type"])
-MESSAGES_OUT = Counter("tandem_messages_out_total", "Protocol messages queued to peers", ["type"])
-BYTES_IN = Counter("tandem_bytes_in_total", "Protocol bytes received", ["type"])
-BYTES_OUT = Counter("tandem_bytes_out_total", "Protocol bytes queued to peers", ["type"])
 UPDATE_APPLY_SECONDS = Histogram(
     "tandem_update_apply_seconds",
     "Time to apply one update to the in-memory document",
@@ -55,20 +54,38 @@ KINDS = ("sync_step1", "sync_step2", "sync_update", "awareness", "auth", "query_
 
 
 class _ByKind:
-    """Label children resolved once: ``.labels()`` takes a lock and a dict lookup per call,
-    and the fan-out path counts every frame for every peer."""
+    """Messages and bytes by protocol message type, counted in plain integers and read out at
+    scrape time: the fan-out counts every frame for every peer, and a prometheus Counter takes
+    a lock per increment."""
 
-    def __init__(self, messages: Counter, size: Counter) -> None:
-        self._pairs = {kind: (messages.labels(kind), size.labels(kind)) for kind in KINDS}
+    def __init__(self, name: str, direction: str) -> None:
+        self._name = name
+        self._direction = direction
+        self._counts = {kind: [0, 0] for kind in KINDS}
 
     def count(self, kind: str, nbytes: int) -> None:
-        messages, size = self._pairs[kind]
-        messages.inc()
-        size.inc(nbytes)
+        pair = self._counts[kind]
+        pair[0] += 1
+        pair[1] += nbytes
+
+    def collect(self) -> Iterator[Metric]:
+        messages = CounterMetricFamily(
+            f"tandem_messages_{self._name}", f"Protocol messages {self._direction}", labels=["type"]
+        )
+        size = CounterMetricFamily(
+            f"tandem_bytes_{self._name}", f"Protocol bytes {self._direction}", labels=["type"]
+        )
+        for kind, (count, nbytes) in self._counts.items():
+            messages.add_metric([kind], count)
+            size.add_metric([kind], nbytes)
+        yield messages
+        yield size
 
 
-INBOUND = _ByKind(MESSAGES_IN, BYTES_IN)
-OUTBOUND = _ByKind(MESSAGES_OUT, BYTES_OUT)
+INBOUND = _ByKind("in", "received")
+OUTBOUND = _ByKind("out", "queued to peers")
+REGISTRY.register(INBOUND)
+REGISTRY.register(OUTBOUND)
 
 PRESENCE_DROPPED = Counter(
     "tandem_presence_dropped_total",
