@@ -10,7 +10,8 @@ import readline from 'node:readline'
 import puppeteer, { Puppeteer } from 'puppeteer-core'
 
 // Selectors by what a person reads, like Playwright's get_by_label and get_by_role. Puppeteer's
-// own ::-p-aria() found nothing in this Firefox once the app had rendered its screens.
+// own ::-p-aria() (Firefox's accessibility locator) finds a screen's first render but nothing
+// once the app has replaced the screen (sign in -> create an account), so tests would hang.
 // ::-p-label(Username): the form control labelled so (<label>, aria-label, aria-labelledby).
 Puppeteer.customQueryHandlers.register('label', {
   queryAll: (root, name) => {
