@@ -122,6 +122,12 @@ class FirefoxTab:
     async def select_option(self, selector: str, value: str) -> None:
         await self._call("select", selector=selector, value=value, timeoutMs=TIMEOUT_MS)
 
+    async def upload(self, selector: str, *paths: Path) -> None:
+        """Picks ``paths`` in the file input ``selector`` (it may be hidden)."""
+        await self._call(
+            "upload", selector=selector, paths=[str(p) for p in paths], timeoutMs=TIMEOUT_MS
+        )
+
     async def press(self, keys: str) -> None:
         """``keys`` in Playwright's notation: "Enter", "Control+End", "Shift+ArrowRight"."""
         await self._call("press", keys=keys)

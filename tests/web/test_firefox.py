@@ -218,10 +218,11 @@ async def test_a_viewer_in_firefox_cannot_type(
     await v.expect_text("Only owners write here. Still live.")
 
 
-async def test_the_drive_in_firefox_by_mouse_and_keyboard(
+async def test_the_drive_in_firefox_by_mouse_keyboard_and_upload(
     assisted: TandemProcess,  # noqa: F811
     ff_tabs: OpenFirefoxTab,
     tabs: OpenTab,
+    tmp_path: Path,
 ) -> None:
     alice, bob, ws = await members(assisted.http_url, "alice-fx-drive", "bob-cr-drive", "editor")
     a, b = await firefox_and_chromium(assisted.http_url, alice, bob, f"#/w/{ws}", ff_tabs, tabs)
@@ -249,9 +250,19 @@ async def test_the_drive_in_firefox_by_mouse_and_keyboard(
     await a.press("ArrowDown")
     await a.expect_focused(row("burrow.md"))
     await a.type_at_end("Written in Firefox.")
-    await expect(b.page.get_by_role("treeitem", name="burrow.md", exact=True)).to_be_visible()
     await b.page.get_by_role("link", name="burrow.md").click()
     await b.expect_text("Written in Firefox.")
+
+    # An upload from Firefox (XMLHttpRequest with progress) reaches Bob's tree, every byte.
+    den = bytes(range(256)) * 4096
+    (tmp_path / "den.bin").write_bytes(den)
+    await a.upload(".drive input[type=file]", tmp_path / "den.bin")
+    await a.expect_text_of(".drive .notice.info", "uploaded den.bin")
+    await expect(b.page.get_by_role("treeitem", name="den.bin", exact=True)).to_be_visible()
+    listing = (await bob.request("GET", f"/api/workspaces/{ws}/drive", expect=200)).json()
+    [entry] = [e for e in listing["entries"] if e["name"] == "den.bin"]
+    content = f"/api/workspaces/{ws}/drive/entries/{entry['id']}/content"
+    assert (await bob.request("GET", content, expect=200)).content == den
 
 
 async def test_a_server_restart_mid_edit_loses_nothing_in_firefox(

@@ -110,6 +110,13 @@ const ops = {
     await page.locator(command.selector).setTimeout(command.timeoutMs).wait()
     return await page.select(command.selector, command.value)
   },
+  // Picks files in an <input type=file>, as the file chooser would.
+  async upload(command) {
+    const { page } = pageOf(command)
+    const input = await page.locator(command.selector).setTimeout(command.timeoutMs).waitHandle()
+    await input.uploadFile(...command.paths)
+    return null
+  },
   async press(command) {
     await press(pageOf(command).page, command.keys)
     return null
