@@ -208,10 +208,13 @@ class Rooms:
     # -- compaction ----------------------------------------------------------------------------
 
     async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._sweep_interval_s)
-            now = time.time()
+            now, clock = time.time(), loop.time()
             for room in list(self._rooms.values()):
+                for peer in room.peers:
+                    peer.expire_stuck_send(clock)
                 if (
                     room.needs_compaction(now)
                     and room.doc_id not in self._compacting

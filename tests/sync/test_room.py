@@ -189,6 +189,25 @@ async def test_slow_peer_is_closed_with_1013_and_the_room_goes_on(rooms: Rooms) 
     await asyncio.gather(*writers)
 
 
+async def test_peer_stuck_in_a_send_is_closed_after_the_send_timeout(store: SqliteStore) -> None:
+    limits = SyncLimits(room_grace_s=0.01, send_timeout_s=0.2)
+    async with Rooms(store, origin=Origin("pod-a"), limits=limits, sweep_interval_s=0.05) as rooms:
+        transport = MemoryTransport()
+        transport.gate = asyncio.Event()  # the client stopped reading: every send blocks
+        stuck = Peer(transport, outbox_frames=64, send_timeout_s=0.2)
+        writer = await started(stuck)
+        other, _ = connect()
+        room = await rooms.join(DOC, stuck)  # its sync step 1 is now stuck in the send
+        await rooms.join(DOC, other)
+        await room.handle(other, SyncUpdate(make_update("typed on")))
+        assert stuck.open  # a queue that is not full does not close it; the deadline does
+        await asyncio.wait_for(writer, 5)
+        assert stuck.close_code == CloseCode.TRY_AGAIN_LATER
+        assert transport.closed is not None and transport.closed[0] == 1013
+        assert str(room.doc.get("content", type=Text)) == "typed on"
+        other.stop()
+
+
 async def test_awareness_of_a_leaving_peer_is_removed_for_everyone(rooms: Rooms) -> None:
     a, _ = connect()
     b, _ = connect()
