@@ -29,6 +29,6 @@ class TandemApp:
         if scope["type"] == "websocket" and scope["path"].startswith(_SYNC_PREFIX):
             scope["app"] = self.app
             scope["path_params"] = {"doc_id": scope["path"][len(_SYNC_PREFIX) :]}
-            await sync_endpoint(WebSocket(scope, receive, send))
+            await sync_endpoint(WebSocket(scope, receive, send), receive, send)
         else:
             await self.app(scope, receive, send)

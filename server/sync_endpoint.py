@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocket
 
 from sync import metrics
@@ -18,7 +19,7 @@ from sync.types import InvalidDocIdError, parse_doc_id
 from .access.sync_gate import Grant, SyncRefusedError, grant_for
 from .context import AppContext
 from .rate import TokenBucket
-from .transport import WebSocketTransport
+from .transport import AsgiTransport
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ _KIND = {
 }
 
 
-async def sync_endpoint(websocket: WebSocket) -> None:
+async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> None:
+    """``websocket`` handshakes and refuses; once admitted, frames flow through the ASGI
+    server's own ``receive`` and ``send`` (see transport.py)."""
     ctx: AppContext = websocket.app.state.ctx
     # Accept before refusing: a close code can only travel over an open websocket, and the
     # stock client tells final refusals (44xx) from transient ones only by that code.
@@ -52,7 +55,7 @@ async def sync_endpoint(websocket: WebSocket) -> None:
 
     limits = ctx.settings.sync_limits
     peer = Peer(
-        WebSocketTransport(websocket),
+        AsgiTransport(send),
         can_write=grant.can_write,
         outbox_frames=limits.outbox_frames,
         send_timeout_s=limits.send_timeout_s,
@@ -70,7 +73,7 @@ async def sync_endpoint(websocket: WebSocket) -> None:
     metrics.CONNECTIONS_TOTAL.inc()
     writer = asyncio.create_task(peer.run_writer(), name=f"peer-{peer.id}-writer")
     try:
-        await _read(websocket, ctx, room, peer)
+        await _read(receive, ctx, room, peer)
     finally:
         unwatch()
         metrics.CONNECTIONS.dec()
@@ -117,7 +120,7 @@ async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Gran
         _pending -= 1
 
 
-async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -> None:
+async def _read(receive: Receive, ctx: AppContext, room: Room, peer: Peer) -> None:
     """Handle frames until the client goes away. After ``peer.close`` the loop keeps reading
     (and ignoring) until the close handshake ends, so the close frame reaches the client."""
     settings = ctx.settings
@@ -125,7 +128,7 @@ async def _read(websocket: WebSocket, ctx: AppContext, room: Room, peer: Peer) -
     burst_bytes = max(settings.ws_max_bytes_per_s, settings.max_message_bytes)
     volume = TokenBucket(settings.ws_max_bytes_per_s, burst_bytes)
     while True:
-        event = await websocket.receive()
+        event = await receive()
         if event["type"] == "websocket.disconnect":
             return
         if not peer.open:

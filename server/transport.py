@@ -1,22 +1,26 @@
-"""The Starlette websocket as a sync ``Transport``: errors mapped to ConnectionError."""
+"""A sync connection's frames on the ASGI server's own send, errors mapped to ConnectionError.
+
+Frames skip Starlette's ``WebSocket.send``: it re-checks its state machine on every frame,
+which the peer's own state already guards, and the fan-out sends every frame to every peer."""
 
 from __future__ import annotations
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Send
 
 
-class WebSocketTransport:
-    def __init__(self, websocket: WebSocket) -> None:
-        self._ws = websocket
+class AsgiTransport:
+    def __init__(self, send: Send) -> None:
+        self._send = send
 
     async def send(self, frame: bytes) -> None:
         try:
-            await self._ws.send_bytes(frame)
-        except (WebSocketDisconnect, RuntimeError) as exc:
+            await self._send({"type": "websocket.send", "bytes": frame})
+        except (OSError, RuntimeError) as exc:  # disconnected, or closed already
             raise ConnectionError("websocket is closed") from exc
 
     async def close(self, code: int, reason: str) -> None:
         try:
-            await self._ws.close(code, reason[:120])  # a close reason must fit 123 bytes
-        except (WebSocketDisconnect, RuntimeError) as exc:
+            # A close reason must fit in 123 bytes.
+            await self._send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+        except (OSError, RuntimeError) as exc:
             raise ConnectionError("websocket is closed") from exc
