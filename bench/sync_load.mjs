@@ -152,7 +152,7 @@ async function connectTime () {
   }
   seeder.provider.destroy()
   return { mode: 'connect', bytes: opts.bytes, update_bytes: Y.encodeStateAsUpdate(seeder.doc).length,
-    connect_ms: summary(times) }
+    connect_ms: summary(times), ...(opts.raw ? { raw: times.map(t => Math.round(t)) } : {}) }
 }
 
 async function idle () {
