@@ -235,3 +235,19 @@ async def test_a_load_racing_a_compaction_reads_again(
     await cluster_store.append(doc, typist.type("after"), ORIGIN)
     assert rebuild((await cluster_store.load(doc)).updates) == str(typist.text)
     assert not listed_before  # the stale listing was used once
+
+
+async def test_appends_of_one_turn_keep_their_order_per_document(
+    cluster_store: RedisS3Store,
+) -> None:
+    # Fifty appends to five documents in one loop turn: they go out as one pipeline.
+    docs = [doc_id() for _ in range(5)]
+    typists = {doc: Typist() for doc in docs}
+    calls = [(doc, typists[doc].type(f"{i} ")) for i in range(10) for doc in docs]
+    ids = await asyncio.gather(*(cluster_store.append(d, u, ORIGIN) for d, u in calls))
+    assert len(set(ids)) == len(calls)
+    for doc in docs:
+        mine = [i for (d, _), i in zip(calls, ids, strict=True) if d == doc]
+        assert mine == sorted(mine, key=lambda i: tuple(map(int, i.split("-"))))
+        loaded = await cluster_store.load(doc)
+        assert loaded.updates == typists[doc].updates
