@@ -245,9 +245,8 @@ async def test_appends_of_one_turn_keep_their_order_per_document(
     typists = {doc: Typist() for doc in docs}
     calls = [(doc, typists[doc].type(f"{i} ")) for i in range(10) for doc in docs]
     ids = await asyncio.gather(*(cluster_store.append(d, u, ORIGIN) for d, u in calls))
-    assert len(set(ids)) == len(calls)
     for doc in docs:
         mine = [i for (d, _), i in zip(calls, ids, strict=True) if d == doc]
-        assert mine == sorted(mine, key=lambda i: tuple(map(int, i.split("-"))))
+        assert mine == sorted(set(mine), key=lambda i: tuple(map(int, i.split("-"))))
         loaded = await cluster_store.load(doc)
         assert loaded.updates == typists[doc].updates
