@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Self
 
@@ -20,40 +19,43 @@ from redis.exceptions import RedisError
 
 from .cancellation import reraise_if_cancelled
 from .store import LogEntry, LogGap
-from .stream_log import TrimMark, row_from_redis, stream_key, trimmed_past
+from .stream_log import TrimMark, id_order, row_from_redis, stream_key
 from .types import DocId, LogId, Origin
 
 log = logging.getLogger(__name__)
 
 _WAKE = {b"w": b"1"}
-# Entries appended between a compaction's read and its trim come before its mark; this many
-# cover any burst that fits in one compaction's snapshot upload.
-_REMEMBERED_IDS = 64
 
 
 class _Followed:
     """One document's tail: what it queued for its reader and what it needs to notice a gap.
 
-    A trim mark arrives after the entries that survived its trim, so by then the reader's
-    position has moved past the trimmed range. Whether the entry the trim ended at was
-    delivered is what tells: the ids delivered lately are remembered for that, and an end
-    older than all of them counts as missed (a needless reload at worst, never a gap)."""
+    Trims remove a stream's oldest entries, and a read returns every entry after its position
+    that exists when it runs, up to its count. So entries can only vanish unseen between a
+    read's position and the first entry it returns, and since a trim adds its mark in the
+    same transaction, the first read after a trim returns the mark too unless the count cut
+    it short. A mark is therefore checked against the jumps of the reads since the last one
+    that was not cut short: exact, and usually one jump to remember."""
 
-    __slots__ = ("queue", "recent", "start")
+    __slots__ = ("jumps", "queue")
 
-    def __init__(self, start: LogId | None) -> None:
+    def __init__(self) -> None:
         self.queue: asyncio.Queue[LogEntry | LogGap] = asyncio.Queue()
-        self.start = start
-        self.recent: deque[LogId] = deque(maxlen=_REMEMBERED_IDS)
+        self.jumps: list[tuple[tuple[int, int], tuple[int, int]]] = []
 
-    def deliver(self, row: LogEntry | TrimMark) -> None:
-        if isinstance(row, TrimMark):
-            # A pod stalled or slow to read lost entries to another pod's compaction.
-            if trimmed_past(row.upto, self.start) and row.upto not in self.recent:
-                self.queue.put_nowait(LogGap())
-        else:
-            self.queue.put_nowait(row)
-        self.recent.append(row.id)
+    def deliver(self, position: str, rows: list[LogEntry | TrimMark], *, cut_short: bool) -> None:
+        """The rows one read returned after ``position``."""
+        self.jumps.append((id_order(LogId(position)), id_order(rows[0].id)))
+        for row in rows:
+            if isinstance(row, LogEntry):
+                self.queue.put_nowait(row)
+            else:
+                upto = id_order(row.upto)
+                if any(before < upto < first for before, first in self.jumps):
+                    # A pod stalled or slow to read lost entries to another pod's compaction.
+                    self.queue.put_nowait(LogGap())
+        if not cut_short:
+            self.jumps.clear()
 
 
 class StreamFollower:
@@ -97,7 +99,7 @@ class StreamFollower:
     async def tail(self, doc_id: DocId, after: LogId | None) -> AsyncIterator[LogEntry | LogGap]:
         """Entries of ``doc_id`` after ``after`` in log order, until the caller stops."""
         key = stream_key(doc_id)
-        followed = _Followed(after)
+        followed = _Followed()
         self._followed[key] = followed
         self._last[key] = after or "0-0"
         await self._wake()
@@ -139,9 +141,13 @@ class StreamFollower:
                 followed = self._followed.get(key)
                 if followed is None:
                     continue  # closed while the read was in flight
-                for raw_id, fields in rows:
-                    followed.deliver(row_from_redis(raw_id, fields))
+                position = self._last[key]
                 self._last[key] = rows[-1][0].decode()
+                followed.deliver(
+                    position,
+                    [row_from_redis(i, fields) for i, fields in rows],
+                    cut_short=len(rows) >= self._batch,
+                )
 
 
 class ShardedFollower:

@@ -211,6 +211,22 @@ async def test_a_follower_behind_a_trim_is_told_of_the_gap(
         assert all(isinstance(g, LogEntry) for g in got)  # no gap reported
         await behind.aclose()
         await level.aclose()
+
+        # A follower that read an entry, then a hundred more, before a trim up to that entry
+        # came: nothing was lost, so no gap, however many entries came in between.
+        other = doc_id()
+        caught_up = follower.tail(other, None)
+        early = [await cluster_store.append(other, typist.type("e"), ORIGIN) for _ in range(5)]
+        for _ in early:
+            await asyncio.wait_for(anext(caught_up), 5)
+        for _ in range(100):
+            await cluster_store.append(other, typist.type("m"), ORIGIN)
+        got = [await asyncio.wait_for(anext(caught_up), 5) for _ in range(100)]
+        await cluster_store.log.trim(other, early[2])
+        last = await cluster_store.append(other, typist.type("last"), ORIGIN)
+        after_trim = await asyncio.wait_for(anext(caught_up), 5)
+        assert isinstance(after_trim, LogEntry) and after_trim.id == last
+        await caught_up.aclose()
     await redis.aclose()
 
 
