@@ -40,7 +40,9 @@ class Settings:
     s3_secret_key: str | None = field(default=None, repr=False)
     s3_secure: bool = False
     redis_timeout_s: float = 10.0
-    redis_readers: int = 4
+    # Blocking XREADs per pod, documents sharded over them. One reader batches more entries per
+    # read; with hiredis parsing, that measured ~7% less pod CPU than four (2 pods, 25 docs).
+    redis_readers: int = 1
     """Blocking stream readers per pod (Redis connections held for following documents)."""
     s3_timeout_s: float = 10.0
     mongodb_url: str | None = field(default=None, repr=False)
