@@ -219,9 +219,7 @@ class Room:
         self._doc.apply_update(entry.update)
         self.last_id = entry.id
         self.size_bytes += len(entry.update)
-        change = self._take_changes()
-        if change is not None:
-            self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+        self._relay_changes()
 
     def apply_stored(self, loaded: LoadedDoc) -> None:
         """The document as storage has it, read again after the log was trimmed under this
@@ -230,10 +228,15 @@ class Room:
             return
         for update in loaded.updates:
             self._doc.apply_update(update)
+        if (change := self._relay_changes()) is not None:
+            self.size_bytes += len(change)
+
+    def _relay_changes(self) -> Update | None:
+        """Send what the last applied updates changed to every peer; returns it."""
         change = self._take_changes()
         if change is not None:
-            self.size_bytes += len(change)
             self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+        return change
 
     def apply_remote_awareness(self, payload: bytes) -> None:
         """Awareness another pod relayed: checked again, since one bad relay would make

@@ -46,11 +46,6 @@ def id_order(entry_id: LogId) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def trimmed_past(upto: LogId, position: LogId | None) -> bool:
-    """Whether a trim up to ``upto`` removed entries a reader at ``position`` has not read."""
-    return position is None or id_order(upto) > id_order(position)
-
-
 @dataclass(frozen=True, slots=True)
 class _Append:
     key: str
@@ -82,7 +77,9 @@ class LogRange:
 
     def lost_after(self, position: LogId | None) -> bool:
         """Whether a trim removed entries newer than ``position`` (a snapshot's end)."""
-        return self.trimmed_upto is not None and trimmed_past(self.trimmed_upto, position)
+        if self.trimmed_upto is None:
+            return False
+        return position is None or id_order(self.trimmed_upto) > id_order(position)
 
 
 class StreamLog:

@@ -60,9 +60,10 @@ async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
 async def test_appends_pending_at_close_are_committed(tmp_path: Path) -> None:
     typist = Typist()
     store = await SqliteStore(tmp_path / "docs.db").__aenter__()
-    pending = asyncio.ensure_future(store.append(DOC, typist.type("last words"), Origin("pod")))
-    await asyncio.sleep(0)  # one loop turn: the append is queued, its commit not yet run
-    await store.aclose()
-    assert pending.done() and not pending.exception()
+    # gather starts the append first: it is queued, its commit scheduled, when aclose runs.
+    row_id, _ = await asyncio.gather(
+        store.append(DOC, typist.type("last words"), Origin("pod")), store.aclose()
+    )
+    assert int(row_id) > 0
     async with SqliteStore(tmp_path / "docs.db") as again:
         assert rebuild((await again.load(DOC)).updates) == "last words"
