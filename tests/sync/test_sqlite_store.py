@@ -59,8 +59,9 @@ async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
 
 async def test_appends_pending_at_close_are_committed(tmp_path: Path) -> None:
     typist = Typist()
-    store = await SqliteStore(tmp_path / "docs.db").__aenter__()
-    # gather starts the append first: it is queued, its commit scheduled, when aclose runs.
+    # Not entered: no checkpointer task, so aclose has no await that would let the scheduled
+    # commit run first. gather starts the append first: queued, its commit scheduled.
+    store = SqliteStore(tmp_path / "docs.db")
     row_id, _ = await asyncio.gather(
         store.append(DOC, typist.type("last words"), Origin("pod")), store.aclose()
     )
