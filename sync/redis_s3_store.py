@@ -9,14 +9,13 @@ an S3 outage blocks no edit except opening a document whose history is in S3."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from pycrdt import merge_updates
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .lease import Lease
+from .merging import merge
 from .snapshot_store import SnapshotRef, SnapshotStore
 from .store import LoadedDoc, LogStats, StoreError
 from .stream_log import StreamLog
@@ -67,7 +66,7 @@ class RedisS3Store:
             tail = await self.log.read(doc_id, after=upto)
             if tail.lost_after(upto):
                 continue  # a compaction finished meanwhile; its snapshot has what was trimmed
-            updates = ([merge_updates(*bodies)] if bodies else []) + [
+            updates = ([await merge(bodies)] if bodies else []) + [
                 e.update for e in tail.entries
             ]
             last = tail.entries[-1].id if tail.entries else upto
@@ -101,7 +100,7 @@ class RedisS3Store:
         if not tail and len(refs) <= 1:
             return False
         bodies = [await self.snapshots.get(ref) for ref in refs]
-        merged = await asyncio.to_thread(merge_updates, *bodies, *(e.update for e in tail))
+        merged = await merge([*bodies, *(e.update for e in tail)])
         upto = tail[-1].id if tail else _newest(refs)
         assert upto is not None
         lease.check()

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-from pycrdt import merge_updates
-
+from .merging import merge
 from .store import LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
 
@@ -42,7 +41,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 
 class SqliteStore:
     """Everything runs on the event loop's thread, on one connection, except WAL checkpoints
-    (which fsync) and the CPU-heavy merge of a compaction. Appends made during one turn of the
+    (which fsync); a compaction merges in rounds (``merging``). Appends made during one turn of the
     loop share one transaction, committed at the end of that turn: a WAL commit without fsync
     is one write() to the page cache, cheaper than handing each update to a thread and back
     (GIL hand-offs), and one connection means compaction never waits on another's lock."""
@@ -147,7 +146,7 @@ class SqliteStore:
             loaded = await self.load(doc_id)
             if loaded.last_id is None or len(loaded.updates) < 2:
                 return False
-            merged = await asyncio.to_thread(merge_updates, *loaded.updates)
+            merged = await merge(loaded.updates)
             upto = int(loaded.last_id)
             try:
                 with self._db:
