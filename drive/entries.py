@@ -21,8 +21,11 @@ class Kind(StrEnum):
 
 
 def new_entry_id() -> str:
-    """Random, url-safe, never ``:`` (ids also appear in document ids)."""
-    return secrets.token_urlsafe(16)
+    """Random, url-safe, never ``:`` (ids also appear in document ids), never a leading ``-``
+    (which command lines take for an option)."""
+    while (found := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,11 @@ WorkspaceId = NewType("WorkspaceId", str)
 
 def new_id() -> str:
     """Random, unguessable ids (128 bits); never containing ``:``, which companion documents
-    such as ``{doc_id}:suggestions`` use."""
-    return secrets.token_urlsafe(16)
+    such as ``{doc_id}:suggestions`` use, and never starting with ``-``, which a command line
+    (``tandem finetune promote WORKSPACE``) would take for an option."""
+    while (found := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,7 +210,7 @@ async def test_promote_and_rollback_from_the_command_line(
     code, [run], err = await finetune(tmp_path, provider)
     assert run["state"] == "rejected", (run, err)
     code, _, err = await finetune(tmp_path, provider, "promote", ws, "ft:unknown")
-    assert code == 1 and "not a model" in err
+    assert code == 1 and "not a model" in err, (code, err)
     code, [status], err = await finetune(tmp_path, provider, "promote", ws, run["fine_tuned_model"])
     assert code == 0 and status["current"] == run["fine_tuned_model"], err
     code, [status], err = await finetune(tmp_path, provider, "rollback", ws)
