@@ -3,6 +3,10 @@
     .venv/bin/python bench/sync_bench.py            # full run (a few minutes)
     .venv/bin/python bench/sync_bench.py --quick    # smaller loads, for a smoke check
 
+Each round starts both servers afresh and runs every load on each, alternating which goes
+first. On a small, shared machine a single 20 s run's p99 swings by 5x from one run to the
+next for either server, so the table gives the median of the rounds and every round's figure.
+
 Needs `npm ci --prefix bench`. Both servers are started here, on loopback, and stopped by PID.
 Prints a table with Tandem / reference ratios and writes bench/results/sync-<time>.json.
 """
@@ -136,35 +140,41 @@ def idle_rss(server: Server, conns: int, docs: int) -> dict:
     }
 
 
-def run(quick: bool) -> dict:
+def run(quick: bool, rounds: int) -> dict:
     loads = [(10, 4, 10), (50, 4, 10)] if not quick else [(10, 4, 10)]
     duration = 5 if quick else 20
     sizes = [100_000, 1_000_000]
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = {"tandem": {"rounds": []}, "reference": {"rounds": []}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("tandem", "reference"):
-            server = start_tandem(Path(tmp) / "data") if name == "tandem" else start_reference()
-            try:
-                res: dict = {"latency": [], "connect": []}
-                for docs, clients, rate in loads:
-                    res["latency"].append(
-                        load(
-                            "latency",
-                            server,
-                            docs=docs,
-                            clients=clients,
-                            rate=rate,
-                            duration=duration,
-                            warmup=2,
+        for number in range(rounds):
+            # Alternate which server goes first, so a drift in the machine's background load
+            # over the run falls on both.
+            order = ("tandem", "reference") if number % 2 == 0 else ("reference", "tandem")
+            for name in order:
+                data = Path(tmp) / f"data-{number}"
+                server = start_tandem(data) if name == "tandem" else start_reference()
+                try:
+                    res: dict = {"latency": [], "connect": []}
+                    for docs, clients, rate in loads:
+                        res["latency"].append(
+                            load(
+                                "latency",
+                                server,
+                                docs=docs,
+                                clients=clients,
+                                rate=rate,
+                                duration=duration,
+                                warmup=2,
+                            )
                         )
-                    )
-                for size in sizes:
-                    res["connect"].append(
-                        load("connect", server, bytes=size, repeats=10 if quick else 30)
-                    )
-                results[name] = res
-            finally:
-                server.stop()
+                    for size in sizes:
+                        res["connect"].append(
+                            load("connect", server, bytes=size, repeats=10 if quick else 30)
+                        )
+                    results[name]["rounds"].append(res)
+                finally:
+                    server.stop()
+        for name in ("tandem", "reference"):
             # Memory on a fresh process: after the loads above, Node's heap shrinks as its GC
             # catches up and Python's holds freed arenas, so neither baseline would be fair.
             server = start_tandem(Path(tmp) / "idle") if name == "tandem" else start_reference()
@@ -179,35 +189,63 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "n/a"
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def row(label: str, tandem: list[float], reference: list[float]) -> None:
+    """The median over rounds of each server, their ratio, then every round's figure."""
+    a, b = median(tandem), median(reference)
+    rounds = " ".join(f"{x:.1f}/{y:.1f}" for x, y in zip(tandem, reference))
+    print(f"{label:44} {a:10.2f} {b:10.2f} {ratio(a, b):>7}   {rounds}")
+
+
 def report(results: dict) -> None:
-    t, r = results["tandem"], results["reference"]
-    print(f"{'scenario':44} {'tandem':>12} {'reference':>12} {'ratio':>8}")
-    for lt, lr in zip(t["latency"], r["latency"]):
-        label = f"{lt['docs']} docs x {lt['clients']} clients x {lt['rate']}/s"
+    t, r = results["tandem"]["rounds"], results["reference"]["rounds"]
+    print(f"{len(t)} rounds; each figure is the median of the rounds' figures")
+    print(f"{'scenario':44} {'tandem':>10} {'reference':>10} {'ratio':>7}   per round (t/r)")
+    for i, first in enumerate(t[0]["latency"]):
+        label = f"{first['docs']} docs x {first['clients']} clients x {first['rate']}/s"
         for p in ("p50", "p99"):
-            a, b = lt["latency_ms"][p], lr["latency_ms"][p]
-            print(f"latency {p} ms  {label:29} {a:12.2f} {b:12.2f} {ratio(a, b):>8}")
-        print(
-            f"  deliveries measured/expected: tandem {lt['measured_deliveries']}/"
-            f"{lt['expected_deliveries']}, reference {lr['measured_deliveries']}/"
-            f"{lr['expected_deliveries']}; diverged docs: {lt['diverged_docs']}, "
-            f"{lr['diverged_docs']}"
+            row(
+                f"latency {p} ms  {label}",
+                [x["latency"][i]["latency_ms"][p] for x in t],
+                [x["latency"][i]["latency_ms"][p] for x in r],
+            )
+        lost_t = sum(
+            x["latency"][i]["expected_deliveries"] - x["latency"][i]["measured_deliveries"]
+            for x in t
         )
-    for ct, cr in zip(t["connect"], r["connect"]):
+        lost_r = sum(
+            x["latency"][i]["expected_deliveries"] - x["latency"][i]["measured_deliveries"]
+            for x in r
+        )
+        diverged = sum(x["latency"][i]["diverged_docs"] for x in t + r)
+        print(
+            f"  undelivered at the end: tandem {lost_t}, reference {lost_r}; diverged docs: {diverged}"
+        )
+    for i, first in enumerate(t[0]["connect"]):
         for p in ("p50", "p99"):
-            a, b = ct["connect_ms"][p], cr["connect_ms"][p]
-            label = f"connect-to-synced {p} ms, {ct['update_bytes'] // 1000} KB doc"
-            print(f"{label:44} {a:12.2f} {b:12.2f} {ratio(a, b):>8}")
-    a, b = t["idle"]["per_conn_kib"], r["idle"]["per_conn_kib"]
-    label = f"RSS per idle connection KiB ({t['idle']['conns']})"
-    print(f"{label:44} {a:12.1f} {b:12.1f} {ratio(a, b):>8}")
+            row(
+                f"connect-to-synced {p} ms, {first['update_bytes'] // 1000} KB doc",
+                [x["connect"][i]["connect_ms"][p] for x in t],
+                [x["connect"][i]["connect_ms"][p] for x in r],
+            )
+    a, b = results["tandem"]["idle"]["per_conn_kib"], results["reference"]["idle"]["per_conn_kib"]
+    label = f"RSS per idle connection KiB ({results['tandem']['idle']['conns']})"
+    print(f"{label:44} {a:10.1f} {b:10.1f} {ratio(a, b):>7}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh servers per round; medians are reported"
+    )
     args = parser.parse_args()
-    results = run(args.quick)
+    results = run(args.quick, args.rounds)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     path = out / f"sync-{time.strftime('%Y%m%d-%H%M%S')}.json"
