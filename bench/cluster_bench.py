@@ -1,7 +1,7 @@
 """Cross-pod benchmark: Tandem pods (Redis stream + S3) against Hocuspocus instances with the
 Redis extension, same Valkey, same clients, same run.
 
-    .venv/bin/python bench/cluster_bench.py [--quick]
+    .venv/bin/python bench/cluster_bench.py [--quick] [--rounds N]
 
 Needs `npm ci --prefix bench` and the test servers from `bash scripts/install.sh`. Prints
 cross-pod propagation latency and delivered updates/s for 2 and 3 pods with Tandem / Hocuspocus
@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.rounds import order, row
 from bench.sync_bench import LOAD, free_port, wait_port
 from tests.cluster.services import S3Server, Valkey
 
@@ -97,33 +98,29 @@ def stop(procs: list) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh servers per round; medians are reported"
+    )
     args = parser.parse_args()
     docs, clients, seconds = (10, 4, 5) if args.quick else (25, 4, 15)
     # 10 edits/s per client is typing; 40/s offers 4,000 updates/s to 25 docs, past what this
     # 2-core machine serves, so the delivered rate shows each system's ceiling.
     rates = (10,) if args.quick else (10, 40)
-    results: dict[str, dict] = {}
+    results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         valkey = Valkey(tmp / "valkey", appendonly=True).start()
         s3 = S3Server(tmp / "s3").start()
         try:
-            for rate in rates:
-                for count in (2, 3):
-                    pods = start_tandem_pods(count, valkey, s3, tmp / f"tandem-{count}-{rate}")
-                    try:
-                        results[f"tandem-{count}-{rate}"] = load(
-                            [u for _, u, _ in pods], "y-websocket", docs, clients, rate, seconds
-                        )
-                    finally:
-                        stop(pods)
-                    hocus = start_hocuspocus(count, valkey)
-                    try:
-                        results[f"hocuspocus-{count}-{rate}"] = load(
-                            [u for _, u, _ in hocus], "hocuspocus", docs, clients, rate, seconds
-                        )
-                    finally:
-                        stop(hocus)
+            for number in range(args.rounds):
+                for rate in rates:
+                    for count in (2, 3):
+                        for name in order(number, ("tandem", "hocuspocus")):
+                            where = tmp / f"{name}-{number}-{count}-{rate}"
+                            figures = run_one(
+                                name, count, valkey, s3, where, (docs, clients, rate, seconds)
+                            )
+                            results.setdefault(f"{name}-{count}-{rate}", []).append(figures)
         finally:
             s3.stop()
             valkey.stop()
@@ -131,28 +128,50 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     path = out / f"cluster-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(results, indent=2))
+    print(f"{args.rounds} rounds; each figure is the median of the rounds' figures")
     for rate in rates:
         report(results, docs, clients, rate)
     print(f"\nraw results: {path.relative_to(ROOT)}")
 
 
-def report(results: dict[str, dict], docs: int, clients: int, rate: int) -> None:
+def run_one(
+    name: str, count: int, valkey: Valkey, s3: S3Server, where: Path, shape: tuple[int, ...]
+) -> dict:
+    docs, clients, rate, seconds = shape
+    if name == "tandem":
+        servers = start_tandem_pods(count, valkey, s3, where)
+        provider = "y-websocket"
+    else:
+        servers = start_hocuspocus(count, valkey)
+        provider = "hocuspocus"
+    try:
+        return load([u for _, u, _ in servers], provider, docs, clients, rate, seconds)
+    finally:
+        stop(servers)
+
+
+def report(results: dict[str, list[dict]], docs: int, clients: int, rate: int) -> None:
     print(f"\n{docs} docs x {clients} clients x {rate} edits/s, clients spread over the pods")
-    print(f"{'scenario':40} {'tandem':>10} {'hocuspocus':>11} {'ratio':>7}")
+    print(f"{'scenario':40} {'tandem':>10} {'hocuspocus':>10} {'ratio':>7}   per round (t/h)")
     for count in (2, 3):
         t, h = results[f"tandem-{count}-{rate}"], results[f"hocuspocus-{count}-{rate}"]
         for p in ("p50", "p99"):
-            a, b = t["cross_pod_latency_ms"][p], h["cross_pod_latency_ms"][p]
-            print(
-                f"{f'cross-pod latency {p} ms, {count} pods':40} {a:10.2f} {b:11.2f} {a / b:6.2f}x"
+            row(
+                f"cross-pod latency {p} ms, {count} pods",
+                [x["cross_pod_latency_ms"][p] for x in t],
+                [x["cross_pod_latency_ms"][p] for x in h],
+                width=40,
             )
-        a, b = t["deliveries_per_s"], h["deliveries_per_s"]
-        print(f"{f'delivered updates/s, {count} pods':40} {a:10.0f} {b:11.0f} {a / b:6.2f}x")
-        print(
-            f"  lost deliveries: tandem {t['expected_deliveries'] - t['measured_deliveries']}, "
-            f"hocuspocus {h['expected_deliveries'] - h['measured_deliveries']}; diverged docs: "
-            f"{t['diverged_docs']}, {h['diverged_docs']}"
+        row(
+            f"delivered updates/s, {count} pods",
+            [x["deliveries_per_s"] for x in t],
+            [x["deliveries_per_s"] for x in h],
+            width=40,
         )
+        lost_t = sum(x["expected_deliveries"] - x["measured_deliveries"] for x in t)
+        lost_h = sum(x["expected_deliveries"] - x["measured_deliveries"] for x in h)
+        diverged = sum(x["diverged_docs"] for x in t + h)
+        print(f"  undelivered: tandem {lost_t}, hocuspocus {lost_h}; diverged docs: {diverged}")
 
 
 if __name__ == "__main__":

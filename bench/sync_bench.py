@@ -3,9 +3,7 @@
     .venv/bin/python bench/sync_bench.py            # full run (a few minutes)
     .venv/bin/python bench/sync_bench.py --quick    # smaller loads, for a smoke check
 
-Each round starts both servers afresh and runs every load on each, alternating which goes
-first. On a small, shared machine a single 20 s run's p99 swings by 5x from one run to the
-next for either server, so the table gives the median of the rounds and every round's figure.
+Each round starts both servers afresh and runs every load on each (see bench/rounds.py).
 
 Needs `npm ci --prefix bench`. Both servers are started here, on loopback, and stopped by PID.
 Prints a table with Tandem / reference ratios and writes bench/results/sync-<time>.json.
@@ -28,6 +26,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 LOAD = BENCH / "sync_load.mjs"
 REFERENCE = BENCH / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
+sys.path.insert(0, str(ROOT))
+
+from bench.rounds import order, ratio, row
 
 
 def free_port() -> int:
@@ -147,10 +148,7 @@ def run(quick: bool, rounds: int) -> dict:
     results: dict[str, dict] = {"tandem": {"rounds": []}, "reference": {"rounds": []}}
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(rounds):
-            # Alternate which server goes first, so a drift in the machine's background load
-            # over the run falls on both.
-            order = ("tandem", "reference") if number % 2 == 0 else ("reference", "tandem")
-            for name in order:
+            for name in order(number, ("tandem", "reference")):
                 data = Path(tmp) / f"data-{number}"
                 server = start_tandem(data) if name == "tandem" else start_reference()
                 try:
@@ -183,23 +181,6 @@ def run(quick: bool, rounds: int) -> dict:
             finally:
                 server.stop()
     return results
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}x" if a and b else "n/a"
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def row(label: str, tandem: list[float], reference: list[float]) -> None:
-    """The median over rounds of each server, their ratio, then every round's figure."""
-    a, b = median(tandem), median(reference)
-    rounds = " ".join(f"{x:.1f}/{y:.1f}" for x, y in zip(tandem, reference))
-    print(f"{label:44} {a:10.2f} {b:10.2f} {ratio(a, b):>7}   {rounds}")
 
 
 def report(results: dict) -> None:

@@ -30,6 +30,11 @@ FANOUT_SECONDS = Histogram(
     buckets=_FAST,
 )
 COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])
+WAL_TRUNCATIONS = Histogram(
+    "tandem_sqlite_wal_truncation_seconds",
+    "Checkpoints that held appends back to empty a WAL past its size limit, by duration",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 LOG_GAPS = Counter(
     "tandem_log_gaps_total",
     "Times another pod's compaction trimmed entries this pod had not read yet (reloaded)",

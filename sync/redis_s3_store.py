@@ -66,9 +66,7 @@ class RedisS3Store:
             tail = await self.log.read(doc_id, after=upto)
             if tail.lost_after(upto):
                 continue  # a compaction finished meanwhile; its snapshot has what was trimmed
-            updates = ([await merge(bodies)] if bodies else []) + [
-                e.update for e in tail.entries
-            ]
+            updates = ([await merge(bodies)] if bodies else []) + [e.update for e in tail.entries]
             last = tail.entries[-1].id if tail.entries else upto
             return LoadedDoc(updates=updates, last_id=last)
         raise StoreError(f"load {doc_id}: compactions kept trimming the log while it was read")

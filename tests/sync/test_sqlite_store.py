@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from sync.sqlite_store import SqliteStore
 from sync.store import StoreError
 from sync.types import DocId, Origin
@@ -68,3 +70,49 @@ async def test_appends_pending_at_close_are_committed(tmp_path: Path) -> None:
     assert int(row_id) > 0
     async with SqliteStore(tmp_path / "docs.db") as again:
         assert rebuild((await again.load(DOC)).updates) == "last words"
+
+
+async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
+    tmp_path: Path,
+) -> None:
+    """A passive checkpoint never catches up with appends that never pause, and SQLite only
+    restarts a WAL that one has caught up with: without a truncation that holds appends back,
+    this WAL grows to megabytes and stays there."""
+    path = tmp_path / "docs.db"
+    wal = tmp_path / "docs.db-wal"
+    limit = 256 * 1024
+    typist = Typist()
+    updates = [typist.type(f"{i} ") for i in range(3000)]
+    truncations = REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
+    async with SqliteStore(
+        path, checkpoint_interval_s=0.02, commit_window_s=0.0, wal_limit_bytes=limit
+    ) as store:
+        for update in updates:  # one commit, at least one page written, per append
+            await store.append(DOC, update, Origin("pod"))
+        deadline = asyncio.get_running_loop().time() + 20
+        while wal.stat().st_size > limit:
+            assert asyncio.get_running_loop().time() < deadline, wal.stat().st_size
+            await asyncio.sleep(0.02)  # polling the file with a deadline
+        assert (await store.load(DOC)).updates == updates
+    assert REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") > truncations
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == str(typist.text)
+
+
+async def test_appends_made_during_a_truncation_wait_for_it_and_are_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, wal_limit_bytes=0) as store:
+        await store.append(DOC, typist.type("before "), Origin("pod"))
+        checkpointer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # gather starts the truncation first: it holds appends back, then waits on its thread.
+        _, first, second = await asyncio.gather(
+            store._truncate_wal(checkpointer),
+            store.append(DOC, typist.type("a"), Origin("pod")),
+            store.append(DOC, typist.type("b"), Origin("pod")),
+        )
+        checkpointer.close()
+        assert int(first) < int(second)
+        assert rebuild((await store.load(DOC)).updates) == "before ab"
