@@ -161,6 +161,7 @@ class Settings:
     compact_entries: int = _SYNC.compact_entries
     compact_bytes: int = _SYNC.compact_bytes
     compact_age_s: float = _SYNC.compact_age_s
+    compactions_at_once: int = _SYNC.compactions_at_once
     sqlite_synchronous: str = "NORMAL"
 
     @property
@@ -199,6 +200,8 @@ class Settings:
             raise SettingsError(f"TANDEM_PORT must be 1-65535, not {self.port}")
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError("TANDEM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+        if self.compactions_at_once < 1:
+            raise SettingsError("TANDEM_COMPACTIONS_AT_ONCE must be at least 1")
         if self.max_message_bytes < 1024:
             raise SettingsError("TANDEM_MAX_MESSAGE_BYTES must be at least 1024")
         if self.signup not in ("open", "invite", "closed"):

@@ -21,3 +21,7 @@ class SyncLimits:
     compact_bytes: int = 4 * 1024 * 1024
     compact_age_s: float = 300.0
     """Compaction triggers: uncompacted entries, their bytes, or the oldest one's age."""
+    compactions_at_once: int = 2
+    """Compactions a process runs at the same time. When a crowd leaves, every room unloads
+    within the same grace period; fifty compactions at once each took a turn of the loop in
+    every round, and joiners waited hundreds of milliseconds behind them."""

@@ -55,6 +55,7 @@ class Rooms:
         self._tails: dict[DocId, asyncio.Task[None]] = {}
         self._unload_timers: dict[DocId, asyncio.TimerHandle] = {}
         self._compacting: set[DocId] = set()
+        self._compaction_slots = asyncio.Semaphore(limits.compactions_at_once)
         self._retry_compaction_at: dict[DocId, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -226,9 +227,10 @@ class Rooms:
         if room.doc_id in self._compacting:
             return
         self._compacting.add(room.doc_id)
-        entries_before = room.uncompacted_entries
         try:
-            done = await self._store.compact(room.doc_id)
+            async with self._compaction_slots:
+                entries_before = room.uncompacted_entries
+                done = await self._store.compact(room.doc_id)
         except StoreError:
             log.warning("compaction of %s failed; retrying later", room.doc_id, exc_info=True)
             metrics.COMPACTIONS.labels("error").inc()

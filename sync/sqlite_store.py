@@ -7,11 +7,6 @@ WAL checkpoints (which fsync) run on a thread of their own instead of inside an 
 ``FULL`` every commit also waits for an fsync, on the event loop's thread: the price of
 surviving a power cut is then paid by every document of the process.
 
-Commits are at least ``commit_window_s`` apart: a lone append commits at once, a busy process
-shares each commit among the appends of a couple of milliseconds. Every commit writes whole
-pages to the WAL, so at 2,000 appends/s one commit per append wrote 20 MB/s and cost a sixth
-of the process's CPU.
-
 Under appends that never pause, a passive checkpoint never catches up with the WAL, so SQLite
 never restarts it and the file grows without end (450 MB in 20 s at 2,000 appends/s). Past
 ``wal_limit_bytes`` the checkpointer holds commits back (appends wait, the loop runs on) for
@@ -64,7 +59,6 @@ class SqliteStore:
         *,
         synchronous: str = "NORMAL",
         checkpoint_interval_s: float = 2.0,
-        commit_window_s: float = 0.002,
         wal_limit_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +74,6 @@ class SqliteStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._pending: list[tuple[str, str, bytes, float]] = []
         self._waiting: list[asyncio.Future[int]] = []
-        self._commit_window_s = commit_window_s
-        self._last_commit = float("-inf")
         self._wal_limit_bytes = wal_limit_bytes
         self._writable = asyncio.Event()
         self._writable.set()
@@ -139,23 +131,14 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         if not self._pending:
-            self._schedule_commit()
+            loop.call_soon(self._commit_pending)
         self._pending.append((doc_id, origin, update, time.time()))
         self._waiting.append(future)
         return LogId(str(await future))
 
-    def _schedule_commit(self) -> None:
-        loop = asyncio.get_running_loop()
-        delay = self._last_commit + self._commit_window_s - loop.time()
-        if delay <= 0:
-            loop.call_soon(self._commit_pending)
-        else:
-            loop.call_later(delay, self._commit_pending)
-
     def _commit_pending(self) -> None:
         if not self._writable.is_set() or not self._pending:
             return  # the WAL's truncation commits these when it is done
-        self._last_commit = asyncio.get_running_loop().time()
         rows, self._pending = self._pending, []
         futures, self._waiting = self._waiting, []
         try:

@@ -367,3 +367,48 @@ async def test_server_edit_of_a_closed_doc_opens_it_then_unloads(rooms: Rooms) -
     b, _ = connect()
     again = await rooms.join(DOC, b)
     assert str(again.doc.get("content", type=Text)) == "seeded"
+
+
+async def test_rooms_unloading_together_compact_a_few_at_a_time(store: SqliteStore) -> None:
+    running, most, finished = 0, 0, 0
+    two_running, gate, all_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class WatchedStore(SqliteStore):
+        async def compact(self, doc_id: DocId) -> bool:
+            nonlocal running, most, finished
+            running += 1
+            most = max(most, running)
+            if running == 2:
+                two_running.set()
+            try:
+                await gate.wait()
+                return await super().compact(doc_id)
+            finally:
+                running -= 1
+                finished += 1
+                if finished == 6:
+                    all_done.set()
+
+    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
+    limits = SyncLimits(room_grace_s=0.01, compactions_at_once=2)
+    async with (
+        WatchedStore(path) as watched,
+        Rooms(watched, origin=Origin("p"), limits=limits) as rooms,
+    ):
+        docs = [DocId(f"crowd-{i}") for i in range(6)]
+        for doc in docs:
+            peer, _ = connect()
+            room = await rooms.join(doc, peer)
+            for word in ("one ", "two "):
+                await room.handle(peer, SyncUpdate(make_update(word)))
+            rooms.leave(room, peer)
+            await room.wait_closed()  # unloaded: its compaction is queued
+        await asyncio.wait_for(two_running.wait(), 5.0)
+        assert running == 2  # the other four wait for a slot
+        gate.set()
+        await asyncio.wait_for(all_done.wait(), 5.0)
+        for doc in docs:
+            assert watched._db.execute(
+                "SELECT 1 FROM snapshots WHERE doc_id = ?", (doc,)
+            ).fetchone()
+    assert most == 2

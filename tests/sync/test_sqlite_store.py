@@ -84,9 +84,7 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
     typist = Typist()
     updates = [typist.type(f"{i} ") for i in range(3000)]
     truncations = REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
-    async with SqliteStore(
-        path, checkpoint_interval_s=0.02, commit_window_s=0.0, wal_limit_bytes=limit
-    ) as store:
+    async with SqliteStore(path, checkpoint_interval_s=0.02, wal_limit_bytes=limit) as store:
         for update in updates:  # one commit, at least one page written, per append
             await store.append(DOC, update, Origin("pod"))
         deadline = asyncio.get_running_loop().time() + 20
