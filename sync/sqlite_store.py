@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ from . import metrics
 from .merging import merge
 from .store import LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -96,11 +99,15 @@ class SqliteStore:
         try:
             while True:
                 await asyncio.sleep(self._checkpoint_interval_s)
-                # PASSIVE never blocks the appends on the loop thread.
-                await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
-                with contextlib.suppress(FileNotFoundError):
-                    if wal.stat().st_size > self._wal_limit_bytes:
-                        await self._truncate_wal(checkpointer)
+                try:
+                    # PASSIVE never blocks the appends on the loop thread.
+                    await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                    with contextlib.suppress(FileNotFoundError):
+                        if wal.stat().st_size > self._wal_limit_bytes:
+                            await self._truncate_wal(checkpointer)
+                except sqlite3.Error:
+                    # Appends stay safe in the WAL; the next period tries again.
+                    log.warning("checkpointing %s failed", self._path.name, exc_info=True)
         finally:
             checkpointer.close()
 
