@@ -80,6 +80,11 @@ class MongoTreeStore:
             name="entries_unique_name",
         )
         await self._entries.create_index([("workspace_id", 1)], name="entries_by_workspace")
+        await self._entries.create_index(
+            [("doc_id", 1)],
+            name="entries_by_doc",
+            partialFilterExpression={"doc_id": {"$type": "string"}},
+        )
 
     async def aclose(self) -> None:
         """The client belongs to the server's backends, which close it."""
@@ -107,6 +112,11 @@ class MongoTreeStore:
     async def get(self, workspace_id: str, entry_id: str) -> Entry | None:
         with _storage_errors():
             doc = await self._entries.find_one({"_id": entry_id, "workspace_id": workspace_id})
+        return None if doc is None else _entry(doc)
+
+    async def by_doc(self, workspace_id: str, doc_id: str) -> Entry | None:
+        with _storage_errors():
+            doc = await self._entries.find_one({"doc_id": doc_id, "workspace_id": workspace_id})
         return None if doc is None else _entry(doc)
 
     async def children(self, workspace_id: str, parent_id: str) -> list[Entry]:

@@ -240,6 +240,24 @@ class Drive:
             await self.feed.publish(ws, [changed], [])
         return changed
 
+    async def text_edited(self, ws: str, doc_id: str, size: int, by: str | None) -> Entry | None:
+        """A text file's document was edited (by ``by``, when known) and now holds ``size``
+        bytes of UTF-8: the entry's size and modification follow. None when ``doc_id`` is no
+        file's."""
+        async with self.locks.hold(ws):
+            entry = await self.store.by_doc(ws, doc_id)
+            if entry is None or (entry.size == size and entry.modified_by == (by or "")):
+                return entry
+            changed = replace(
+                entry,
+                size=size,
+                modified_by=by or entry.modified_by,
+                modified_at=self._clock(),
+            )
+            await self.store.save(changed)
+            await self.feed.publish(ws, [changed], [])
+        return changed
+
     async def trash(self, ws: str, entry_id: str, by: str) -> Entry:
         async with self.locks.hold(ws):
             entry = await self.entry(ws, entry_id)

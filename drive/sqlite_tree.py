@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entries_unique_name ON entries (workspace_id, parent_id, slot);
 CREATE INDEX IF NOT EXISTS entries_by_workspace ON entries (workspace_id);
+CREATE INDEX IF NOT EXISTS entries_by_doc ON entries (doc_id) WHERE doc_id IS NOT NULL;
 """
 
 
@@ -155,6 +156,15 @@ class SqliteTreeStore:
             ).fetchall()
         )
         return [_entry(row) for row in rows]
+
+    async def by_doc(self, workspace_id: str, doc_id: str) -> Entry | None:
+        row = await self._run(
+            lambda db: db.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE doc_id=? AND workspace_id=?",
+                (doc_id, workspace_id),
+            ).fetchone()
+        )
+        return None if row is None else _entry(row)
 
     async def all(self, workspace_id: str) -> list[Entry]:
         rows = await self._run(

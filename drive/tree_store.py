@@ -26,6 +26,10 @@ class TreeStore(Protocol):
         """Only within the workspace: another workspace's id is not found."""
         ...
 
+    async def by_doc(self, workspace_id: str, doc_id: str) -> Entry | None:
+        """The text file whose collaborative document is ``doc_id``, trashed or not."""
+        ...
+
     async def children(self, workspace_id: str, parent_id: str) -> list[Entry]:
         """Untrashed entries directly under ``parent_id``, by name."""
         ...

@@ -106,6 +106,8 @@ class Settings:
     """Text files up to this size open as collaborative documents; larger ones stay bytes."""
     drive_lock_timeout_s: float = 10.0
     """How long a tree change waits for the workspace's lock before answering 503."""
+    drive_size_interval_s: float = 2.0
+    """How often the sizes of text files that were edited are measured and saved."""
 
     # Learning loop (assistant/learning, server/history): `tandem finetune` and edit history.
     ft_base_url: str | None = None

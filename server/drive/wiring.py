@@ -23,6 +23,7 @@ from sync.rooms import Rooms
 
 from .documents import RoomDocuments
 from .feed import RoomTreeFeed
+from .sizes import TextSizes
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ async def open_drive(
     )
     directory = access.directory
     async with _tree_store(settings, backends) as tree:
-        yield Drive(
+        drive = Drive(
             tree,
             objects,
             RoomDocuments(rooms, directory),
@@ -52,6 +53,8 @@ async def open_drive(
             locks,
             limits,
         )
+        async with TextSizes(drive, rooms, directory, interval_s=settings.drive_size_interval_s):
+            yield drive
 
 
 async def _objects(settings: Settings, backends: Backends) -> ObjectStore:

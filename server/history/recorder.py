@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Self
@@ -19,6 +18,7 @@ from pycrdt import Doc, Text
 
 from server.access.directory import Directory
 from server.access.models import new_id
+from server.periodic import Periodic
 from sync.changes import AppliedUpdate
 from sync.rooms import Rooms
 from sync.types import DocId
@@ -26,8 +26,6 @@ from sync.types import DocId
 from . import metrics
 from .retention import to_prune
 from .store import HistoryStore, Point
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,18 +79,15 @@ class HistoryRecorder:
         self._last_point: dict[str, float] = {}
         self._workspaces: dict[str, str] = {}
         self._flushing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(self.flush, limits.flush_s, "writing the edit history")
 
     async def __aenter__(self) -> Self:
         self._rooms.add_update_listener(self.on_update)
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self._periodic.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.__aexit__(*exc_info)
         with contextlib.suppress(Exception):
             await self.flush(points=False)  # what was typed last is not lost on shutdown
 
@@ -128,14 +123,6 @@ class HistoryRecorder:
         self._edited.add(doc_id)
 
     # -- writing ---------------------------------------------------------------------------------
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._limits.flush_s)  # a batching period, not a wait for state
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("writing the edit history failed; retrying next period")
 
     async def flush(self, *, points: bool = True) -> None:
         async with self._flushing:

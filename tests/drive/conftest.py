@@ -37,6 +37,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tand
         "TANDEM_WORKSPACE_QUOTA_BYTES": str(256 * 1024 * 1024),
         "TANDEM_ACCESS_RECHECK_S": "0.5",
         "TANDEM_SIGNIN_ATTEMPTS_PER_MIN": "100",
+        "TANDEM_DRIVE_SIZE_INTERVAL_S": "0.2",
     }
     async with TandemProcess(tmp_path_factory.mktemp("drive"), env=env) as proc:
         yield proc

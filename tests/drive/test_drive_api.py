@@ -3,9 +3,11 @@ real Yjs clients, binary files, zip downloads, trash."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+import time
 import zipfile
 from collections.abc import AsyncIterator
 
@@ -65,6 +67,31 @@ async def test_upload_edit_with_yjs_clients_then_download(
     assert response.text == edited
     assert response.headers["content-type"] == "text/x-python; charset=utf-8"
     assert response.headers["content-disposition"].startswith("attachment;")
+
+
+async def test_a_text_files_size_and_modification_follow_its_edits(
+    drive: DriveApi, server: TandemProcess, js: YjsClients
+) -> None:
+    start = "héllo\n"
+    entry = await drive.text_file("notes.md", start)
+    assert entry["size"] == len(start.encode())
+    editor = await sign_up(server.http_url)
+    await drive.account.add_member(drive.ws, editor, "editor")
+    await js.connect("e", server.ws_url, entry["doc_id"], params={"token": editor.token})
+    await js.wait_text("e", equals=start)
+    await js.insert("e", len(start), "wörld ✓\n")
+    size = len("héllo\nwörld ✓\n".encode())
+
+    deadline = time.monotonic() + 10
+    while (found := (await drive.call("GET", f"/entries/{entry['id']}")).json())["size"] != size:
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.05)  # polling the entry with a deadline
+    assert found["modified_by"] == editor.user_id and found["modified_at"] > entry["modified_at"]
+    assert found["created_by"] == drive.account.user_id
+    tree = await drive.tree()
+    assert tree["usage_bytes"] == size  # the quota counts what the file holds now
+    (listed,) = [e for e in tree["entries"] if e["id"] == entry["id"]]
+    assert listed["size"] == size
 
 
 async def test_text_is_recognised_by_extension_type_or_sniffing(drive: DriveApi) -> None:

@@ -133,6 +133,17 @@ async def test_usage_counts_every_file_of_the_workspace(store: TreeStore) -> Non
     assert await store.usage("ws1") == 157
 
 
+async def test_a_text_file_is_found_by_its_document(store: TreeStore) -> None:
+    text = entry("notes.md", kind=Kind.TEXT, size=7, doc_id="doc-1")
+    await store.insert(text)
+    await store.insert(entry("other.md", kind=Kind.TEXT, doc_id="doc-2", trashed_at=5.0))
+    await store.insert(entry("x", kind=Kind.BINARY, object_key="k1"))
+    assert await store.by_doc("ws1", "doc-1") == text
+    assert (await store.by_doc("ws1", "doc-2")).name == "other.md"  # type: ignore[union-attr]
+    assert await store.by_doc("ws2", "doc-1") is None  # only within its workspace
+    assert await store.by_doc("ws1", "doc-3") is None
+
+
 async def test_save_of_a_missing_entry_is_not_found(store: TreeStore) -> None:
     with pytest.raises(EntryNotFoundError):
         await store.save(entry("ghost"))
