@@ -95,6 +95,9 @@ class SqliteStore:
 
     async def _checkpoint_loop(self) -> None:
         checkpointer = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # A truncation waits this long at most for another process's reader (say `tandem
+        # finetune` reading documents) while appends are held; busy, it tries next period.
+        checkpointer.execute("PRAGMA busy_timeout=100")
         wal = self._path.with_name(self._path.name + "-wal")
         try:
             while True:

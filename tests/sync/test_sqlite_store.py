@@ -114,3 +114,26 @@ async def test_appends_made_during_a_truncation_wait_for_it_and_are_kept(
         checkpointer.close()
         assert int(first) < int(second)
         assert rebuild((await store.load(DOC)).updates) == "before ab"
+
+
+async def test_a_reader_in_another_process_holds_appends_back_briefly_at_most(
+    tmp_path: Path,
+) -> None:
+    """A truncation must wait for readers of older snapshots; it gives up after 100 ms and
+    tries again next period instead of holding every append for SQLite's default 5 s."""
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, checkpoint_interval_s=0.05, wal_limit_bytes=0) as store:
+        await store.append(DOC, typist.type("first "), Origin("pod"))
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM updates").fetchone()  # an old snapshot, held
+        try:
+            for i in range(40):  # two seconds of truncations refused by the reader
+                await asyncio.wait_for(
+                    store.append(DOC, typist.type(f"{i} "), Origin("pod")), timeout=1.0
+                )
+                await asyncio.sleep(0.05)  # appends spread over many checkpoint periods
+        finally:
+            reader.close()
+        assert rebuild((await store.load(DOC)).updates) == str(typist.text)
