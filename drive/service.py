@@ -246,8 +246,8 @@ class Drive:
         file's."""
         async with self.locks.hold(ws):
             entry = await self.store.by_doc(ws, doc_id)
-            if entry is None or (entry.size == size and entry.modified_by == (by or "")):
-                return entry
+            if entry is None:
+                return None
             changed = replace(
                 entry,
                 size=size,
