@@ -18,6 +18,7 @@ from drive.service import Drive
 from drive.tree_store import TreeStore
 from server.access.guard import Access
 from server.backends import Backends
+from server.periodic import Periodic
 from server.settings import Settings
 from sync.rooms import Rooms
 
@@ -53,7 +54,9 @@ async def open_drive(
             locks,
             limits,
         )
-        async with TextSizes(drive, rooms, directory, interval_s=settings.drive_size_interval_s):
+        sizes = TextSizes(drive, directory)
+        rooms.add_update_listener(sizes.on_update)
+        async with Periodic(sizes.refresh, settings.drive_size_interval_s, "sizing text files"):
             yield drive
 
 
