@@ -22,7 +22,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.rounds import order, row
+from bench.rounds import order, row, undelivered
 from bench.sync_bench import LOAD, free_port, wait_port
 from tests.cluster.services import S3Server, Valkey
 
@@ -168,10 +168,11 @@ def report(results: dict[str, list[dict]], docs: int, clients: int, rate: int) -
             [x["deliveries_per_s"] for x in h],
             width=40,
         )
-        lost_t = sum(x["expected_deliveries"] - x["measured_deliveries"] for x in t)
-        lost_h = sum(x["expected_deliveries"] - x["measured_deliveries"] for x in h)
         diverged = sum(x["diverged_docs"] for x in t + h)
-        print(f"  undelivered: tandem {lost_t}, hocuspocus {lost_h}; diverged docs: {diverged}")
+        print(
+            f"  undelivered: tandem {undelivered(t)}, hocuspocus {undelivered(h)}; "
+            f"diverged docs: {diverged}"
+        )
 
 
 if __name__ == "__main__":

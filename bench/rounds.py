@@ -22,6 +22,11 @@ def row(label: str, ours: list[float], theirs: list[float], width: int = 44) -> 
     print(f"{label:{width}} {a:10.2f} {b:10.2f} {ratio(a, b):>7}   {rounds}")
 
 
+def undelivered(runs: list[dict]) -> int:
+    """Deliveries still outstanding when the load generator stopped, over all rounds."""
+    return sum(run["expected_deliveries"] - run["measured_deliveries"] for run in runs)
+
+
 def order(number: int, names: tuple[str, str]) -> tuple[str, str]:
     """Which system goes first in round ``number``: alternating, so drift falls on both."""
     return names if number % 2 == 0 else (names[1], names[0])

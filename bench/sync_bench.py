@@ -28,7 +28,7 @@ LOAD = BENCH / "sync_load.mjs"
 REFERENCE = BENCH / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
 sys.path.insert(0, str(ROOT))
 
-from bench.rounds import order, ratio, row
+from bench.rounds import order, ratio, row, undelivered
 
 
 def free_port() -> int:
@@ -195,17 +195,11 @@ def report(results: dict) -> None:
                 [x["latency"][i]["latency_ms"][p] for x in t],
                 [x["latency"][i]["latency_ms"][p] for x in r],
             )
-        lost_t = sum(
-            x["latency"][i]["expected_deliveries"] - x["latency"][i]["measured_deliveries"]
-            for x in t
-        )
-        lost_r = sum(
-            x["latency"][i]["expected_deliveries"] - x["latency"][i]["measured_deliveries"]
-            for x in r
-        )
-        diverged = sum(x["latency"][i]["diverged_docs"] for x in t + r)
+        lat_t, lat_r = [x["latency"][i] for x in t], [x["latency"][i] for x in r]
+        diverged = sum(x["diverged_docs"] for x in lat_t + lat_r)
         print(
-            f"  undelivered at the end: tandem {lost_t}, reference {lost_r}; diverged docs: {diverged}"
+            f"  undelivered at the end: tandem {undelivered(lat_t)}, reference "
+            f"{undelivered(lat_r)}; diverged docs: {diverged}"
         )
     for i, first in enumerate(t[0]["connect"]):
         for p in ("p50", "p99"):
