@@ -40,9 +40,11 @@ async def assisted(
         yield proc
 
 
-async def shared_file(server: TandemProcess, name: str) -> tuple[Account, Account, str, str]:
-    alice = await sign_up(server.http_url, "alice-ai")
-    bob = await sign_up(server.http_url, "bob-ai")
+async def shared_file(
+    server: TandemProcess, name: str, label: str = "ai"
+) -> tuple[Account, Account, str, str]:
+    alice = await sign_up(server.http_url, f"alice-{label}")
+    bob = await sign_up(server.http_url, f"bob-{label}")
     ws = await alice.create_workspace("AI team")
     await alice.add_member(ws, bob, "editor")
     response = await alice.request(
@@ -114,6 +116,85 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
         )
         await expect(tab.page.locator(".cm-sugg")).to_have_count(0)
     await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Accepted by {bob.username}")
+
+
+async def open_both(
+    server: TandemProcess, tabs: OpenTab, alice: Account, bob: Account, ws: str, entry: str
+) -> tuple[Tab, Tab]:
+    a, b = await tabs(), await tabs()
+    await sign_in(a, server.http_url, alice, f"#/w/{ws}/f/{entry}")
+    await sign_in(b, server.http_url, bob, f"#/w/{ws}/f/{entry}")
+    await a.wait_connected()
+    await b.wait_connected()
+    await b.expect_text(TEXT.rstrip("\n") + "\n")
+    return a, b
+
+
+async def ask_rewrite(a: Tab, b: Tab, phrase: str, instruction: str) -> None:
+    """Alice asks to rewrite ``phrase``; returns once Bob sees the finished proposal inline."""
+    await select(a, TEXT, phrase)
+    await a.page.get_by_label("Instruction").fill(instruction)
+    await a.page.get_by_label("Mode").select_option("rewrite")
+    await a.page.get_by_role("button", name="Ask", exact=True).click()
+    await expect(b.page.locator(".cm-sugg.cm-sugg-pending")).to_have_count(1)
+
+
+async def caret_inside(tab: Tab, phrase: str) -> None:
+    """Puts the caret (no selection) in the middle of ``phrase``."""
+    await select(tab, TEXT, phrase[: len(phrase) // 2])
+    await tab.page.keyboard.press("ArrowRight")  # collapses the selection at its end
+
+
+async def expect_decided(tabs: tuple[Tab, Tab], status: str, text: str) -> None:
+    for tab in tabs:
+        await tab.expect_text(text.rstrip("\n") + "\n")
+        await expect(tab.page.locator(".sugg-card").first).to_have_attribute("data-status", status)
+        await expect(tab.page.locator(".cm-sugg")).to_have_count(0)
+        await expect(tab.page.locator(".cm-sugg-original")).to_have_count(0)
+
+
+async def test_rejecting_with_the_inline_button_keeps_the_text_for_both(
+    assisted: TandemProcess, model: ModelServer, tabs: OpenTab
+) -> None:
+    alice, bob, ws, entry = await shared_file(assisted, "reject.md", "rejectbtn")
+    model.script_for("instruction-reject", Reply("sluggish grey"))
+    a, b = await open_both(assisted, tabs, alice, bob, ws, entry)
+    await ask_rewrite(a, b, "quick brown", "instruction-reject")
+    await expect(b.page.locator(".cm-sugg-original")).to_have_text("quick brown")
+
+    await (
+        b.page.locator(".cm-sugg")
+        .get_by_role("button", name=f"Reject the suggestion by {alice.username}", exact=True)
+        .click()
+    )
+    await expect_decided((a, b), "rejected", TEXT)
+    await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Rejected by {bob.username}")
+    # A decided suggestion offers no more decisions.
+    await expect(
+        a.page.locator(".sugg-card").first.get_by_role("button", name="Accept")
+    ).to_have_count(0)
+
+
+async def test_alt_backspace_rejects_and_alt_enter_accepts_the_suggestion_at_the_caret(
+    assisted: TandemProcess, model: ModelServer, tabs: OpenTab
+) -> None:
+    alice, bob, ws, entry = await shared_file(assisted, "keys.md", "keys")
+    model.script_for("instruction-first", Reply("sleepy"))
+    model.script_for("instruction-second", Reply("nimble"))
+    a, b = await open_both(assisted, tabs, alice, bob, ws, entry)
+
+    await ask_rewrite(a, b, "quick", "instruction-first")
+    await caret_inside(b, "quick")
+    await b.page.keyboard.press("Alt+Backspace")
+    await expect_decided((a, b), "rejected", TEXT)
+    await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Rejected by {bob.username}")
+
+    await ask_rewrite(a, b, "quick", "instruction-second")
+    await caret_inside(b, "quick")
+    await b.page.keyboard.press("Alt+Enter")
+    await expect_decided((a, b), "accepted", TEXT.replace("quick", "nimble"))
+    await expect(a.page.locator(".sugg-card").first).to_contain_text(f"Accepted by {bob.username}")
+    await expect(a.page.locator('.sugg-card[data-status="rejected"]')).to_have_count(1)
 
 
 async def test_accept_all_reports_what_it_applied_and_marks_stale_and_failed_ones(
