@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Locator, expect
+from playwright.async_api import Locator, Request, expect
 
 from tests.accounts import sign_up
 from tests.server_proc import TandemProcess
@@ -14,6 +14,10 @@ from tests.web.conftest import OpenTab
 
 def row(tab: Tab, name: str) -> Locator:
     return tab.page.locator(f'.drive .entry[data-name="{name}"] > .row')
+
+
+def trash_of(tab: Tab) -> Locator:
+    return tab.page.locator(".drive .trash")
 
 
 async def expand(tab: Tab, folder: str) -> None:
@@ -113,6 +117,122 @@ async def test_files_one_member_creates_moves_and_trashes_show_in_the_others_tre
     await b.page.get_by_label("New name for logo.bin").press("Enter")
     await expect(row(a, "brand.bin")).to_be_visible()
     await expect(row(a, "logo.bin")).to_have_count(0)
+
+
+# Every value an upload's <progress> takes, in order, from its first render to its removal:
+# the bar is taken away as soon as the upload is done, too soon to be caught by polling.
+RECORD_PROGRESS_JS = """() => {
+  window.progressValues = []
+  const seen = (bar) => window.progressValues.push(Number(bar.getAttribute('value')))
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === 'attributes' && record.target instanceof HTMLProgressElement) {
+        seen(record.target)
+      }
+      for (const node of record.addedNodes) {
+        if (node instanceof Element) node.querySelectorAll('progress').forEach(seen)
+      }
+    }
+  }).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['value'],
+  })
+}"""
+
+
+async def test_an_upload_shows_a_progress_bar_that_fills_until_the_file_is_stored(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    owner = await sign_up(server.http_url, "owner-progress")
+    ws = await owner.create_workspace("Big files")
+    t = await tabs()
+    await sign_in(t, server.http_url, owner, f"#/w/{ws}")
+    await expect(t.page.locator(".drive .tree")).to_contain_text("No files yet")
+    await t.page.evaluate(RECORD_PROGRESS_JS)
+    # Loopback sends megabytes in one go: hold the upload to 2 MB/s so it takes a while.
+    cdp = await t.page.context.new_cdp_session(t.page)
+    await cdp.send("Network.enable")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2e6},
+    )
+    size = 4 * 1024 * 1024
+    await t.page.locator(".drive input[type=file]").set_input_files(
+        files=[{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": bytes(size)}]
+    )
+    bar = t.page.get_by_role("progressbar", name="Uploading big.bin")
+    await expect(bar).to_be_visible()
+    await expect(row(t, "big.bin")).to_be_visible(timeout=60_000)
+    await expect(bar).to_have_count(0)
+    await expect(row(t, "big.bin").locator(".meta")).to_contain_text("4.0 MiB")
+
+    values: list[float] = await t.page.evaluate("() => window.progressValues")
+    assert values[0] == 0, values
+    assert values[-1] == 1, values
+    assert any(0 < v < 1 for v in values), f"the bar never showed a part done: {values}"
+    assert values == sorted(values), f"the bar went backwards: {values}"
+
+
+async def test_the_owner_deletes_a_trashed_file_forever_and_it_leaves_both_members_drives(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    owner = await sign_up(server.http_url, "owner-purge")
+    editor = await sign_up(server.http_url, "editor-purge")
+    ws = await owner.create_workspace("Purging")
+    await owner.add_member(ws, editor, "editor")
+    for name in ("old.txt", "keep.txt"):
+        await owner.request(
+            "POST",
+            f"/api/workspaces/{ws}/drive/files",
+            json={"name": name, "text": f"This is {name}."},
+            expect=201,
+        )
+    o, e = await tabs(), await tabs()
+    await sign_in(o, server.http_url, owner, f"#/w/{ws}")
+    await sign_in(e, server.http_url, editor, f"#/w/{ws}")
+    await expect(row(o, "old.txt")).to_be_visible()
+
+    # The editor trashes it: it leaves both trees for both trashes.
+    await row(e, "old.txt").locator("summary").click()
+    await row(e, "old.txt").get_by_role("button", name="Move to trash").click()
+    for tab in (o, e):
+        trash = trash_of(tab)
+        await expect(row(tab, "old.txt")).to_have_count(0)
+        await expect(trash.locator("summary")).to_have_text("Trash (1)")
+        await trash.locator("summary").click()
+        await expect(trash.locator('li[data-name="old.txt"]')).to_be_visible()
+    # Only the owner may delete for good.
+    await expect(trash_of(e).get_by_role("button", name="Delete forever")).to_have_count(0)
+    purge = (
+        trash_of(o).locator('li[data-name="old.txt"]').get_by_role("button", name="Delete forever")
+    )
+
+    # Saying no to the confirmation sends nothing; saying yes sends the one deletion.
+    deletions: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "DELETE" and "/drive/trash/" in request.url:
+            deletions.append(request.url)
+
+    o.page.on("request", on_request)
+    o.page.once("dialog", lambda dialog: dialog.dismiss())
+    await purge.click()
+    o.page.once("dialog", lambda dialog: dialog.accept())
+    await purge.click()
+    for tab in (o, e):
+        trash = trash_of(tab)
+        await expect(trash.locator("summary")).to_have_text("Trash (0)")
+        await expect(trash).to_contain_text("The trash is empty.")
+        await expect(row(tab, "old.txt")).to_have_count(0)
+        await expect(row(tab, "keep.txt")).to_be_visible()
+    assert len(deletions) == 1, deletions
+
+    # It is gone from the server too, not only from the pages: a fresh load has no trace of it.
+    await e.page.reload()
+    await expect(row(e, "keep.txt")).to_be_visible()
+    await expect(trash_of(e).locator("summary")).to_have_text("Trash (0)")
+    listing = (await owner.request("GET", f"/api/workspaces/{ws}/drive", expect=200)).json()
+    names = [entry["name"] for entry in listing["entries"] + listing["trash"]]
+    assert names == ["keep.txt"], names
 
 
 async def test_a_viewer_sees_the_tree_but_no_editing_controls(
