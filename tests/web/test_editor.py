@@ -6,8 +6,38 @@ from playwright.async_api import expect
 
 from tests.accounts import sign_up
 from tests.server_proc import TandemProcess
-from tests.web.browser import co_editors, doc_hash, sign_in
+from tests.web.browser import Tab, co_editors, doc_hash, sign_in
 from tests.web.conftest import OpenTab
+
+# The colour of the text `word` (a whole token), and of plain text on its line; null while the
+# editor does not show the word as one element of its own (not highlighted, or not yet).
+TOKEN_COLOURS_JS = """(word) => {
+  for (const line of document.querySelectorAll('.cm-content .cm-line')) {
+    for (const span of line.querySelectorAll('span')) {
+      if (span.textContent === word) {
+        return { token: getComputedStyle(span).color, plain: getComputedStyle(line).color }
+      }
+    }
+  }
+  return null
+}"""
+
+PYTHON = "def greet(name):\n    return name\n"
+
+
+async def token_colours(tab: Tab, word: str) -> dict[str, str] | None:
+    result: dict[str, str] | None = await tab.page.evaluate(TOKEN_COLOURS_JS, word)
+    return result
+
+
+# web/src/editor/colors.ts: the colours a person can be given.
+PALETTE = ["#b3261e", "#1a6b3c", "#1f5fbf", "#8a3ffc", "#a3470a", "#00727a", "#b0176b", "#5c5f00"]
+
+
+def rgb(hex_colour: str) -> str:
+    """``#1f5fbf`` as getComputedStyle writes it."""
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
 
 
 async def test_two_users_see_each_others_text_cursor_and_presence(
@@ -46,6 +76,80 @@ async def test_two_users_see_each_others_text_cursor_and_presence(
     await b.page.close(run_before_unload=True)
     await expect(a.page.locator(".presence li")).to_have_count(1)
     await expect(a.page.locator(".cm-ySelectionInfo")).to_have_count(0)
+
+
+async def test_a_python_file_highlights_its_keywords_and_a_text_file_does_not(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    owner = await sign_up(server.http_url, "owner-syntax")
+    ws = await owner.create_workspace("Code")
+    entries = {}
+    for name in ("greet.py", "greet.txt"):
+        response = await owner.request(
+            "POST",
+            f"/api/workspaces/{ws}/drive/files",
+            json={"name": name, "text": PYTHON},
+            expect=201,
+        )
+        entries[name] = response.json()["id"]
+    t = await tabs()
+
+    await sign_in(t, server.http_url, owner, f"#/w/{ws}/f/{entries['greet.py']}")
+    await t.wait_connected()
+    await expect(t.page.locator("#language")).to_have_value("python")
+    # The parser is its own chunk, loaded after the text shows: wait for the keyword's token.
+    await t.page.wait_for_function(f"() => ({TOKEN_COLOURS_JS})('def') !== null")
+    for keyword in ("def", "return"):
+        colours = await token_colours(t, keyword)
+        assert colours is not None, f"{keyword!r} is not a token of its own"
+        assert colours["token"] != colours["plain"], colours
+    # Both keywords share the keyword colour; a name is not a keyword.
+    assert (await token_colours(t, "def")) == (await token_colours(t, "return"))
+    greet = await token_colours(t, "greet")
+    assert greet is None or greet["token"] != (await token_colours(t, "def") or {})["token"]
+
+    # The same text in a .txt file is plain: no token stands apart.
+    await t.page.goto(f"{server.http_url}/#/w/{ws}/f/{entries['greet.txt']}")
+    await t.wait_connected()
+    await expect(t.page.locator("#language")).to_have_value("text")
+    await t.expect_text(PYTHON.rstrip("\n") + "\n")
+    assert await token_colours(t, "def") is None
+
+
+async def test_a_remote_caret_and_selection_carry_the_colour_its_owner_has(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    pair = await co_editors(server.http_url, tabs, "colour", "Colours")
+    alice, bob, a, b = pair.alice, pair.bob, pair.a, pair.b
+    await a.type_at_end("Alice writes.")
+    await b.expect_text("Alice writes.")
+    await b.type_at_end(" Bob adds.")
+    await a.expect_text("Alice writes. Bob adds.")
+
+    # Each person's colour is the one their own tab shows on their avatar.
+    async def own_colour(tab: Tab, username: str) -> str:
+        avatar = tab.page.locator(f'.presence li[data-user="{username}"] .avatar')
+        return str(await avatar.evaluate("(el) => getComputedStyle(el).backgroundColor"))
+
+    colours = {alice.username: await own_colour(a, alice.username)}
+    colours[bob.username] = await own_colour(b, bob.username)
+    palette = {rgb(c) for c in PALETTE}
+    assert set(colours.values()) <= palette, colours
+
+    for viewer, other in ((a, bob.username), (b, alice.username)):
+        caret = viewer.page.locator(".cm-ySelectionCaret")
+        await expect(caret).to_have_count(1)
+        await expect(caret).to_have_css("background-color", colours[other])
+        await expect(caret).to_have_css("border-left-color", colours[other])
+        await expect(caret.locator(".cm-ySelectionInfo")).to_have_css(
+            "background-color", colours[other]
+        )
+    # Bob selects his words: Alice sees the selection in a light tint of his colour.
+    await b.page.keyboard.press("Shift+Home")
+    selection = a.page.locator(".cm-ySelection").first
+    await expect(selection).to_be_visible()
+    light = colours[bob.username].replace("rgb(", "rgba(").replace(")", ", 0.2)")
+    await expect(selection).to_have_css("background-color", light)
 
 
 async def test_a_viewer_follows_along_but_cannot_type(server: TandemProcess, tabs: OpenTab) -> None:
@@ -107,7 +211,13 @@ async def test_a_restore_point_brings_back_the_text_for_everyone(
     await b.expect_text("First draft.")
     # The text before the restore was kept as a point of its own, so the restore can be undone.
     await expect(a.page.locator('.point-list li[data-reason="before_restore"]')).to_have_count(1)
-    await expect(a.page.locator(".session-list li").first).not_to_contain_text("No edits")
+    # The edit sessions, newest first: the restore (Bob's words out), Bob's words, Alice's.
+    sessions = a.page.locator(".session-list li")
+    names = [pair.alice.username, pair.bob.username, pair.alice.username]
+    await expect(sessions.locator("strong")).to_have_text(names)
+    await expect(sessions.locator(".delta")).to_have_text(
+        ["+0 \u221229", "+29 \u22120", "+12 \u22120"]
+    )
     await a.screenshot("editor-history")
 
 
