@@ -1,7 +1,7 @@
 // The CodeMirror extensions every document gets: a basic editing setup without CodeMirror's
 // own history (undo is Yjs's, so it undoes only this user's edits).
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
-import { bracketMatching, defaultHighlightStyle, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from '@codemirror/language'
+import { bracketMatching, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from '@codemirror/language'
 import { highlightSelectionMatches, searchKeymap } from '@codemirror/search'
 import type { Extension } from '@codemirror/state'
 import {
@@ -17,6 +17,7 @@ import {
   rectangularSelection,
 } from '@codemirror/view'
 import { yUndoManagerKeymap } from 'y-codemirror.next'
+import { highlightStyle } from './highlight'
 import { wholeCharacters } from './surrogates'
 
 export function baseSetup(label: string): Extension {
@@ -28,7 +29,7 @@ export function baseSetup(label: string): Extension {
     drawSelection(),
     dropCursor(),
     indentOnInput(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    syntaxHighlighting(highlightStyle, { fallback: true }),
     bracketMatching(),
     rectangularSelection(),
     crosshairCursor(),
