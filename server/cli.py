@@ -24,6 +24,16 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def _ws_protocol(name: str) -> str | type:
+    """The default adds /sync's write-now extension to uvicorn's sansio protocol; any other of
+    uvicorn's names runs that implementation as it is (frames then go through ASGI only)."""
+    if name == "websockets-sansio":
+        from .ws_protocol import SyncWebSocketProtocol
+
+        return SyncWebSocketProtocol
+    return name
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.load(
@@ -38,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        ws=settings.ws_impl,  # type: ignore[arg-type]
+        ws=_ws_protocol(settings.ws_impl),  # type: ignore[arg-type]
         ws_max_size=settings.max_message_bytes,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,

@@ -150,6 +150,7 @@ class Settings:
     max_message_bytes: int = 16 * 1024 * 1024
     ws_per_message_deflate: bool = False
     ws_impl: str = "websockets-sansio"
+    """uvicorn's websocket implementation; the default one carries /sync's write-now path."""
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 20.0
     shutdown_grace_s: float = 20.0

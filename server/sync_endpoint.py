@@ -55,7 +55,7 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
 
     limits = ctx.settings.sync_limits
     peer = Peer(
-        AsgiTransport(send),
+        AsgiTransport(send, websocket.scope),
         can_write=grant.can_write,
         outbox_frames=limits.outbox_frames,
         send_timeout_s=limits.send_timeout_s,

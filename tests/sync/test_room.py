@@ -25,18 +25,31 @@ from sync.protocol import (
 from sync.room import Room
 from sync.rooms import Rooms, RoomUnavailableError
 from sync.sqlite_store import SqliteStore
-from sync.store import LoadedDoc, StoreError
+from sync.store import LoadedDoc, LogEntry, StoreError
 from sync.types import DocId, LogId, Origin, Update
 
 DOC = DocId("doc-1")
 
 
 class MemoryTransport:
-    def __init__(self) -> None:
+    """``immediate`` plays a server with the write-now extension: frames then land in
+    ``frames`` in the sender's turn unless the gate (backpressure) is shut."""
+
+    def __init__(self, *, immediate: bool = False) -> None:
         self.frames: list[bytes] = []
         self.closed: tuple[int, str] | None = None
         self.gate: asyncio.Event | None = None
+        self.immediate = immediate
+        self.sent_now = 0
         self._arrived = asyncio.Event()
+
+    def send_now(self, frame: bytes) -> bool:
+        if not self.immediate or (self.gate is not None and not self.gate.is_set()):
+            return False
+        self.frames.append(frame)
+        self.sent_now += 1
+        self._arrived.set()
+        return True
 
     async def send(self, frame: bytes) -> None:
         if self.gate is not None:
@@ -80,8 +93,10 @@ async def rooms(store: SqliteStore) -> AsyncIterator[Rooms]:
         yield r
 
 
-def connect(can_write: bool = True, outbox_frames: int = 64) -> tuple[Peer, MemoryTransport]:
-    transport = MemoryTransport()
+def connect(
+    can_write: bool = True, outbox_frames: int = 64, *, immediate: bool = False
+) -> tuple[Peer, MemoryTransport]:
+    transport = MemoryTransport(immediate=immediate)
     peer = Peer(transport, can_write=can_write, outbox_frames=outbox_frames)
     return peer, transport
 
@@ -134,6 +149,41 @@ async def test_update_reaches_other_peers_but_not_its_sender(rooms: Rooms) -> No
     assert any(isinstance(m, SyncUpdate) for m in queued_b)
     assert not any(isinstance(m, SyncUpdate) for m in queued_a)
     assert str(room_a.doc.get("content", type=Text)) == "hello"
+
+
+async def test_fan_out_writes_at_once_where_the_transport_can_and_keeps_order(
+    rooms: Rooms,
+) -> None:
+    sender, _ = connect()
+    fast, fast_t = connect(immediate=True)
+    held, held_t = connect(immediate=True)
+    writers = [await started(fast), await started(held)]
+    room = await rooms.join(DOC, sender)
+    await rooms.join(DOC, fast)
+    await rooms.join(DOC, held)
+    doc = Doc()
+    await room.handle(sender, SyncUpdate(make_update("a", doc)))
+    # Written in the room's own turn: no writer task ran in between.
+    assert [type(decode(f)) for f in fast_t.frames] == [SyncStep1, SyncUpdate]
+    held_t.gate = asyncio.Event()  # backpressure: this one must queue, in order
+    for text in "bcd":
+        await room.handle(sender, SyncUpdate(make_update(text, doc)))
+    assert fast_t.sent_now == 5 and held_t.sent_now == 2
+    # Writable again, and in that same turn (before the writer resumes) another pod's
+    # update arrives: it must queue behind b, c and d, not overtake them.
+    held_t.gate.set()
+    room.apply_remote(LogEntry(LogId("9-0"), Origin("pod-b"), make_update("e", doc)))
+    await held_t.wait_for(lambda: len(held_t.frames) == 6)
+    for transport in (fast_t, held_t):
+        replica = Doc()
+        for message in transport.messages()[1:]:
+            assert isinstance(message, SyncUpdate)
+            replica.apply_update(message.update)
+        assert str(replica.get("content", type=Text)) == str(doc.get("content", type=Text))
+    assert [m.update for m in held_t.messages()[1:]] == [m.update for m in fast_t.messages()[1:]]
+    for peer in (fast, held):
+        peer.stop()
+    await asyncio.gather(*writers)
 
 
 async def test_resent_update_is_neither_logged_nor_relayed_again(
