@@ -11,9 +11,9 @@ caller then falls back to ``websocket.send``."""
 
 from __future__ import annotations
 
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 SEND_NOW = "tandem.send_now"
 """The scope extension's name; its value is ``{"send": callable(bytes) -> bool}``."""
