@@ -1,4 +1,5 @@
-"""The embedded store's group commit: appends of one loop turn share one transaction."""
+"""The embedded store's commits: the first append of a loop turn commits at once, the rest of
+that turn share one transaction."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
 from sync.sqlite_store import SqliteStore
@@ -44,12 +46,14 @@ async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
                 " BEGIN SELECT RAISE(ABORT, 'disk refused'); END"
             )
         results = await asyncio.gather(
+            store.append(DOC, typist.type("lead "), Origin("pod")),  # first: commits alone
             store.append(DOC, typist.type("a "), Origin("pod")),
             store.append(DOC, typist.type("b "), Origin("bad")),
             return_exceptions=True,
         )
-        assert all(isinstance(r, StoreError) for r in results)
-        assert rebuild((await store.load(DOC)).updates) == "kept "
+        assert not isinstance(results[0], BaseException)
+        assert all(isinstance(r, StoreError) for r in results[1:])
+        assert rebuild((await store.load(DOC)).updates) == "kept lead "
         # the next turn commits again
         with sqlite3.connect(path) as db:
             db.execute("DROP TRIGGER refuse")
@@ -57,6 +61,20 @@ async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
         update = later.type("c")
         await store.append(DOC, update, Origin("pod"))
         assert (await store.load(DOC)).updates[-1] == update
+
+
+async def test_a_lone_append_is_durable_before_the_loop_turns(tmp_path: Path) -> None:
+    """The room relays an update right after its append: an append that waited for a turn
+    of the loop to commit, and one more to wake its caller, would delay every relay."""
+    typist = Typist()
+    async with SqliteStore(tmp_path / "docs.db") as store:
+        await asyncio.sleep(0)  # a fresh turn: nothing committed in it yet
+        first = store.append(DOC, typist.type("now"), Origin("pod"))
+        with pytest.raises(StopIteration) as done:
+            first.send(None)  # runs to the end without suspending once
+        assert int(done.value.value) > 0
+        with sqlite3.connect(tmp_path / "docs.db") as db:  # another process sees it
+            assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 1
 
 
 async def test_appends_pending_at_close_are_committed(tmp_path: Path) -> None:
