@@ -53,6 +53,34 @@ async def test_late_joiner_gets_everything(server: TandemProcess, js: YjsClients
     assert await js.text("late") == expected
 
 
+async def test_joiners_arriving_while_others_type_miss_nothing(
+    server: TandemProcess, js: YjsClients
+) -> None:
+    """A joiner's sync step 2 and the live updates sent to it race: whatever interleaving the
+    server picks, the joiner must end with every update, as the typists have them."""
+    typists = [f"t{i}" for i in range(3)]
+    for name in typists:
+        await js.connect(name, server.ws_url, "busy-join")
+
+    async def join_while_typing() -> list[str]:
+        joiners = []
+        for i in range(8):
+            joiners.append(f"j{i}")
+            await js.connect(joiners[-1], server.ws_url, "busy-join")
+        return joiners
+
+    *_, joiners = await asyncio.gather(
+        *(
+            js.random_edits(n, count=300, seed=i + 7, rate_per_sec=100)
+            for i, n in enumerate(typists)
+        ),
+        join_while_typing(),
+    )
+    names = typists + joiners
+    text = await js.converge(*names, timeout_ms=20000)
+    assert len({await js.state_vector(n) for n in names}) == 1 and text
+
+
 async def test_offline_edits_merge_after_reconnect(server: TandemProcess, js: YjsClients) -> None:
     await js.connect("a", server.ws_url, "offline")
     await js.connect("b", server.ws_url, "offline")
