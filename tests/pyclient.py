@@ -23,8 +23,9 @@ from sync.protocol import (
 
 
 class PyClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, compression: str | None = None) -> None:
         self.url = url
+        self.compression = compression
         self.doc = Doc()
         self.text = self.doc.get("content", type=Text)
         self.ws: Any = None
@@ -50,7 +51,7 @@ class PyClient:
         self._outgoing.clear()
 
     async def __aenter__(self) -> Self:
-        self.ws = await websockets.connect(self.url, max_size=None, compression=None)
+        self.ws = await websockets.connect(self.url, max_size=None, compression=self.compression)
         self._reader = asyncio.create_task(self._read())
         await self.send(encode(SyncStep1(self.doc.get_state())))
         return self

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from websockets.frames import Frame, Opcode
 
 from tests.pyclient import PyClient
 from tests.server_proc import TandemProcess
@@ -23,6 +24,40 @@ async def test_two_clients_see_each_others_edits(server: TandemProcess) -> None:
         await b.wait_text("hello")
         await b.insert(5, " world")
         await a.wait_text("hello world")
+
+
+async def test_deflate_and_plain_clients_co_edit_when_the_server_allows_deflate(
+    tmp_path: Path,
+) -> None:
+    """Frames framed once for every peer are written only to peers without extensions; a
+    peer that negotiated permessage-deflate gets its frames through the websocket library."""
+    env = {"TANDEM_WS_PER_MESSAGE_DEFLATE": "true"}
+    async with TandemProcess(tmp_path / "data", env=env) as server:
+        url = f"{server.ws_url}/doc-1"
+        async with (
+            PyClient(url, compression="deflate") as squeezed,
+            PyClient(url) as plain,
+            PyClient(url) as other_plain,
+        ):
+            extensions = squeezed.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+            assert "permessage-deflate" in extensions
+            assert "Sec-WebSocket-Extensions" not in plain.ws.response.headers
+            (deflate,) = squeezed.ws.protocol.extensions
+            compressed: list[bool] = []
+            decode = deflate.decode
+
+            def note_compression(frame: Frame, **kwargs: object) -> Frame:
+                if frame.opcode is Opcode.BINARY:
+                    compressed.append(frame.rsv1)
+                return decode(frame, **kwargs)
+
+            deflate.decode = note_compression
+            await plain.insert(0, "plain " * 200)  # long enough to be worth compressing
+            await squeezed.wait_text("plain " * 200)
+            assert compressed == [True]  # framed for this peer, not the plain ones' bytes
+            await squeezed.insert(0, "squeezed ")
+            for client in (plain, other_plain):
+                await client.wait_text("squeezed " + "plain " * 200)
 
 
 async def test_garbage_frame_closes_only_its_sender(server: TandemProcess) -> None:
