@@ -75,12 +75,7 @@ async def test_one_asks_the_other_sees_it_stream_and_accepts_both_see_the_new_te
     # request creates it), quickly enough to watch the proposal being written.
     tokens = ["nimble", ", ", "copper", "-", "coloured"]
     model.script_for("quick brown", Reply(tokens=tokens, rate_per_s=3.0))
-    a, b = await tabs(), await tabs()
-    await sign_in(a, assisted.http_url, alice, f"#/w/{ws}/f/{entry}")
-    await sign_in(b, assisted.http_url, bob, f"#/w/{ws}/f/{entry}")
-    await a.wait_connected()
-    await b.wait_connected()
-    await b.expect_text(TEXT.rstrip("\n") + "\n")
+    a, b = await open_both(assisted, tabs, alice, bob, ws, entry)
 
     await select(a, TEXT, "quick brown")
     await expect(a.page.locator(".selection-info")).to_have_text("Selection: 11 characters.")
