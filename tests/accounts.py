@@ -73,3 +73,14 @@ async def sign_up(base_url: str, username: str | None = None) -> Account:
     return Account(
         base_url, body["user"]["id"], username, body["access_token"], body["refresh_token"]
     )
+
+
+async def members(
+    base_url: str, owner: str, other: str, role: str, workspace: str | None = None
+) -> tuple[Account, Account, str]:
+    """Two new accounts, and ``owner``'s new workspace shared with ``other`` as ``role``."""
+    first = await sign_up(base_url, owner)
+    second = await sign_up(base_url, other)
+    ws = await first.create_workspace(workspace or f"Shared as {role}")
+    await first.add_member(ws, second, role)
+    return first, second, ws

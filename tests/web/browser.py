@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.accounts import PASSWORD, Account, sign_up
+from tests.accounts import PASSWORD, Account, members
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -149,11 +149,8 @@ async def co_editors(
     allowed: tuple[re.Pattern[str], ...] = (),
 ) -> CoEditors:
     """``label`` keeps usernames unique per test; ``allowed`` console errors are expected."""
-    alice = await sign_up(base_url, f"alice-{label}")
-    bob = await sign_up(base_url, f"bob-{label}")
-    ws = await alice.create_workspace(workspace)
+    alice, bob, ws = await members(base_url, f"alice-{label}", f"bob-{label}", "editor", workspace)
     doc = await alice.create_doc(ws)
-    await alice.add_member(ws, bob, "editor")
     a, b = await tabs(), await tabs()
     for tab in (a, b):
         tab.allowed.extend(allowed)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.accounts import Account, sign_up
+from tests.accounts import Account, members
 from tests.modelserver import Fail, ModelServer, Reply
 from tests.server_proc import TandemProcess
 from tests.web.browser import Tab, sign_in
@@ -43,10 +43,7 @@ async def assisted(
 async def shared_file(
     server: TandemProcess, name: str, label: str = "ai"
 ) -> tuple[Account, Account, str, str]:
-    alice = await sign_up(server.http_url, f"alice-{label}")
-    bob = await sign_up(server.http_url, f"bob-{label}")
-    ws = await alice.create_workspace("AI team")
-    await alice.add_member(ws, bob, "editor")
+    alice, bob, ws = await members(server.http_url, f"alice-{label}", f"bob-{label}", "editor")
     response = await alice.request(
         "POST", f"/api/workspaces/{ws}/drive/files", json={"name": name, "text": TEXT}, expect=201
     )
@@ -196,10 +193,7 @@ async def test_accept_all_reports_what_it_applied_and_marks_stale_and_failed_one
     assisted: TandemProcess, model: ModelServer, tabs: OpenTab
 ) -> None:
     text = "alpha beta gamma delta\n"
-    alice = await sign_up(assisted.http_url, "alice-all")
-    bob = await sign_up(assisted.http_url, "bob-all")
-    ws = await alice.create_workspace("Batch")
-    await alice.add_member(ws, bob, "editor")
+    alice, bob, ws = await members(assisted.http_url, "alice-all", "bob-all", "editor")
     response = await alice.request(
         "POST",
         f"/api/workspaces/{ws}/drive/files",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.async_api import Locator, Request, expect
 
-from tests.accounts import sign_up
+from tests.accounts import members, sign_up
 from tests.server_proc import TandemProcess
 from tests.web.browser import Tab, sign_in
 from tests.web.conftest import OpenTab
@@ -30,10 +30,7 @@ async def expand(tab: Tab, folder: str) -> None:
 async def test_files_one_member_creates_moves_and_trashes_show_in_the_others_tree(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    alice = await sign_up(server.http_url, "alice-drive")
-    bob = await sign_up(server.http_url, "bob-drive")
-    ws = await alice.create_workspace("Drive team")
-    await alice.add_member(ws, bob, "editor")
+    alice, bob, ws = await members(server.http_url, "alice-drive", "bob-drive", "editor")
     a, b = await tabs(), await tabs()
     await sign_in(a, server.http_url, alice, f"#/w/{ws}")
     await sign_in(b, server.http_url, bob, f"#/w/{ws}")
@@ -175,10 +172,7 @@ async def test_an_upload_shows_a_progress_bar_that_fills_until_the_file_is_store
 async def test_the_owner_deletes_a_trashed_file_forever_and_it_leaves_both_members_drives(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    owner = await sign_up(server.http_url, "owner-purge")
-    editor = await sign_up(server.http_url, "editor-purge")
-    ws = await owner.create_workspace("Purging")
-    await owner.add_member(ws, editor, "editor")
+    owner, editor, ws = await members(server.http_url, "owner-purge", "editor-purge", "editor")
     for name in ("old.txt", "keep.txt"):
         await owner.request(
             "POST",
@@ -238,10 +232,7 @@ async def test_the_owner_deletes_a_trashed_file_forever_and_it_leaves_both_membe
 async def test_a_viewer_sees_the_tree_but_no_editing_controls(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    owner = await sign_up(server.http_url, "owner-drive")
-    viewer = await sign_up(server.http_url, "viewer-drive")
-    ws = await owner.create_workspace("Read-only drive")
-    await owner.add_member(ws, viewer, "viewer")
+    owner, viewer, ws = await members(server.http_url, "owner-drive", "viewer-drive", "viewer")
     await owner.request(
         "POST",
         f"/api/workspaces/{ws}/drive/files",

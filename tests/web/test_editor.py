@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.accounts import sign_up
+from tests.accounts import members, sign_up
 from tests.server_proc import TandemProcess
 from tests.web.browser import Tab, co_editors, doc_hash, sign_in
 from tests.web.conftest import OpenTab
@@ -153,11 +153,8 @@ async def test_a_remote_caret_and_selection_carry_the_colour_its_owner_has(
 
 
 async def test_a_viewer_follows_along_but_cannot_type(server: TandemProcess, tabs: OpenTab) -> None:
-    owner = await sign_up(server.http_url, "owner-view")
-    viewer = await sign_up(server.http_url, "viewer-view")
-    ws = await owner.create_workspace("Readers")
+    owner, viewer, ws = await members(server.http_url, "owner-view", "viewer-view", "viewer")
     doc = await owner.create_doc(ws)
-    await owner.add_member(ws, viewer, "viewer")
 
     o, v = await tabs(), await tabs()
     await sign_in(o, server.http_url, owner, doc_hash(ws, doc))
@@ -224,11 +221,8 @@ async def test_a_restore_point_brings_back_the_text_for_everyone(
 async def test_a_removed_member_is_told_they_lost_access(
     server: TandemProcess, tabs: OpenTab
 ) -> None:
-    owner = await sign_up(server.http_url, "owner-remove")
-    guest = await sign_up(server.http_url, "guest-remove")
-    ws = await owner.create_workspace("Closing")
+    owner, guest, ws = await members(server.http_url, "owner-remove", "guest-remove", "editor")
     doc = await owner.create_doc(ws)
-    await owner.add_member(ws, guest, "editor")
     g = await tabs()
     await sign_in(g, server.http_url, guest, doc_hash(ws, doc))
     await g.wait_connected()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.accounts import PASSWORD, Account, sign_up
+from tests.accounts import PASSWORD, Account, members, sign_up
 from tests.modelserver import ModelServer, Reply
 from tests.server_proc import TandemProcess
 from tests.web.browser import EDITOR_TEXT_JS, EXPECTED_WHILE_SERVER_DOWN, Tab, doc_hash, sign_in
@@ -52,15 +52,6 @@ async def ff_tabs(firefox: FirefoxDriver) -> AsyncIterator[OpenFirefoxTab]:
     for tab in opened:
         await tab.close()
     assert not errors, "errors in the Firefox console:\n" + "\n".join(errors)
-
-
-async def members(base_url: str, owner: str, other: str, role: str) -> tuple[Account, Account, str]:
-    """``owner``'s new workspace, shared with ``other`` as ``role``."""
-    first = await sign_up(base_url, owner)
-    second = await sign_up(base_url, other)
-    ws = await first.create_workspace(f"Shared as {role}")
-    await first.add_member(ws, second, role)
-    return first, second, ws
 
 
 async def shared_doc(
