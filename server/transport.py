@@ -34,9 +34,9 @@ _framing = _LastFraming()
 
 
 class AsgiTransport:
-    def __init__(self, send: Send, scope: Scope | None = None) -> None:
+    def __init__(self, send: Send, scope: Scope) -> None:
         self._send = send
-        extension = (scope or {}).get("extensions", {}).get(SEND_NOW)
+        extension = (scope.get("extensions") or {}).get(SEND_NOW)
         self._write_now: Callable[[bytes], bool] | None = extension["send"] if extension else None
 
     def send_now(self, frame: bytes) -> bool:

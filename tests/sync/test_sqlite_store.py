@@ -68,7 +68,6 @@ async def test_a_lone_append_is_durable_before_the_loop_turns(tmp_path: Path) ->
     of the loop to commit, and one more to wake its caller, would delay every relay."""
     typist = Typist()
     async with SqliteStore(tmp_path / "docs.db") as store:
-        await asyncio.sleep(0)  # a fresh turn: nothing committed in it yet
         first = store.append(DOC, typist.type("now"), Origin("pod"))
         with pytest.raises(StopIteration) as done:
             first.send(None)  # runs to the end without suspending once
