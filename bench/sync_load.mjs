@@ -11,6 +11,7 @@ import { WebsocketProvider } from 'y-websocket'
 import { HocuspocusProvider } from '@hocuspocus/provider'
 import WebSocket from 'ws'
 import { performance } from 'node:perf_hooks'
+import { writeFileSync } from 'node:fs'
 
 const [mode, ...rest] = process.argv.slice(2)
 const opts = { url: 'ws://127.0.0.1:8000/sync', docs: 50, clients: 4, rate: 10, duration: 20,
@@ -60,6 +61,8 @@ const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 async function latency () {
   const sent = new Map() // "client:clock" -> send time, shared: all clients live in this process
   const latencies = []
+  const raw = [] // [ms since the load started, latency ms], written to --raw FILE
+  let started = 0
   const crossPod = [] // deliveries whose sender is connected to another pod
   let expected = 0
   let received = 0
@@ -79,6 +82,7 @@ async function latency () {
             if (measuring) {
               const latency = performance.now() - origin.t
               latencies.push(latency)
+              if (opts.raw) raw.push([Math.round(origin.t - started), Math.round(latency * 1000) / 1000])
               if (origin.pod !== client.pod) crossPod.push(latency)
             }
           }
@@ -90,7 +94,7 @@ async function latency () {
   }
   await Promise.all(docs.flat().map(c => synced(c)))
   const timers = []
-  const started = performance.now()
+  started = performance.now()
   for (const clients of docs) {
     for (const client of clients) {
       const tick = () => {
@@ -120,6 +124,7 @@ async function latency () {
     if (clients.some(c => c.text.toString() !== first)) diverged++
   }
   docs.flat().forEach(c => c.provider.destroy())
+  if (opts.raw) writeFileSync(opts.raw, JSON.stringify(raw))
   return { mode: 'latency', provider: opts.provider, urls: urls.length, docs: opts.docs, clients: opts.clients, rate: opts.rate,
     seconds: opts.duration, wall_s: (performance.now() - started) / 1000,
     expected_deliveries: measuredSent, measured_deliveries: latencies.length,

@@ -10,27 +10,16 @@ from starlette.websockets import WebSocket
 
 from sync import metrics
 from sync.peer import CloseCode, Peer
-from sync.protocol import ProtocolError, decode
-from sync.room import DocTooLargeError, Room
 from sync.rooms import RoomUnavailableError
-from sync.store import StoreError
 from sync.types import InvalidDocIdError, parse_doc_id
 
 from .access.sync_gate import Grant, SyncRefusedError, grant_for
 from .context import AppContext
-from .rate import TokenBucket
+from .sync_inbound import Inbound
 from .transport import AsgiTransport
+from .ws_protocol import RECEIVE_NOW
 
 log = logging.getLogger(__name__)
-
-_KIND = {
-    "SyncStep1": "sync_step1",
-    "SyncStep2": "sync_step2",
-    "SyncUpdate": "sync_update",
-    "AwarenessMessage": "awareness",
-    "AuthMessage": "auth",
-    "QueryAwareness": "query_awareness",
-}
 
 
 async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> None:
@@ -72,9 +61,15 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
     metrics.CONNECTIONS.inc()
     metrics.CONNECTIONS_TOTAL.inc()
     writer = asyncio.create_task(peer.run_writer(), name=f"peer-{peer.id}-writer")
+    inbound = Inbound(ctx.settings, ctx.rooms, room, peer)
+    receive_now = (websocket.scope.get("extensions") or {}).get(RECEIVE_NOW)
+    if receive_now is not None:
+        receive_now["set"](inbound.receive_now)
     try:
-        await _read(receive, ctx, room, peer)
+        await inbound.read(receive)
     finally:
+        if receive_now is not None:
+            receive_now["set"](None)
         unwatch()
         metrics.CONNECTIONS.dec()
         ctx.rooms.leave(room, peer)
@@ -118,46 +113,3 @@ async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Gran
         return None
     finally:
         _pending -= 1
-
-
-async def _read(receive: Receive, ctx: AppContext, room: Room, peer: Peer) -> None:
-    """Handle frames until the client goes away. After ``peer.close`` the loop keeps reading
-    (and ignoring) until the close handshake ends, so the close frame reaches the client."""
-    settings = ctx.settings
-    frames = TokenBucket(settings.ws_max_frames_per_s, settings.ws_max_frames_per_s)
-    burst_bytes = max(settings.ws_max_bytes_per_s, settings.max_message_bytes)
-    volume = TokenBucket(settings.ws_max_bytes_per_s, burst_bytes)
-    while True:
-        event = await receive()
-        if event["type"] == "websocket.disconnect":
-            return
-        if not peer.open:
-            continue
-        frame = event.get("bytes")
-        if frame is None:
-            _refuse(peer, CloseCode.UNSUPPORTED_DATA, "text frames are not part of the protocol")
-            continue
-        if not frames.take() or not volume.take(len(frame)):
-            metrics.RATE_LIMITED.inc()
-            _refuse(peer, CloseCode.POLICY_VIOLATION, "sending too fast: rate limit exceeded")
-            continue
-        try:
-            message = decode(frame)
-        except ProtocolError as exc:
-            _refuse(peer, CloseCode.PROTOCOL_ERROR, f"malformed frame: {exc}")
-            continue
-        kind = _KIND[type(message).__name__]
-        metrics.INBOUND.count(kind, len(frame))
-        try:
-            await room.handle(peer, message)
-        except ProtocolError as exc:
-            _refuse(peer, CloseCode.INVALID_PAYLOAD, str(exc))
-        except DocTooLargeError as exc:
-            _refuse(peer, CloseCode.DOC_TOO_LARGE, str(exc))
-        except StoreError:
-            ctx.rooms.drop(room, CloseCode.INTERNAL_ERROR, "storage unavailable, reconnect")
-
-
-def _refuse(peer: Peer, code: int, reason: str) -> None:
-    log.info("closing peer %s: %s (%s)", peer.id, reason, code)
-    peer.close(code, reason)

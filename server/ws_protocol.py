@@ -1,15 +1,25 @@
-"""uvicorn's websockets-sansio protocol plus one ASGI extension: ``tandem.send_now``.
+"""uvicorn's websockets-sansio protocol plus two ASGI extensions of ours, for the sync path.
 
-The fan-out sends each update to every other peer of a document. Through ASGI's
-``websocket.send`` every peer frames the same payload again, and sends it from its writer task
-a turn of the loop later (about 200 us under load, measured). Frames a server sends are never
-masked, so one framing serves every peer: ``send_now`` takes a frame already framed for the
-wire and writes it in the caller's turn. It says no (False) whenever writing now would not be
-what ``websocket.send`` does: the connection is not open, is closing, negotiated an extension
-(permessage-deflate transforms every frame), or its transport is applying backpressure. The
-caller then falls back to ``websocket.send``."""
+``tandem.send_now``. The fan-out sends each update to every other peer of a document. Through
+ASGI's ``websocket.send`` every peer frames the same payload again, and sends it from its
+writer task a turn of the loop later (about 200 us under load, measured). Frames a server
+sends are never masked, so one framing serves every peer: ``send_now`` takes a frame already
+framed for the wire and writes it in the caller's turn. It says no (False) whenever writing
+now would not be what ``websocket.send`` does: the connection is not open, is closing,
+negotiated an extension (permessage-deflate transforms every frame), or its transport is
+applying backpressure. The caller then falls back to ``websocket.send``.
+
+``tandem.receive_now``. Through ASGI's ``receive`` every message is put on a queue, reading
+pauses, the app's task wakes a turn later, takes it and resumes reading: two changes to the
+poller and a task switch per message. The app may instead register a receiver, which is
+offered each binary message in ``data_received`` itself, as long as nothing is queued ahead
+of it (order). The receiver handles the message there and says True, or says False having
+done nothing, and the message takes the queue as before. Text messages, closes and
+everything after a close always take the queue."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
@@ -18,14 +28,23 @@ from websockets.protocol import State
 SEND_NOW = "tandem.send_now"
 """The scope extension's name; its value is ``{"send": callable(bytes) -> bool}``."""
 
+RECEIVE_NOW = "tandem.receive_now"
+"""The scope extension's name; its value is ``{"set": callable(Receiver | None)}``."""
+
+Receiver = Callable[[bytes], bool]
+"""Handles one binary message in the protocol's callback; must not raise."""
+
 
 class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
+    _receiver: Receiver | None = None
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         # The app's task is created above but has not run yet: the scope it gets has this.
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][SEND_NOW] = {"send": self.send_now}
+            scope["extensions"][RECEIVE_NOW] = {"set": self.set_receiver}
 
     def send_now(self, wire: bytes) -> bool:
         """Write one complete, unmasked frame now if the connection takes it as is."""
@@ -39,3 +58,21 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         self.transport.write(wire)
         return True
+
+    def set_receiver(self, receiver: Receiver | None) -> None:
+        self._receiver = receiver
+
+    def send_receive_event_to_app(self) -> None:
+        receiver = self._receiver
+        if (
+            receiver is not None
+            and self.curr_msg_data_type == "bytes"
+            and not self.close_sent
+            and self.queue.empty()
+        ):
+            frames = self.frames
+            data = frames[0] if len(frames) == 1 else b"".join(frames)
+            if receiver(bytes(data)):
+                self.frames = []
+                return
+        super().send_receive_event_to_app()

@@ -29,6 +29,14 @@ FANOUT_SECONDS = Histogram(
     "From receiving an update to queueing it for every peer",
     buckets=_FAST,
 )
+INBOUND_HANDLED = Counter(
+    "tandem_inbound_handled_total",
+    "Client messages handled, by where: in the server's protocol callback, as they arrived "
+    "(callback), or by the connection's task, behind others (task)",
+    ["path"],
+)
+HANDLED_AT_ONCE = INBOUND_HANDLED.labels("callback")
+HANDLED_BY_TASK = INBOUND_HANDLED.labels("task")
 COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])
 WAL_TRUNCATIONS = Histogram(
     "tandem_sqlite_wal_truncation_seconds",

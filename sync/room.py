@@ -29,7 +29,7 @@ from .protocol import (
     decode_awareness,
     encode,
 )
-from .store import DocumentStore, LoadedDoc, LogEntry, StoreError
+from .store import DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ class DocTooLargeError(Exception):
 
 class Room:
     """Updates are applied and appended one at a time in the order they arrive; an update is
-    relayed only after the store made it durable (append-before-broadcast)."""
+    relayed only after the store made it durable (append-before-broadcast). With a store that
+    can commit in the caller's step (``ImmediateAppend``), ``handle_now`` does all of it
+    without suspending."""
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class Room:
         self._doc = Doc()
         self._changes: list[Update] = []
         self._listeners = listeners if listeners is not None else []
+        self._append_now = store if isinstance(store, ImmediateAppend) else None
         self._doc.observe(self._capture)
         self._closed = asyncio.Event()
 
@@ -148,6 +151,17 @@ class Room:
     async def handle(self, peer: Peer, message: Message) -> None:
         """Act on one message from ``peer``. Raises ProtocolError for content that cannot be
         applied, DocTooLargeError, or StoreError after closing the whole room."""
+        if not self.handle_now(peer, message):
+            assert isinstance(message, SyncStep2 | SyncUpdate)
+            await self.apply_client_update(message.update, exclude=peer)
+
+    def can_handle_now(self) -> bool:
+        """Whether ``handle_now`` will handle any message, in this step, without deferring."""
+        return self._append_now is not None and self._append_now.can_append_now()
+
+    def handle_now(self, peer: Peer, message: Message) -> bool:
+        """``handle`` in the caller's step. False, having done nothing, for an update that
+        must wait for the store: ``handle`` then does it. Raises as ``handle`` does."""
         match message:
             case SyncStep1(state_vector):
                 try:
@@ -158,8 +172,10 @@ class Room:
             case SyncStep2(update) | SyncUpdate(update):
                 if not peer.can_write:
                     metrics.READONLY_DROPS.inc()
-                    return
-                await self.apply_client_update(update, exclude=peer)
+                elif self._append_now is None or not self._append_now.can_append_now():
+                    return False
+                else:
+                    self._apply_client_update_now(update, peer)
             case AwarenessMessage(payload):
                 if len(payload) > self._limits.max_awareness_bytes:
                     raise ProtocolError("awareness update too large")
@@ -174,23 +190,47 @@ class Room:
                     peer.send(encode(AwarenessMessage(present)), "awareness")
             case AuthMessage():
                 pass  # Clients have nothing to say in the auth channel.
+        return True
 
     async def apply_client_update(self, update: Update, *, exclude: Peer | None) -> None:
-        if update == _EMPTY_UPDATE:
+        received = time.perf_counter()
+        change = self._apply_update(update, received)
+        if change is None:
             return
+        await self._append(change)
+        self._relay_client_update(change, exclude, received)
+
+    def _apply_client_update_now(self, update: Update, peer: Peer) -> None:
+        assert self._append_now is not None
+        received = time.perf_counter()
+        change = self._apply_update(update, received)
+        if change is None:
+            return
+        started = time.perf_counter()
+        try:
+            last_id = self._append_now.append_now(self.doc_id, change, self._origin)
+        except StoreError:
+            self._append_failed()
+            raise
+        self._appended(change, last_id, started)
+        self._relay_client_update(change, peer, received)
+
+    def _apply_update(self, update: Update, received: float) -> Update | None:
+        """Apply a client's update to the document; what it changed, or None when nothing."""
+        if update == _EMPTY_UPDATE:
+            return None
         if self.size_bytes + len(update) > self._limits.max_doc_bytes:
             raise DocTooLargeError(f"document {self.doc_id} is at its size limit")
-        received = time.perf_counter()
         try:
             self._doc.apply_update(update)
         except ValueError as exc:
             self._changes.clear()
             raise ProtocolError(f"update cannot be applied: {exc}") from exc
         metrics.UPDATE_APPLY_SECONDS.observe(time.perf_counter() - received)
-        change = self._take_changes()
-        if change is None:
-            return  # Already known (a resend after reconnect) or still pending its deps.
-        await self._append(change)
+        # None when already known (a resend after reconnect) or still pending its deps.
+        return self._take_changes()
+
+    def _relay_client_update(self, change: Update, exclude: Peer | None, received: float) -> None:
         self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
         if self._listeners and exclude is not None:
@@ -252,13 +292,20 @@ class Room:
     async def _append(self, change: Update) -> None:
         started = time.perf_counter()
         try:
-            self.last_id = await self._store.append(self.doc_id, change, self._origin)
+            last_id = await self._store.append(self.doc_id, change, self._origin)
         except StoreError:
-            # The in-memory doc now holds an update nobody can rely on: drop the whole room so
-            # every client reconnects, reloads what is durable and re-sends what it has.
-            log.exception("append failed for %s; closing the room", self.doc_id)
-            self.close(CloseCode.INTERNAL_ERROR, "storage unavailable, reconnect")
+            self._append_failed()
             raise
+        self._appended(change, last_id, started)
+
+    def _append_failed(self) -> None:
+        # The in-memory doc now holds an update nobody can rely on: drop the whole room so
+        # every client reconnects, reloads what is durable and re-sends what it has.
+        log.exception("append failed for %s; closing the room", self.doc_id)
+        self.close(CloseCode.INTERNAL_ERROR, "storage unavailable, reconnect")
+
+    def _appended(self, change: Update, last_id: LogId, started: float) -> None:
+        self.last_id = last_id
         metrics.LOG_APPENDS.inc()
         metrics.LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
         self.size_bytes += len(change)

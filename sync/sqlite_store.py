@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
+_INSERT = "INSERT INTO updates (doc_id, origin, data, created) VALUES (?, ?, ?, ?)"
+
 
 class SqliteStore:
     """Everything runs on the event loop's thread, on one connection, except WAL checkpoints
@@ -56,10 +58,10 @@ class SqliteStore:
     one write() to the page cache, cheaper than handing each update to a thread and back (GIL
     hand-offs), and one connection means compaction never waits on another's lock.
 
-    The first append of a turn of the loop commits at once, in its caller's step: at everyday
-    loads an update is relayed without waiting two turns (one to commit, one to wake the
-    caller). Appends later in the same turn share one transaction, committed in the next
-    turn, so a burst costs two commits per turn, not one per update."""
+    ``append_now`` commits in its caller's step (``ImmediateAppend``); rooms use it for the
+    updates clients send. Of ``append``'s calls, the first of a turn of the loop commits at
+    once too, and later ones in the same turn share one transaction, committed in the next
+    turn, so a burst of server changes costs two commits per turn, not one per update."""
 
     def __init__(
         self,
@@ -147,16 +149,25 @@ class SqliteStore:
         last = rows[-1][0] if rows else (after or None)
         return LoadedDoc(updates=updates, last_id=LogId(str(last)) if last else None)
 
+    def can_append_now(self) -> bool:
+        return not self._pending and self._writable.is_set()
+
+    def append_now(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+        try:
+            # One statement outside a transaction commits on its own: fewer round trips
+            # into SQLite than BEGIN, INSERT, COMMIT and a query for the rowid.
+            cursor = self._db.execute(_INSERT, (doc_id, origin, update, time.time()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"append: {exc}") from exc
+        return LogId(str(cursor.lastrowid))
+
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
-        row = (doc_id, origin, update, time.time())
         loop = asyncio.get_running_loop()
-        if not self._committed_this_turn and not self._pending and self._writable.is_set():
+        if not self._committed_this_turn and self.can_append_now():
             self._committed_this_turn = True
             loop.call_soon(self._next_turn)
-            try:
-                return LogId(str(self._insert([row])))
-            except sqlite3.Error as exc:
-                raise StoreError(f"append: {exc}") from exc
+            return self.append_now(doc_id, update, origin)
+        row = (doc_id, origin, update, time.time())
         future: asyncio.Future[int] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._commit_pending)
@@ -171,9 +182,7 @@ class SqliteStore:
         """Commits ``rows`` in one transaction; returns the seq of the last."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "INSERT INTO updates (doc_id, origin, data, created) VALUES (?, ?, ?, ?)", rows
-            )
+            self._db.executemany(_INSERT, rows)
             # AUTOINCREMENT hands one writer's rows consecutive seqs after the last one.
             return int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .types import DocId, LogId, Origin, Update
 
@@ -65,6 +65,22 @@ class DocumentStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ImmediateAppend(Protocol):
+    """A store that can, at times, make an append durable in the caller's own step. A room
+    then handles a client's update without suspending: received, applied, durable and relayed
+    in one callback, with no task to wake in between."""
+
+    def can_append_now(self) -> bool:
+        """Whether ``append_now`` would commit at once, behind nothing still waiting."""
+        ...
+
+    def append_now(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+        """``append`` without suspending; only after ``can_append_now`` said yes in the same
+        step. Raises StoreError, as ``append`` does."""
+        ...
 
 
 class LogTail(Protocol):

@@ -24,6 +24,7 @@ EXPECTED_SERIES = [
     "tandem_log_uncompacted_entries",
     "tandem_log_oldest_uncompacted_age_seconds",
     'tandem_closes_total{code="1002"}',
+    'tandem_inbound_handled_total{path="callback"}',
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.frames import Frame, Opcode
 
@@ -24,6 +25,27 @@ async def test_two_clients_see_each_others_edits(server: TandemProcess) -> None:
         await b.wait_text("hello")
         await b.insert(5, " world")
         await a.wait_text("hello world")
+
+
+async def test_client_updates_are_handled_in_the_protocol_callback(server: TandemProcess) -> None:
+    """The fast path (ws_protocol.py, ``tandem.receive_now``): a client's messages are handled
+    as they arrive, not queued for the connection's task, and still relayed in their order."""
+    words = [f"w{i} " for i in range(40)]
+    async with PyClient(f"{server.ws_url}/fast") as a, PyClient(f"{server.ws_url}/fast") as b:
+        for i, word in enumerate(words):
+            await a.insert(sum(map(len, words[:i])), word)
+        await b.wait_text("".join(words))
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"{server.http_url}/metrics")).text
+    handled = {
+        path: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        for path in ("callback", "task")
+        if line.startswith(f'tandem_inbound_handled_total{{path="{path}"}}')
+    }
+    # Each client also sent its step 1 and its step 2 on connecting: 40 + 4 messages.
+    assert handled["callback"] + handled["task"] == len(words) + 4
+    assert handled["callback"] >= len(words)
 
 
 async def test_deflate_and_plain_clients_co_edit_when_the_server_allows_deflate(

@@ -343,13 +343,23 @@ async def test_failed_load_writes_nothing_and_next_join_retries(store: SqliteSto
         assert rooms.get(DOC) is not None
 
 
-async def test_failed_append_closes_the_whole_room(store: SqliteStore) -> None:
+@pytest.mark.parametrize("path", ["append_now", "append"])
+async def test_failed_append_closes_the_whole_room(store: SqliteStore, path: str) -> None:
     class BrokenAppends(SqliteStore):
+        """Fails on the path the room takes: ``append_now``, or ``append`` when the store
+        says it cannot commit at once."""
+
+        def can_append_now(self) -> bool:
+            return path == "append_now"
+
+        def append_now(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+            raise StoreError("no space left")
+
         async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
             raise StoreError("no space left")
 
-    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
-    async with Rooms(BrokenAppends(path), origin=Origin("p"), limits=SyncLimits()) as rooms:
+    db = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
+    async with Rooms(BrokenAppends(db), origin=Origin("p"), limits=SyncLimits()) as rooms:
         a, _ = connect()
         b, _ = connect()
         room = await rooms.join(DOC, a)
