@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+
+from .loop_metrics import ByKind, LoopCounter, LoopCounters, LoopHistogram
 
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -15,25 +14,27 @@ CLOSES = Counter("tandem_closes_total", "Sync connections closed, by close code"
 ROOMS = Gauge("tandem_rooms", "Documents open in this process")
 ROOM_LOADS = Counter("tandem_room_loads_total", "Document loads from the store", ["result"])
 ROOM_LOAD_SECONDS = Histogram("tandem_room_load_seconds", "Time to load a document", buckets=_FAST)
-UPDATE_APPLY_SECONDS = Histogram(
+# Changed on every update, on the event loop's thread only (loop_metrics.py).
+UPDATE_APPLY_SECONDS = LoopHistogram(
     "tandem_update_apply_seconds",
     "Time to apply one update to the in-memory document",
     buckets=_FAST,
 )
-LOG_APPENDS = Counter("tandem_log_appends_total", "Updates appended to the durable log")
-LOG_APPEND_SECONDS = Histogram(
+LOG_APPENDS = LoopCounter("tandem_log_appends_total", "Updates appended to the durable log")
+LOG_APPEND_SECONDS = LoopHistogram(
     "tandem_log_append_seconds", "Time to append one update durably", buckets=_FAST
 )
-FANOUT_SECONDS = Histogram(
+FANOUT_SECONDS = LoopHistogram(
     "tandem_fanout_seconds",
     "From receiving an update to queueing it for every peer",
     buckets=_FAST,
 )
-INBOUND_HANDLED = Counter(
+INBOUND_HANDLED = LoopCounters(
     "tandem_inbound_handled_total",
     "Client messages handled, by where: in the server's protocol callback, as they arrived "
     "(callback), or by the connection's task, behind others (task)",
-    ["path"],
+    "path",
+    ("callback", "task"),
 )
 HANDLED_AT_ONCE = INBOUND_HANDLED.labels("callback")
 HANDLED_BY_TASK = INBOUND_HANDLED.labels("task")
@@ -66,39 +67,18 @@ LOG_OLDEST_AGE = Gauge(
 KINDS = ("sync_step1", "sync_step2", "sync_update", "awareness", "auth", "query_awareness")
 
 
-class _ByKind:
-    """Messages and bytes by protocol message type, counted in plain integers and read out at
-    scrape time: the fan-out counts every frame for every peer, and a prometheus Counter takes
-    a lock per increment."""
-
-    def __init__(self, name: str, direction: str) -> None:
-        self._name = name
-        self._direction = direction
-        self._counts = {kind: [0, 0] for kind in KINDS}
-
-    def count(self, kind: str, nbytes: int) -> None:
-        pair = self._counts[kind]
-        pair[0] += 1
-        pair[1] += nbytes
-
-    def collect(self) -> Iterator[Metric]:
-        messages = CounterMetricFamily(
-            f"tandem_messages_{self._name}", f"Protocol messages {self._direction}", labels=["type"]
-        )
-        size = CounterMetricFamily(
-            f"tandem_bytes_{self._name}", f"Protocol bytes {self._direction}", labels=["type"]
-        )
-        for kind, (count, nbytes) in self._counts.items():
-            messages.add_metric([kind], count)
-            size.add_metric([kind], nbytes)
-        yield messages
-        yield size
-
-
-INBOUND = _ByKind("in", "received")
-OUTBOUND = _ByKind("out", "queued to peers")
-REGISTRY.register(INBOUND)
-REGISTRY.register(OUTBOUND)
+INBOUND = ByKind("in", "received", KINDS)
+OUTBOUND = ByKind("out", "queued to peers", KINDS)
+for _collector in (
+    INBOUND,
+    OUTBOUND,
+    UPDATE_APPLY_SECONDS,
+    LOG_APPENDS,
+    LOG_APPEND_SECONDS,
+    FANOUT_SECONDS,
+    INBOUND_HANDLED,
+):
+    REGISTRY.register(_collector)
 
 PRESENCE_DROPPED = Counter(
     "tandem_presence_dropped_total",
