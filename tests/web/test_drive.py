@@ -116,6 +116,41 @@ async def test_files_one_member_creates_moves_and_trashes_show_in_the_others_tre
     await expect(row(a, "logo.bin")).to_have_count(0)
 
 
+async def test_a_half_typed_name_and_an_open_menu_outlive_a_co_editors_change(
+    server: TandemProcess, tabs: OpenTab
+) -> None:
+    """The tree is rebuilt whenever the shared tree changes (a co-editor's edit, a file's size
+    being refreshed): what its user is in the middle of must come through."""
+    alice, bob, ws = await members(server.http_url, "alice-keep", "bob-keep", "editor")
+
+    async def bob_adds(name: str) -> None:
+        await bob.request(
+            "POST", f"/api/workspaces/{ws}/drive/files", json={"name": name, "text": ""}, expect=201
+        )
+
+    await bob_adds("notes.md")
+    a = await tabs()
+    await sign_in(a, server.http_url, alice, f"#/w/{ws}")
+    await a.page.get_by_role("link", name="notes.md").wait_for()
+
+    await row(a, "notes.md").locator("summary").click()
+    await bob_adds("second.md")
+    await expect(row(a, "second.md")).to_be_visible()
+    await expect(row(a, "notes.md").locator("details.menu")).to_have_attribute("open", "")
+
+    await row(a, "notes.md").get_by_role("button", name="Rename").click()
+    field = a.page.get_by_label("New name for notes.md")
+    await field.press_sequentially("pla")
+    await bob_adds("third.md")
+    await expect(row(a, "third.md")).to_be_visible()
+    await expect(field).to_have_value("pla.md")
+    await expect(field).to_be_focused()
+    await field.press_sequentially("n")  # typing goes on where it was: the selection stayed
+    await field.press("Enter")
+    await expect(row(a, "plan.md")).to_be_visible()
+    await expect(row(a, "notes.md")).to_have_count(0)
+
+
 # Every value an upload's <progress> takes, in order, from its first render to its removal:
 # the bar is taken away as soon as the upload is done, too soon to be caught by polling.
 RECORD_PROGRESS_JS = """() => {

@@ -3,7 +3,7 @@
 import * as Y from 'yjs'
 import { ApiError, type Member, type Role } from '../api'
 import type { AppContext } from '../context'
-import { h, notice, replace } from '../dom'
+import { h, notice, replace, restoreKept, takeKept } from '../dom'
 import { SERVER_DOC_RESYNC_MS } from '../assistant/panel'
 import { openProvider } from '../live'
 import { href } from '../routes'
@@ -157,7 +157,9 @@ export function driveTree(
 
   function render(): void {
     const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey
+    const kept = takeKept(treeList)
     replace(treeList, rows(''))
+    restoreKept(treeList, kept)
     if (index.childrenOf('').length === 0 && !(editing?.kind === 'create' && editing.parent === '')) {
       treeList.append(h('li', { class: 'empty muted', role: 'none' }, canEdit ? 'No files yet. Create one or drop files here.' : 'No files yet.'))
     }
@@ -271,7 +273,7 @@ export function driveTree(
     }
     const details = h(
       'details',
-      { class: 'menu' },
+      { class: 'menu', 'data-keep': `menu:${entry.id}` },
       h('summary', { 'aria-label': `Actions for ${entry.name}`, tabindex: '-1', 'data-focus-key': `menu:${entry.id}` }, '⋯'),
       h('div', { class: 'menu-items' }, items),
     )
@@ -287,6 +289,7 @@ export function driveTree(
   function createRow(parent: string, what: 'text' | 'folder'): HTMLElement {
     const input = h('input', {
       class: 'inline-name',
+      'data-keep': `create:${parent}:${what}`,
       'aria-label': what === 'folder' ? 'New folder name' : 'New file name',
       placeholder: what === 'folder' ? 'Folder name' : 'File name, e.g. notes.md',
       autocomplete: 'off',
@@ -312,8 +315,9 @@ export function driveTree(
   }
 
   function renameInput(entry: Entry): HTMLElement {
-    const input = h('input', { class: 'inline-name', value: entry.name, 'aria-label': `New name for ${entry.name}`, autocomplete: 'off', spellcheck: 'false' })
+    const input = h('input', { class: 'inline-name', value: entry.name, 'data-keep': `rename:${entry.id}`, 'aria-label': `New name for ${entry.name}`, autocomplete: 'off', spellcheck: 'false' })
     queueMicrotask(() => {
+      if (input.dataset.restored) return // a re-render: the user's own text and selection stay
       const dot = entry.kind === 'folder' ? -1 : entry.name.lastIndexOf('.')
       input.setSelectionRange(0, dot > 0 ? dot : entry.name.length)
     })
@@ -338,7 +342,7 @@ export function driveTree(
     const choices = [{ id: '', label: 'Top of the drive' }, ...index.folders().filter((f) => !index.isWithin(f.id, entry.id)).map((f) => ({ id: f.id, label: index.path(f) }))]
     const select = h(
       'select',
-      { class: 'inline-move', 'aria-label': `Move ${entry.name} to` },
+      { class: 'inline-move', 'data-keep': `move:${entry.id}`, 'aria-label': `Move ${entry.name} to` },
       choices.map((c) => h('option', { value: c.id, selected: c.id === (entry.parent_id ?? '') }, c.label)),
     )
     return h(
