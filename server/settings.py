@@ -75,6 +75,9 @@ class Settings:
     assistant_queue_max: int = 1000
     assistant_reclaim_idle_s: float = 30.0
     """A cluster worker silent this long loses its job to another worker."""
+    assistant_health_port: int = 8001
+    """`tandem assistant` answers /healthz (the liveness probe) and /metrics here, on
+    TANDEM_HOST; 0: not at all."""
     assistant_instructions: str = ""
     """Instructions given to the model for every workspace (e.g. house style)."""
 
@@ -201,6 +204,8 @@ class Settings:
     def _validate(self) -> None:
         if not 0 < self.port < 65536:
             raise SettingsError(f"TANDEM_PORT must be 1-65535, not {self.port}")
+        if not 0 <= self.assistant_health_port < 65536:
+            raise SettingsError("TANDEM_ASSISTANT_HEALTH_PORT must be 0-65535")
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError("TANDEM_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
         if self.compactions_at_once < 1:

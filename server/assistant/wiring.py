@@ -41,6 +41,8 @@ class AssistantPart:
     records: Records
     queue: JobQueue
     worker: Worker | None = None
+    serving: asyncio.Task[None] | None = None
+    """The worker loops, while they run (``run_workers``)."""
     registered: set[str] = field(default_factory=set)
     """Suggestions documents this process knows are in the directory."""
 
@@ -149,7 +151,7 @@ async def open_assistant(
             model_for=model_lookup(settings, backends),
             serializer=serializer if redis is not None else None,
         )
-        task = asyncio.get_running_loop().create_task(
+        task = part.serving = asyncio.get_running_loop().create_task(
             part.worker.serve(queue, f"{settings.pod_id}-assistant")
         )
         try:

@@ -1,7 +1,8 @@
 """``tandem assistant``: a worker process for cluster mode. It consumes the Redis stream queue,
 holds the model API key (pods do not need it), and writes suggestions through a ``Rooms`` over
 the same Redis + S3 store as the pods, so its writes reach every pod through the documents'
-streams. SIGTERM stops taking jobs; a job cut short is reclaimed by another worker."""
+streams. SIGTERM stops taking jobs; a job cut short is reclaimed by another worker. ``/healthz`` and
+``/metrics`` are served on TANDEM_ASSISTANT_HEALTH_PORT (worker_health.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import contextlib
 import dataclasses
 import logging
 import signal
+from collections.abc import AsyncIterator
 
 from sync.rooms import Rooms
 from sync.types import Origin
 
 from ..backends import open_backends
 from ..settings import Settings
-from .wiring import open_assistant
+from .wiring import AssistantPart, open_assistant
+from .worker_health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +49,39 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             ),
             tail=backends.tail,
         ) as rooms,
-        open_assistant(settings, backends, rooms, run_workers=True),
+        open_assistant(settings, backends, rooms, run_workers=True) as part,
+        _health(settings, part),
     ):
         log.info(
             "assistant worker %s serving with %d loops", settings.pod_id, settings.assistant_workers
         )
         await stop.wait()
         log.info("assistant worker %s stopping", settings.pod_id)
+
+
+@contextlib.asynccontextmanager
+async def _health(settings: Settings, part: AssistantPart) -> AsyncIterator[None]:
+    if not settings.assistant_health_port:
+        yield
+        return
+
+    def alive() -> bool:
+        return part.serving is not None and not part.serving.done()
+
+    try:
+        health = HealthServer(settings.host, settings.assistant_health_port, alive)
+    except OSError as exc:
+        raise WorkerConfigError(
+            f"cannot listen on {settings.host}:{settings.assistant_health_port} "
+            f"(TANDEM_ASSISTANT_HEALTH_PORT) for /healthz: {exc}"
+        ) from exc
+    task = asyncio.get_running_loop().create_task(health.serve(), name="assistant-health")
+    log.info("assistant worker health on %s:%d", settings.host, health.port)
+    try:
+        yield
+    finally:
+        health.stop()
+        await task
 
 
 def main(settings: Settings) -> int:

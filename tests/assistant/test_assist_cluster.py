@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -119,7 +120,11 @@ async def test_across_pods_with_a_worker_process(
     await js.insert("a", 0, text)
     await js.wait_text("b", equals=text)
 
-    async with WorkerProcess(tmp_path / "w1", worker_env(env, model, "w1")):
+    async with WorkerProcess(tmp_path / "w1", worker_env(env, model, "w1")) as worker:
+        # The liveness probe's endpoint, on the worker's own loop.
+        async with httpx.AsyncClient(base_url=worker.health_url) as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            assert "tandem_assistant_queue_depth" in (await http.get("/metrics")).text
         tokens = ["road ", "to ", "Cologne"]
         model.script_for("nach Köln", Reply(tokens=tokens, rate_per_s=10))
         start, end = 0, len("Straße nach Köln")

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Self
 
+from tests.server_proc import free_port
+
 
 class WorkerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str], name: str = "worker") -> None:
@@ -18,6 +20,11 @@ class WorkerProcess:
         self.name = name
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = data_dir / f"{name}.log"
+        self.health_port = free_port()
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}"
 
     async def start(self, timeout_s: float = 20.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -25,6 +32,7 @@ class WorkerProcess:
         env = {
             **os.environ,
             "TANDEM_DATA_DIR": str(self.data_dir),
+            "TANDEM_ASSISTANT_HEALTH_PORT": str(self.health_port),
             **self.env,
             "TANDEM_LOG_LEVEL": "info",
         }

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.app import create_app
+from server.assistant.worker_health import health_app
 from server.cli import build_parser
 from server.settings import Settings
 from tests.deploy.dockerfile import parse
@@ -185,6 +186,23 @@ def test_probes_are_answered_by_the_app_on_the_configured_port(
             response = client.get(probe["httpGet"]["path"])
             assert response.status_code == 200, (probe, response.text)
         assert client.get("/metrics").status_code == 200
+
+
+def test_the_assistant_liveness_probe_is_answered_on_the_port_its_worker_listens_on(
+    minikube: list[Obj],
+) -> None:
+    [(_, container)] = [
+        (w, c) for w, c in tandem_workloads(minikube) if command_of(c) == "assistant"
+    ]
+    env = environment(minikube, container)
+    values = {k: resolve(minikube, v, "tandem-assistant-0") for k, v in env.items()}
+    settings = Settings.load(env=values)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    probe = container["livenessProbe"]["httpGet"]
+    assert ports[probe["port"]] == settings.assistant_health_port
+    with TestClient(health_app(lambda: True)) as client:  # what the worker serves there
+        assert client.get(probe["path"]).status_code == 200
+    assert settings.host == "0.0.0.0"  # reachable by the kubelet, not loopback only
 
 
 def test_services_and_ingress_reach_named_ports_of_selected_pods(minikube: list[Obj]) -> None:
