@@ -67,21 +67,46 @@ class Worker:
         self._instructions = instructions
         self._model_for = model_for
         self.processed = 0
+        self._stopping = False
+        self._waiting: set[asyncio.Task[Any]] = set()
+        """Loops waiting for their next job, not handling one: a drain may cancel these."""
+        self._drained: set[asyncio.Task[Any]] = set()
 
     async def serve(self, queue: JobQueue, name: str) -> None:
-        """Runs ``config.workers`` loops until cancelled."""
+        """Runs ``config.workers`` loops until cancelled, or until ``drain`` has let each finish
+        the job it was on."""
         async with asyncio.TaskGroup() as group:
             for i in range(self._config.workers):
                 group.create_task(self._loop(queue, f"{name}-{i}"))
 
+    def drain(self) -> None:
+        """Take no more jobs; a loop on a job ends after it. ``serve`` returns once all have."""
+        self._stopping = True
+        for waiting in self._waiting:
+            self._drained.add(waiting)
+            waiting.cancel()
+
     async def _loop(self, queue: JobQueue, consumer: str) -> None:
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._stopping:
             try:
-                async for delivery in queue.deliveries(consumer):
-                    await self._handle(delivery)
-                    with contextlib.suppress(Exception):
-                        metrics.QUEUE_DEPTH.set(await queue.depth())
+                async with contextlib.aclosing(queue.deliveries(consumer)) as deliveries:
+                    while not self._stopping:
+                        self._waiting.add(me)
+                        try:
+                            delivery = await anext(deliveries)
+                        finally:
+                            self._waiting.discard(me)
+                        # Taken, even if a drain began meanwhile: finishing it beats leaving it
+                        # for another worker to reclaim after TANDEM_ASSISTANT_RECLAIM_IDLE_S.
+                        await self._handle(delivery)
+                        with contextlib.suppress(Exception):
+                            metrics.QUEUE_DEPTH.set(await queue.depth())
             except asyncio.CancelledError:
+                if me in self._drained and me.cancelling() == 1:
+                    me.uncancel()  # the drain's own cancel, sent only while waiting for a job
+                    return
                 raise
             except Exception:
                 log.exception("assistant queue failed; retrying")

@@ -75,6 +75,9 @@ class Settings:
     assistant_queue_max: int = 1000
     assistant_reclaim_idle_s: float = 30.0
     """A cluster worker silent this long loses its job to another worker."""
+    assistant_drain_s: float = 30.0
+    """At shutdown, jobs under way get this long to finish; then they are cut (a cluster
+    worker's are reclaimed by another). Below the pod's terminationGracePeriodSeconds."""
     assistant_health_port: int = 8001
     """`tandem assistant` answers /healthz (the liveness probe) and /metrics here, on
     TANDEM_HOST; 0: not at all."""

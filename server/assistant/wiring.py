@@ -157,6 +157,11 @@ async def open_assistant(
         try:
             yield part
         finally:
+            # Jobs under way get to finish (a stream cut short would be redone from the start
+            # by whoever reclaims it); past the drain time they are cut and reclaimed.
+            part.worker.drain()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), settings.assistant_drain_s)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

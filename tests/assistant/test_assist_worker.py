@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pycrdt import Doc, Text
@@ -65,19 +66,25 @@ async def queue_job(rooms: Rooms, doc_id: str, sid: str, text: str) -> Job:
     return Job(sid, doc_id, "w", "u", "alice", Mode.REWRITE, "x", text[:4], "", text[4:])
 
 
+def worker_on(
+    rooms: Rooms, client: ModelClient, records: SqliteRecords, loops: int, **options: Any
+) -> Worker:
+    return Worker(
+        rooms.edit,  # type: ignore[arg-type]
+        client,
+        records,
+        MemoryLimiter(100, 100, 60),
+        WorkerConfig(workers=loops),
+        **options,
+    )
+
+
 async def test_internal_failure_fails_the_suggestion_and_the_worker_goes_on(
     tmp_path: Path, rooms: Rooms
 ) -> None:
     async with ModelServer(default=Reply("done")) as model, SqliteRecords(tmp_path / "a.db") as rec:
         client = ModelClient(ModelConfig(base_url=model.base_url, api_key="k", model="m"))
-        worker = Worker(
-            rooms.edit,  # type: ignore[arg-type]
-            client,
-            rec,
-            MemoryLimiter(100, 100, 60),
-            WorkerConfig(workers=1),
-            instructions=InstructionsDown(),
-        )
+        worker = worker_on(rooms, client, rec, 1, instructions=InstructionsDown())
         queue = MemoryQueue(10)
         serving = asyncio.get_running_loop().create_task(worker.serve(queue, "t"))
         try:
@@ -103,3 +110,42 @@ async def test_internal_failure_fails_the_suggestion_and_the_worker_goes_on(
         second = await rooms.edit(DocId("doc-s2:suggestions"), lambda d: board.read(d, "s2"))
     assert first["status"] == "failed" and "internally" in first["error"]
     assert second["status"] == "pending" and second["proposal"] == "done"
+
+
+async def test_a_drain_lets_the_job_under_way_finish_and_takes_no_more(
+    tmp_path: Path, rooms: Rooms
+) -> None:
+    """Shutdown (SIGTERM, a rolling deploy): a stream cut short would be started over by
+    whoever reclaims it, so the job under way finishes; idle loops stop at once."""
+    reply = Reply(tokens=["one ", "two ", "three ", "four"], rate_per_s=10)
+    async with ModelServer(default=reply) as model, SqliteRecords(tmp_path / "a.db") as rec:
+        client = ModelClient(ModelConfig(base_url=model.base_url, api_key="k", model="m"))
+        worker = worker_on(rooms, client, rec, 2)  # one busy, one waiting for a job
+        queue = MemoryQueue(10)
+        serving = asyncio.get_running_loop().create_task(worker.serve(queue, "t"))
+        board_doc = DocId("doc-d1:suggestions")
+
+        async def suggestion(sid: str) -> dict[str, object]:
+            return await rooms.edit(board_doc, lambda d: board.read(d, sid))  # type: ignore[no-any-return]
+
+        try:
+            job = await queue_job(rooms, "doc-d1", "d1", "text here")
+            await rec.create(
+                {"id": "d1", "workspace_id": "w", "doc_id": job.doc_id, "created_at": time.time()}
+            )
+            await queue.put(job)
+            deadline = time.monotonic() + 15
+            while not (await suggestion("d1")).get("proposal"):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)  # polling the document with a deadline
+            worker.drain()
+            await queue.put(await queue_job(rooms, "doc-d2", "d2", "more text"))
+            await asyncio.wait_for(serving, 15)  # returns by itself: nothing cancelled it
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            await client.aclose()
+        done = await suggestion("d1")
+    assert done["status"] == "pending" and done["proposal"] == "one two three four"
+    assert worker.processed == 1
+    assert await queue.depth() == 1  # the job queued after the drain was left alone

@@ -188,10 +188,10 @@ def test_probes_are_answered_by_the_app_on_the_configured_port(
         assert client.get("/metrics").status_code == 200
 
 
-def test_the_assistant_liveness_probe_is_answered_on_the_port_its_worker_listens_on(
+def test_the_assistant_probe_and_drain_fit_its_worker_settings(
     minikube: list[Obj],
 ) -> None:
-    [(_, container)] = [
+    [(workload, container)] = [
         (w, c) for w, c in tandem_workloads(minikube) if command_of(c) == "assistant"
     ]
     env = environment(minikube, container)
@@ -203,6 +203,9 @@ def test_the_assistant_liveness_probe_is_answered_on_the_port_its_worker_listens
     with TestClient(health_app(lambda: True)) as client:  # what the worker serves there
         assert client.get(probe["path"]).status_code == 200
     assert settings.host == "0.0.0.0"  # reachable by the kubelet, not loopback only
+    # SIGTERM drains jobs under way: the pod must live that long and a bit.
+    grace = pod_template(workload)["spec"]["terminationGracePeriodSeconds"]
+    assert settings.assistant_drain_s + 5 <= grace
 
 
 def test_services_and_ingress_reach_named_ports_of_selected_pods(minikube: list[Obj]) -> None:
