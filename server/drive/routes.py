@@ -170,8 +170,8 @@ async def download(request: Request) -> Response:
     drive = drive_of(request)
     entry = await drive.entry(ws, request.path_params["entry_id"])
     if entry.is_folder:
-        size, chunks = await zip_folder(drive, ws, entry.id)
-        return _stream(f"{entry.name}.zip", "application/zip", size, chunks)
+        archive = await zip_folder(drive, ws, entry.id)
+        return _stream(f"{entry.name}.zip", "application/zip", None, archive)
     found: Download = await open_file(drive, ws, entry.id)
     return _stream(entry.name, found.content_type, found.size, found.chunks)
 
@@ -179,8 +179,8 @@ async def download(request: Request) -> Response:
 @operation("download")
 async def download_all(request: Request) -> Response:
     ws, _ = await _caller(request, Role.VIEWER)
-    size, chunks = await zip_folder(drive_of(request), ws, ROOT)
-    return _stream("drive.zip", "application/zip", size, chunks)
+    archive = await zip_folder(drive_of(request), ws, ROOT)
+    return _stream("drive.zip", "application/zip", None, archive)
 
 
 def _stream(filename: str, content_type: str, size: int | None, chunks: Any) -> Response:

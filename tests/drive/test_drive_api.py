@@ -159,6 +159,39 @@ async def test_folder_downloads_as_a_zip_with_current_text(
     assert "project/src/main.py" in zipfile.ZipFile(io.BytesIO(whole.content)).namelist()
 
 
+async def test_a_zip_streams_as_it_is_written_and_unpacks_whole(drive: DriveApi) -> None:
+    """No Content-Length: the archive is sent while it is made, not spooled first (a whole
+    drive could outgrow the pod's /tmp); its members' sizes follow their data."""
+    folder = await drive.folder("media")
+    blobs = {f"clip-{i}.bin": os.urandom(3 * 1024 * 1024 + i) for i in range(3)}
+    for name, blob in blobs.items():
+        await drive.upload(name, blob, folder["id"], content_type="application/octet-stream")
+    await drive.text_file("notes.md", "# Media\n", folder["id"])
+    chunks = 0
+    async with drive.stream(folder["id"]) as response:
+        assert "content-length" not in response.headers
+        assert response.headers["transfer-encoding"] == "chunked"
+        body = b""
+        async for chunk in response.aiter_raw():
+            body += chunk
+            chunks += 1
+    assert chunks > len(blobs)  # sent in pieces as it was written
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    assert archive.testzip() is None  # every member's CRC checks out
+    assert {n: archive.read(n) for n in blobs} == blobs
+    assert archive.read("notes.md") == b"# Media\n"
+    assert all(info.flag_bits & 0x08 for info in archive.infolist())  # data descriptors
+
+
+async def test_zipping_a_trashed_folder_is_an_http_error_before_any_byte(drive: DriveApi) -> None:
+    folder = await drive.folder("old")
+    await drive.text_file("a.md", "a", folder["id"])
+    await drive.trash(folder["id"])
+    response = await drive.call("GET", f"/entries/{folder['id']}/content")
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/json")
+
+
 async def wait_download(drive: DriveApi, entry_id: str, text: str) -> None:
     import asyncio
 
