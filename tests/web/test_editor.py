@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from playwright.async_api import expect
 
 from tests.accounts import members, sign_up
@@ -30,8 +33,14 @@ async def token_colours(tab: Tab, word: str) -> dict[str, str] | None:
     return result
 
 
-# web/src/editor/colors.ts: the colours a person can be given.
-PALETTE = ["#b3261e", "#1a6b3c", "#1f5fbf", "#8a3ffc", "#a3470a", "#00727a", "#b0176b", "#5c5f00"]
+def palette() -> list[str]:
+    """The colours a person can be given, read from the app's own source."""
+    source = (Path(__file__).parents[2] / "web" / "src" / "editor" / "colors.ts").read_text()
+    found = re.search(r"const PALETTE = \[([^\]]*)\]", source)
+    assert found, "colors.ts no longer declares PALETTE as a literal list"
+    colours = re.findall(r"'(#[0-9a-fA-F]{6})'", found.group(1))
+    assert len(colours) >= 2, found.group(1)
+    return colours
 
 
 def rgb(hex_colour: str) -> str:
@@ -133,8 +142,7 @@ async def test_a_remote_caret_and_selection_carry_the_colour_its_owner_has(
 
     colours = {alice.username: await own_colour(a, alice.username)}
     colours[bob.username] = await own_colour(b, bob.username)
-    palette = {rgb(c) for c in PALETTE}
-    assert set(colours.values()) <= palette, colours
+    assert set(colours.values()) <= {rgb(c) for c in palette()}, colours
 
     for viewer, other in ((a, bob.username), (b, alice.username)):
         caret = viewer.page.locator(".cm-ySelectionCaret")
