@@ -55,6 +55,12 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_s(pid: int) -> float:
+    """User plus system CPU the process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     name: str
@@ -154,17 +160,22 @@ def run(quick: bool, rounds: int) -> dict:
                 try:
                     res: dict = {"latency": [], "connect": []}
                     for docs, clients, rate in loads:
-                        res["latency"].append(
-                            load(
-                                "latency",
-                                server,
-                                docs=docs,
-                                clients=clients,
-                                rate=rate,
-                                duration=duration,
-                                warmup=2,
-                            )
+                        before = cpu_s(server.proc.pid)
+                        figures = load(
+                            "latency",
+                            server,
+                            docs=docs,
+                            clients=clients,
+                            rate=rate,
+                            duration=duration,
+                            warmup=2,
                         )
+                        # CPU per update is steadier than p99 on a shared machine, and p99
+                        # follows it there: the more CPU an update costs, the longer the
+                        # queues behind the machine's hiccups.
+                        used = cpu_s(server.proc.pid) - before
+                        figures["server_cpu_us_per_update"] = used / figures["updates_sent"] * 1e6
+                        res["latency"].append(figures)
                     for size in sizes:
                         res["connect"].append(
                             load("connect", server, bytes=size, repeats=10 if quick else 30)
@@ -195,6 +206,11 @@ def report(results: dict) -> None:
                 [x["latency"][i]["latency_ms"][p] for x in t],
                 [x["latency"][i]["latency_ms"][p] for x in r],
             )
+        row(
+            f"CPU us/update   {label}",
+            [x["latency"][i]["server_cpu_us_per_update"] for x in t],
+            [x["latency"][i]["server_cpu_us_per_update"] for x in r],
+        )
         lat_t, lat_r = [x["latency"][i] for x in t], [x["latency"][i] for x in r]
         diverged = sum(x["diverged_docs"] for x in lat_t + lat_r)
         print(

@@ -65,6 +65,7 @@ async function latency () {
   let started = 0
   const crossPod = [] // deliveries whose sender is connected to another pod
   let expected = 0
+  let updatesSent = 0 // over the whole load, warm-up included: what the server's CPU paid for
   let received = 0
   let measuring = false
   const docs = []
@@ -102,6 +103,7 @@ async function latency () {
         const pos = Math.floor(Math.random() * (client.text.length + 1))
         sent.set(`${client.doc.clientID}:${clock}`, { t: performance.now(), pod: client.pod })
         if (measuring) expected += opts.clients - 1
+        updatesSent++
         client.text.insert(pos, Math.random().toString(36).slice(2, 10))
       }
       const start = setTimeout(() => timers.push(setInterval(tick, 1000 / opts.rate)),
@@ -128,7 +130,7 @@ async function latency () {
   return { mode: 'latency', provider: opts.provider, urls: urls.length, docs: opts.docs, clients: opts.clients, rate: opts.rate,
     seconds: opts.duration, wall_s: (performance.now() - started) / 1000,
     expected_deliveries: measuredSent, measured_deliveries: latencies.length,
-    total_received: received - receivedAtStart, diverged_docs: diverged,
+    total_received: received - receivedAtStart, diverged_docs: diverged, updates_sent: updatesSent,
     deliveries_per_s: latencies.length / opts.duration,
     latency_ms: summary(latencies), cross_pod_latency_ms: summary(crossPod) }
 }
