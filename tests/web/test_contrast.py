@@ -14,7 +14,7 @@ from tests.web.browser import Tab, co_editors, sign_in
 from tests.web.conftest import OpenTab
 
 # Every visible piece of text (text nodes, form values, placeholders), its colour composited
-# over the backgrounds of its ancestors (with their opacity) on the white canvas. Disabled
+# over the backgrounds painted beneath it (with their opacity) on the white canvas. Disabled
 # controls are exempt (WCAG 1.4.3), as is text no one can see (opacity 0, clipped, hidden).
 CONTRAST_JS = """() => {
   const parse = (css) => {
@@ -35,9 +35,30 @@ CONTRAST_JS = """() => {
     for (let n = el; n; n = n.parentElement) o *= Number(getComputedStyle(n).opacity)
     return o
   }
-  const background = (el) => {
+  // What is painted under the text: the elements at the text's own point, from the text's
+  // element down (siblings and overlays included, not only ancestors); its ancestors where
+  // that point does not reach it (no pointer events, or covered).
+  const inView = ([x, y]) => x >= 0 && y >= 0 && x < innerWidth && y < innerHeight
+  const beneath = (el, locate) => {
+    let point = locate()
+    if (point && !inView(point)) {  // elementsFromPoint sees the viewport only
+      el.scrollIntoView({ block: 'center', inline: 'center' })
+      point = locate()
+    }
+    if (point && inView(point)) {
+      const stack = document.elementsFromPoint(point[0], point[1])
+      const at = stack.indexOf(el)
+      if (at >= 0) return stack.slice(at)
+    }
+    const chain = []
+    for (let n = el; n; n = n.parentElement) chain.push(n)
+    return chain
+  }
+  const centre = (rect) => rect && rect.width > 0 && rect.height > 0
+    ? [rect.left + rect.width / 2, rect.top + rect.height / 2] : null
+  const background = (el, locate) => {
     const layers = []
-    for (let n = el; n; n = n.parentElement) {
+    for (const n of beneath(el, locate)) {
       const style = getComputedStyle(n)
       if (style.backgroundImage !== 'none') return null
       const c = parse(style.backgroundColor)
@@ -50,8 +71,8 @@ CONTRAST_JS = """() => {
   }
   const describe = (el) => el.tagName.toLowerCase() + [...el.classList].map((c) => '.' + c).join('')
   const checked = []
-  const check = (el, text, colour) => {
-    const bg = background(el)
+  const check = (el, text, colour, locate) => {
+    const bg = background(el, locate)
     if (bg === null) return
     const style = getComputedStyle(el)
     const size = parseFloat(style.fontSize)
@@ -73,14 +94,20 @@ CONTRAST_JS = """() => {
     if (!seen(el)) continue
     if (el.matches('input, textarea, select')) {
       const shown = el.matches('select') ? el.selectedOptions[0]?.textContent ?? '' : el.value
-      if (shown.trim()) check(el, shown, getComputedStyle(el).color)
-      else if (el.placeholder) check(el, el.placeholder, getComputedStyle(el, '::placeholder').color)
+      const locate = () => centre(el.getBoundingClientRect())
+      if (shown.trim()) check(el, shown, getComputedStyle(el).color, locate)
+      else if (el.placeholder) check(el, el.placeholder, getComputedStyle(el, '::placeholder').color, locate)
       continue
     }
     if (el.matches('option, script, style')) continue
-    const own = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('')
+    const nodes = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim())
+    const own = nodes.map((n) => n.textContent).join('')
     // Zero-width characters (CodeMirror's and y-codemirror's caret fillers) show nothing.
-    if (own.replace(/[\u200b-\u200d\u2060\ufeff]/g, '').trim()) check(el, own, getComputedStyle(el).color)
+    if (own.replace(/[\u200b-\u200d\u2060\ufeff]/g, '').trim()) {
+      const range = document.createRange()
+      range.selectNodeContents(nodes[0])
+      check(el, own, getComputedStyle(el).color, () => centre(range.getClientRects()[0]))
+    }
   }
   return checked
 }"""
@@ -126,11 +153,25 @@ async def test_the_check_finds_grey_text_and_faded_text_on_white(
       large.className = 'probe-large'
       large.style.cssText = 'color: #888; font-size: 24px'
       large.textContent = 'large grey is enough at 3:1'
-      document.body.append(grey, faded, large)
+      // Dark text laid over a dark box that is its sibling, not its ancestor.
+      const stage = document.createElement('div')
+      stage.style.cssText = 'position: relative; height: 40px'
+      const box = document.createElement('div')
+      box.style.cssText = 'position: absolute; inset: 0; background: #222'
+      const over = document.createElement('p')
+      over.className = 'probe-over-sibling'
+      over.style.cssText = 'position: relative; margin: 0; color: #444'
+      over.textContent = 'dark on a dark sibling'
+      stage.append(box, over)
+      document.body.append(grey, faded, large, stage)
     }"""
     )
     failures = await low_contrast(t, "probe")
-    assert sorted(f["element"] for f in failures) == ["p.probe-faded", "p.probe-grey"], failures
+    assert sorted(f["element"] for f in failures) == [
+        "p.probe-faded",
+        "p.probe-grey",
+        "p.probe-over-sibling",
+    ], failures
     grey = next(f for f in failures if f["element"] == "p.probe-grey")
     assert grey["ratio"] == 2.85 and grey["needed"] == 4.5, grey
 
