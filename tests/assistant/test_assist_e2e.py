@@ -188,3 +188,29 @@ async def test_a_range_given_as_yjs_relative_positions_from_a_js_client(
     assert done["original"] == "schöne 🌍"
     await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/accept", expect=200)
     await js.wait_text("a", equals="✨👋 Hallo, wunderbare 🌎 Welt!")
+
+
+async def test_stock_clients_joining_the_suggestions_while_it_streams_miss_nothing(
+    server: TandemProcess, model: ModelServer, js: YjsClients
+) -> None:
+    """Joiners of a server-written document arrive between its updates; each must end with all
+    of them from the sync alone (the harness's clients never resync on a timer)."""
+    alice, bob, _, doc = await team(server)
+    await join(js, server, {"a": alice}, doc)
+    await js.insert("a", 0, TEXT)
+    tokens = [f"w{i} " for i in range(60)]
+    model.script_for("aus Köln", Reply(tokens=tokens, rate_per_s=60))
+    start = TEXT.index("aus Köln")
+    sid = await ask(alice, doc, start, start + len("aus Köln"), instruction="in English")
+    joiners = [f"j{i}" for i in range(8)]
+    for name in joiners:
+        await js.connect(name, server.ws_url, f"{doc}:suggestions", params={"token": bob.token})
+    done = await wait_status(bob, doc, sid, "pending")
+    assert done["proposal"] == "".join(tokens)
+    await js.connect("late", server.ws_url, f"{doc}:suggestions", params={"token": bob.token})
+    final = await js.state_vector("late")
+    for name in joiners:
+        await js.wait_covers(name, final, timeout_ms=5000)
+        board = Doc()
+        board.apply_update(await js.encode_state(name))
+        assert str(board.get("suggestions", type=Map)[sid]["proposal"]) == done["proposal"]
