@@ -70,7 +70,6 @@ class Worker:
         self._stopping = False
         self._waiting: set[asyncio.Task[Any]] = set()
         """Loops waiting for their next job, not handling one: a drain may cancel these."""
-        self._drained: set[asyncio.Task[Any]] = set()
 
     async def serve(self, queue: JobQueue, name: str) -> None:
         """Runs ``config.workers`` loops until cancelled, or until ``drain`` has let each finish
@@ -83,7 +82,6 @@ class Worker:
         """Take no more jobs; a loop on a job ends after it. ``serve`` returns once all have."""
         self._stopping = True
         for waiting in self._waiting:
-            self._drained.add(waiting)
             waiting.cancel()
 
     async def _loop(self, queue: JobQueue, consumer: str) -> None:
@@ -96,6 +94,11 @@ class Worker:
                         self._waiting.add(me)
                         try:
                             delivery = await anext(deliveries)
+                        except asyncio.CancelledError:
+                            if self._stopping and me.cancelling() == 1:
+                                me.uncancel()  # the drain's: it cancels only waiting loops
+                                return
+                            raise
                         finally:
                             self._waiting.discard(me)
                         # Taken, even if a drain began meanwhile: finishing it beats leaving it
@@ -104,9 +107,6 @@ class Worker:
                         with contextlib.suppress(Exception):
                             metrics.QUEUE_DEPTH.set(await queue.depth())
             except asyncio.CancelledError:
-                if me in self._drained and me.cancelling() == 1:
-                    me.uncancel()  # the drain's own cancel, sent only while waiting for a job
-                    return
                 raise
             except Exception:
                 log.exception("assistant queue failed; retrying")

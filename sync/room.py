@@ -172,7 +172,7 @@ class Room:
             case SyncStep2(update) | SyncUpdate(update):
                 if not peer.can_write:
                     metrics.READONLY_DROPS.inc()
-                elif self._append_now is None or not self._append_now.can_append_now():
+                elif not self.can_handle_now():
                     return False
                 else:
                     self._apply_client_update_now(update, peer)

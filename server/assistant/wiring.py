@@ -160,8 +160,7 @@ async def open_assistant(
             # Jobs under way get to finish (a stream cut short would be redone from the start
             # by whoever reclaims it); past the drain time they are cut and reclaimed.
             part.worker.drain()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), settings.assistant_drain_s)
+            await asyncio.wait({task}, timeout=settings.assistant_drain_s)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -1,9 +1,9 @@
 """``tandem assistant``: a worker process for cluster mode. It consumes the Redis stream queue,
 holds the model API key (pods do not need it), and writes suggestions through a ``Rooms`` over
 the same Redis + S3 store as the pods, so its writes reach every pod through the documents'
-streams. SIGTERM stops taking jobs and gives those under way TANDEM_ASSISTANT_DRAIN_S to finish; one
-cut short after that is reclaimed by another worker. ``/healthz`` and
-``/metrics`` are served on TANDEM_ASSISTANT_HEALTH_PORT (worker_health.py)."""
+streams. SIGTERM stops taking jobs and gives those under way TANDEM_ASSISTANT_DRAIN_S to
+finish; one cut short after that is reclaimed by another worker. ``/healthz`` and ``/metrics``
+are served on TANDEM_ASSISTANT_HEALTH_PORT (worker_health.py)."""
 
 from __future__ import annotations
 

@@ -77,8 +77,10 @@ def edits(*words: str) -> list[bytes]:
 
 
 async def test_a_frame_offered_while_another_is_handled_waits_its_turn(tmp_path: Path) -> None:
-    store = HeldStore(tmp_path / "t.db")
-    async with Rooms(store, origin=Origin("pod"), limits=SyncLimits()) as rooms:
+    async with (
+        HeldStore(tmp_path / "t.db") as store,
+        Rooms(store, origin=Origin("pod"), limits=SyncLimits()) as rooms,
+    ):
         wire = Wire()
         writer, reader = Peer(Wire()), Peer(wire)
         room = await rooms.join(DOC, writer)
@@ -112,4 +114,3 @@ async def test_a_frame_offered_while_another_is_handled_waits_its_turn(tmp_path:
         finally:
             await events.put({"type": "websocket.disconnect", "code": 1000})
             await task
-        await store.aclose()

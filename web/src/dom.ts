@@ -75,18 +75,17 @@ export function notice(): { el: HTMLElement; show(text: string, kind?: 'error' |
 }
 
 /** What a user is in the middle of inside `root`: the text and selection of each field and
- * the state of each disclosure marked `data-keep="<key>"`. A view that rebuilds its elements
+ * the state of each disclosure marked `data-keep="<key>"` (focus is the view's to restore). A view that rebuilds its elements
  * when shared state changes takes this before and hands it to `restoreKept` after, so a
  * co-editor's change never throws away a half-typed name or closes an open menu. */
-export type Kept = Map<string, { value?: string; start?: number | null; end?: number | null; open?: boolean; focused: boolean }>
+export type Kept = Map<string, { value?: string; start?: number | null; end?: number | null; open?: boolean }>
 
 export function takeKept(root: Element): Kept {
   const kept: Kept = new Map()
   for (const el of root.querySelectorAll<HTMLElement>('[data-keep]')) {
-    const focused = document.activeElement === el
-    if (el instanceof HTMLInputElement) kept.set(el.dataset.keep!, { value: el.value, start: el.selectionStart, end: el.selectionEnd, focused })
-    else if (el instanceof HTMLSelectElement) kept.set(el.dataset.keep!, { value: el.value, focused })
-    else if (el instanceof HTMLDetailsElement) kept.set(el.dataset.keep!, { open: el.open, focused })
+    if (el instanceof HTMLInputElement) kept.set(el.dataset.keep!, { value: el.value, start: el.selectionStart, end: el.selectionEnd })
+    else if (el instanceof HTMLSelectElement) kept.set(el.dataset.keep!, { value: el.value })
+    else if (el instanceof HTMLDetailsElement) kept.set(el.dataset.keep!, { open: el.open })
   }
   return kept
 }
@@ -104,6 +103,5 @@ export function restoreKept(root: Element, kept: Kept): void {
     } else if (el instanceof HTMLDetailsElement && state.open !== undefined) {
       el.open = state.open
     }
-    if (state.focused) el.focus()
   }
 }
