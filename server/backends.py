@@ -44,8 +44,10 @@ class Backends:
 
 
 @contextlib.asynccontextmanager
-async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
-    async with _storage(settings) as backends, _mongo(settings, backends):
+async def open_backends(settings: Settings, *, writer: bool = True) -> AsyncIterator[Backends]:
+    """``writer=False`` for commands that only read documents: embedded, only one process (the
+    server) may append to the data directory's document log."""
+    async with _storage(settings, writer) as backends, _mongo(settings, backends):
         yield backends
 
 
@@ -94,10 +96,11 @@ async def open_mongo(settings: Settings) -> AsyncIterator[Any]:
 
 
 @contextlib.asynccontextmanager
-async def _storage(settings: Settings) -> AsyncIterator[Backends]:
+async def _storage(settings: Settings, writer: bool) -> AsyncIterator[Backends]:
     if settings.embedded:
         path = settings.data_dir / "tandem.db"
-        async with SqliteStore(path, synchronous=settings.sqlite_synchronous.upper()) as store:
+        synchronous = settings.sqlite_synchronous.upper()
+        async with SqliteStore(path, writer=writer, synchronous=synchronous) as store:
             yield Backends(store=store)
         return
     async with _cluster(settings) as backends:

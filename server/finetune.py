@@ -73,7 +73,11 @@ def _main(args: argparse.Namespace) -> int:
 
 
 async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_backends(settings) as backends, open_learning(settings, backends) as part:
+    # Only reads documents: a writer would lock a server out of the data directory.
+    async with (
+        open_backends(settings, writer=False) as backends,
+        open_learning(settings, backends) as part,
+    ):
         registry = ModelRegistry(part.store, cache_s=0.0)
         match args.action:
             case "promote":

@@ -39,9 +39,14 @@ INBOUND_HANDLED = LoopCounters(
 HANDLED_AT_ONCE = INBOUND_HANDLED.labels("callback")
 HANDLED_BY_TASK = INBOUND_HANDLED.labels("task")
 COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", ["result"])
+LOG_DRAINS = Histogram(
+    "tandem_sqlite_drain_entries",
+    "Transactions moving updates from the front log into SQLite, by entries moved",
+    buckets=(1, 4, 16, 64, 256, 512),
+)
 WAL_TRUNCATIONS = Histogram(
     "tandem_sqlite_wal_truncation_seconds",
-    "Checkpoints that held appends back to empty a WAL past its size limit, by duration",
+    "Checkpoints that held drains back to empty a WAL past its size limit, by duration",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 LOG_GAPS = Counter(

@@ -1,18 +1,18 @@
-"""The embedded document store: one SQLite file in the data directory.
+"""The embedded document store: one SQLite file in the data directory, fed by a front log.
 
-WAL mode with ``synchronous=NORMAL``: a commit survives ``kill -9`` of the process (the WAL is in
-the OS page cache) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too.
+An append is one ``write()`` to the front log (``front_log``); every few milliseconds a drain
+moves what it took into SQLite in one transaction. Both survive ``kill -9`` of the process
+(the page cache holds them) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys
+that too, with an fsync per append and per drain, on the event loop's thread: the price of
+surviving a power cut is then paid by every document of the process. A commit per update
+cost more than everything else the server does for it together; a drain costs a few
+microseconds an update.
+
 Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic.
-WAL checkpoints (which fsync) run on a thread of their own instead of inside an append. With
-``FULL`` every commit also waits for an fsync, on the event loop's thread: the price of
-surviving a power cut is then paid by every document of the process.
-
-Under appends that never pause, a passive checkpoint never catches up with the WAL, so SQLite
-never restarts it and the file grows without end (160 MB in 20 s at 2,000 appends/s). Past
-``wal_limit_bytes`` the checkpointer holds commits back (appends wait, the loop runs on) for
-one checkpoint that empties and truncates the WAL. That hold, about 75 ms here, is every
-update's latency for its moment, so the limit is large: at 2,000 appends/s it comes every
-two minutes or so; at lighter loads the WAL restarts on its own and it never comes.
+WAL checkpoints (which fsync) run on a thread of their own. Under drains that never pause, a
+passive checkpoint never catches up with the WAL, so SQLite never restarts it and the file
+grows without end. Past ``wal_limit_bytes`` the checkpointer holds drains back (appends go
+on into the front log) for one checkpoint that empties and truncates the WAL.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Self
 
 from . import metrics
+from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, Record, decode_records
 from .merging import merge
 from .store import LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
@@ -49,91 +50,144 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
-_INSERT = "INSERT INTO updates (doc_id, origin, data, created) VALUES (?, ?, ?, ?)"
+_INSERT = (
+    "INSERT OR IGNORE INTO updates (seq, doc_id, origin, data, created) VALUES (?, ?, ?, ?, ?)"
+)
+
+Row = tuple[int, str, str, bytes, float]
+"""seq, doc id, origin, update, created: as the updates table and the front log hold them."""
 
 
 class SqliteStore:
     """Everything runs on the event loop's thread, on one connection, except WAL checkpoints
-    (which fsync); a compaction merges in rounds (``merging``). A WAL commit without fsync is
-    one write() to the page cache, cheaper than handing each update to a thread and back (GIL
-    hand-offs), and one connection means compaction never waits on another's lock.
+    (which fsync); a compaction merges in rounds (``merging``).
 
-    ``append_now`` commits in its caller's step (``ImmediateAppend``); rooms use it for the
-    updates clients send. Of ``append``'s calls, the first of a turn of the loop commits at
-    once too, and later ones in the same turn share one transaction, committed in the next
-    turn, so a burst of server changes costs two commits per turn, not one per update."""
+    An append is one ``write()`` to the front log (``front_log``), made in its caller's step,
+    so every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
+    WAL truncation. The updates wait in memory, in order, until a drain every
+    ``drain_interval_s`` moves them to SQLite in one transaction and empties the front log. The
+    owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying entries a crash
+    left in both harmless.
+
+    One process writes (``writer=True``, ``tandem serve``): it holds the front log's lock, and
+    a second writer on the same file is refused at open. Readers (``tandem finetune``) take no
+    lock and never write: they read the front log before SQLite, so they see every append the
+    writer made, drained or not, even one a crashed writer left behind."""
 
     def __init__(
         self,
         path: Path,
         *,
+        writer: bool = True,
         synchronous: str = "NORMAL",
         checkpoint_interval_s: float = 2.0,
         wal_limit_bytes: int = 1024 * 1024 * 1024,
+        drain_interval_s: float = 0.02,
+        drain_batch: int = 512,
+        max_undrained_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # Every commit writes whole pages to the WAL, and an append touches three (the row,
-        # the per-document index, the id sequence): 1 KiB pages write a third as much as the
-        # default 4 KiB. Only a new file takes it.
+        # A drain writes whole pages to the WAL: 1 KiB pages write less for a small batch
+        # than the default 4 KiB. Only a new file takes it.
         self._db.execute("PRAGMA page_size=1024")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA busy_timeout=5000")
         self._compacting: set[DocId] = set()
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointer: asyncio.Task[None] | None = None
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._pending: list[tuple[str, str, bytes, float]] = []
-        self._waiting: list[asyncio.Future[int]] = []
         self._wal_limit_bytes = wal_limit_bytes
-        self._committed_this_turn = False
         self._writable = asyncio.Event()
         self._writable.set()
+        self._drain_interval_s = drain_interval_s
+        self._drain_batch = drain_batch
+        self._max_undrained_bytes = max_undrained_bytes
+        self._drain_timer: asyncio.Handle | None = None
+        self._undrained: list[Row] = []
+        self._undrained_bytes = 0
+        self._front_path = path.with_name(path.name + "-front")
+        self._front: FrontLog | None = None
+        if writer:
+            try:
+                self._front = FrontLog(
+                    self._front_path, fsync=synchronous.upper() in ("FULL", "EXTRA")
+                )
+            except FrontLogBusy as exc:
+                self._db.close()
+                raise StoreError(
+                    f"{path} is in use by another process: is another tandem serve running on"
+                    " the same data directory?"
+                ) from exc
+            self._recover(self._front)
+        self._next_seq = self._last_seq() + 1
+
+    def _recover(self, front: FrontLog) -> None:
+        """Entries the last owner wrote but did not drain before it stopped."""
+        records = front.read()
+        self._undrained = [(r.seq, r.doc_id, r.origin, r.update, r.created) for r in records]
+        self._undrained_bytes = sum(len(r.update) for r in records)
+        if records:
+            log.info("%s: recovering %d updates from the front log", front.path.name, len(records))
+            self._drain()
+
+    def _last_seq(self) -> int:
+        (stored,) = self._db.execute(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'updates'), 0),"
+            " COALESCE((SELECT MAX(seq) FROM updates), 0),"
+            " COALESCE((SELECT MAX(upto_seq) FROM snapshots), 0))"
+        ).fetchone()
+        return max(stored, self._undrained[-1][0] if self._undrained else 0)
 
     async def __aenter__(self) -> Self:
-        self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+        if self.writer:  # a reader would hold the writer's drains back
+            self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    @property
+    def writer(self) -> bool:
+        return self._front is not None
+
     async def _checkpoint_loop(self) -> None:
         checkpointer = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         # A truncation waits this long at most for another process's reader (say `tandem
-        # finetune` reading documents) while appends are held; busy, it tries next period.
+        # finetune` reading documents) while drains are held; busy, it tries next period.
         checkpointer.execute("PRAGMA busy_timeout=100")
         wal = self._path.with_name(self._path.name + "-wal")
         try:
             while True:
                 await asyncio.sleep(self._checkpoint_interval_s)
                 try:
-                    # PASSIVE never blocks the appends on the loop thread.
+                    # PASSIVE never blocks the drains on the loop thread.
                     await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
                     with contextlib.suppress(FileNotFoundError):
                         if wal.stat().st_size > self._wal_limit_bytes:
                             await self._truncate_wal(checkpointer)
                 except sqlite3.Error:
-                    # Appends stay safe in the WAL; the next period tries again.
+                    # Drained updates stay safe in the WAL; the next period tries again.
                     log.warning("checkpointing %s failed", self._path.name, exc_info=True)
         finally:
             checkpointer.close()
 
     async def _truncate_wal(self, checkpointer: sqlite3.Connection) -> None:
-        """A checkpoint that takes the write lock: appends queue up meanwhile instead of
-        blocking the loop thread on that lock."""
+        """A checkpoint that takes the write lock: drains wait meanwhile (appends go on into
+        the front log) instead of blocking the loop thread on that lock."""
         self._writable.clear()
         try:
             with metrics.WAL_TRUNCATIONS.time():
                 await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._writable.set()
-            if self._pending:
-                self._commit_pending()
+            self._drain()
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
+        unstored = self._unstored(doc_id)  # before SQLite: a drain may move them meanwhile
         try:
             snap = self._db.execute(
                 "SELECT data, upto_seq FROM snapshots WHERE doc_id = ?", (doc_id,)
@@ -145,62 +199,89 @@ class SqliteStore:
             ).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"load {doc_id}: {exc}") from exc
+        stored = {seq for seq, _ in rows}
+        rows += [(row[0], row[3]) for row in unstored if row[0] > after and row[0] not in stored]
         updates = ([snap[0]] if snap else []) + [row[1] for row in rows]
         last = rows[-1][0] if rows else (after or None)
         return LoadedDoc(updates=updates, last_id=LogId(str(last)) if last else None)
 
+    def _unstored(self, doc_id: DocId) -> list[Row]:
+        """A document's appends that may not be in SQLite yet, in order: for the writer, those
+        it has not drained; for a reader, what the front log holds."""
+        if self._front is not None:
+            return [row for row in self._undrained if row[1] == doc_id]
+        try:
+            data = self._front_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"read {self._front_path.name}: {exc}") from exc
+        # A torn tail is the writer's record being written: its append has not returned.
+        records, _ = decode_records(data)
+        return [
+            (r.seq, r.doc_id, r.origin, r.update, r.created) for r in records if r.doc_id == doc_id
+        ]
+
     def can_append_now(self) -> bool:
-        return not self._pending and self._writable.is_set()
+        return True
 
     def append_now(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
+        if self._front is None:
+            raise StoreError(f"append: {self._path.name} was opened to read only")
+        if self._undrained_bytes > self._max_undrained_bytes:
+            raise StoreError(f"append: {self._undrained_bytes} bytes wait to reach SQLite")
+        row: Row = (self._next_seq, doc_id, origin, update, time.time())
         try:
-            # One statement outside a transaction commits on its own: fewer round trips
-            # into SQLite than BEGIN, INSERT, COMMIT and a query for the rowid.
-            cursor = self._db.execute(_INSERT, (doc_id, origin, update, time.time()))
-        except sqlite3.Error as exc:
+            self._front.write(Record(*row))
+        except FrontLogWriteError as exc:
             raise StoreError(f"append: {exc}") from exc
-        return LogId(str(cursor.lastrowid))
+        self._next_seq += 1
+        self._undrained.append(row)
+        self._undrained_bytes += len(update)
+        if self._drain_timer is None:
+            self._schedule_drain(self._drain_interval_s)
+        return LogId(str(row[0]))
 
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
-        loop = asyncio.get_running_loop()
-        if not self._committed_this_turn and self.can_append_now():
-            self._committed_this_turn = True
-            loop.call_soon(self._next_turn)
-            return self.append_now(doc_id, update, origin)
-        row = (doc_id, origin, update, time.time())
-        future: asyncio.Future[int] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._commit_pending)
-        self._pending.append(row)
-        self._waiting.append(future)
-        return LogId(str(await future))
+        return self.append_now(doc_id, update, origin)
 
-    def _next_turn(self) -> None:
-        self._committed_this_turn = False
-
-    def _insert(self, rows: list[tuple[str, str, bytes, float]]) -> int:
-        """Commits ``rows`` in one transaction; returns the seq of the last."""
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(_INSERT, rows)
-            # AUTOINCREMENT hands one writer's rows consecutive seqs after the last one.
-            return int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
-
-    def _commit_pending(self) -> None:
-        if not self._writable.is_set() or not self._pending:
-            return  # the WAL's truncation commits these when it is done
-        rows, self._pending = self._pending, []
-        futures, self._waiting = self._waiting, []
+    def _drain(self) -> None:
+        """Move undrained entries to SQLite, a batch per transaction, and empty the front log
+        once all are there. A failure leaves them undrained, for the next drain."""
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        if not self._undrained or not self._writable.is_set():
+            return  # a WAL truncation drains when it is done
+        batch = self._undrained[: self._drain_batch]
         try:
-            last = self._insert(rows)
-        except sqlite3.Error as exc:
-            for future in futures:
-                if not future.done():
-                    future.set_exception(StoreError(f"append: {exc}"))
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(_INSERT, batch)
+        except sqlite3.Error:
+            log.warning("%s: draining the front log failed", self._path.name, exc_info=True)
+            self._schedule_drain(self._drain_interval_s)
             return
-        for seq, future in enumerate(futures, start=last - len(futures) + 1):
-            if not future.done():
-                future.set_result(seq)
+        del self._undrained[: len(batch)]
+        self._undrained_bytes -= sum(len(row[3]) for row in batch)
+        metrics.LOG_DRAINS.observe(len(batch))
+        if self._undrained:
+            self._schedule_drain(0)  # the rest in a later step: the loop runs in between
+            return
+        assert self._front is not None
+        try:
+            self._front.clear()
+        except OSError:
+            # What it holds is in SQLite too; replaying it at the next start is harmless.
+            log.warning("%s: emptying the front log failed", self._path.name, exc_info=True)
+
+    def _schedule_drain(self, delay: float) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: aclose drains
+            loop = asyncio.get_running_loop()
+            if delay > 0:
+                self._drain_timer = loop.call_later(delay, self._drain)
+            else:  # ahead of whatever this step wakes
+                self._drain_timer = loop.call_soon(self._drain)
 
     async def stats(self, doc_id: DocId) -> LogStats:
         snap = self._db.execute(
@@ -211,10 +292,17 @@ class SqliteStore:
             " WHERE doc_id = ? AND seq > ?",
             (doc_id, snap[0] if snap else 0),
         ).fetchone()
+        undrained = [row for row in self._undrained if row[1] == doc_id]
+        count += len(undrained)
+        size += sum(len(row[3]) for row in undrained)
+        if oldest is None and undrained:
+            oldest = undrained[0][4]
         age = time.time() - oldest if oldest is not None else None
         return LogStats(entries=count, bytes=size, oldest_age_s=age)
 
     async def compact(self, doc_id: DocId) -> bool:
+        if self._front is None:
+            raise StoreError(f"compact {doc_id}: {self._path.name} was opened to read only")
         if doc_id in self._compacting:
             return False
         self._compacting.add(doc_id)
@@ -240,6 +328,12 @@ class SqliteStore:
                     )
             except sqlite3.Error as exc:
                 raise StoreError(f"compact {doc_id}: {exc}") from exc
+            # Undrained entries the snapshot holds need not reach SQLite. Their copies in the
+            # front log would, replayed, only add rows the snapshot already hides.
+            folded = [row for row in self._undrained if row[1] == doc_id and row[0] <= upto]
+            if folded:
+                self._undrained = [r for r in self._undrained if r[1] != doc_id or r[0] > upto]
+                self._undrained_bytes -= sum(len(row[3]) for row in folded)
             return True
         finally:
             self._compacting.discard(doc_id)
@@ -251,6 +345,21 @@ class SqliteStore:
                 await self._checkpointer
             self._checkpointer = None
         self._writable.set()
-        if self._pending:
-            self._commit_pending()
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        left = -1
+        while self._undrained and len(self._undrained) != left:
+            left = len(self._undrained)
+            self._drain()
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+        if self._undrained:
+            log.error(
+                "%s: %d updates stay in the front log for the next start",
+                self._path.name,
+                len(self._undrained),
+            )
+        if self._front is not None:
+            self._front.close()
         self._db.close()

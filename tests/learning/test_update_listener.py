@@ -17,6 +17,7 @@ from sync.protocol import SyncUpdate
 from sync.rooms import Rooms
 from sync.sqlite_store import SqliteStore
 from sync.types import DocId, Origin
+from tests.sync.durable import durable_seqs
 from tests.sync.test_room import MemoryTransport
 
 DOC = DocId("doc-h")
@@ -32,7 +33,7 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
 
         def listen(applied: AppliedUpdate) -> None:
             heard.append(applied)
-            durable.append(len(store._db.execute("SELECT seq FROM updates").fetchall()))
+            durable.append(len(durable_seqs(tmp_path / "t.db")))
 
         def broken(applied: AppliedUpdate) -> None:
             raise RuntimeError("a listener bug")

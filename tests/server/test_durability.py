@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.pyclient import PyClient
 from tests.server_proc import TandemProcess
@@ -102,3 +103,21 @@ async def test_edits_made_offline_merge_when_the_client_returns(tmp_path: Path) 
             async with PyClient(url) as observer:
                 await observer.wait_text("[a] online. offline.")
             await a.wait_text("[a] online. offline.")
+
+
+async def test_a_second_server_on_the_same_data_directory_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    """Two writers of one log would hand out the same seqs; the second is stopped at once."""
+    async with TandemProcess(tmp_path) as first:
+        second = TandemProcess(tmp_path)
+        try:
+            with pytest.raises(RuntimeError, match="exited early"):
+                await second.start()
+        finally:
+            await second.kill()
+        assert "in use by another process" in second.log()
+        url = f"{first.ws_url}/still-served"  # the first goes on as before
+        async with PyClient(url) as writer, PyClient(url) as watcher:
+            await writer.insert(0, "fine")
+            await watcher.wait_text("fine")

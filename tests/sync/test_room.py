@@ -27,6 +27,7 @@ from sync.rooms import Rooms, RoomUnavailableError
 from sync.sqlite_store import SqliteStore
 from sync.store import LoadedDoc, LogEntry, StoreError
 from sync.types import DocId, LogId, Origin, Update
+from tests.sync.durable import durable_seqs
 
 DOC = DocId("doc-1")
 
@@ -115,7 +116,9 @@ async def test_joining_peer_gets_step1_with_the_docs_state(rooms: Rooms) -> None
     await writer
 
 
-async def test_update_is_durable_before_any_peer_sees_it(store: SqliteStore) -> None:
+async def test_update_is_durable_before_any_peer_sees_it(
+    store: SqliteStore, tmp_path: Path
+) -> None:
     seen_durable: list[bool] = []
     room = Room(DOC, store, Origin("pod-a"), SyncLimits())
     await room.load()
@@ -128,8 +131,7 @@ async def test_update_is_durable_before_any_peer_sees_it(store: SqliteStore) -> 
 
     def check_then_send(frame: bytes, kind: str) -> None:
         if kind == "sync_update":
-            count = store._db.execute("SELECT COUNT(*) FROM updates").fetchone()[0]
-            seen_durable.append(count == 1)
+            seen_durable.append(len(durable_seqs(tmp_path / "t.db")) == 1)
         original_send(frame, kind)
 
     receiver.send = check_then_send  # type: ignore[method-assign]
@@ -301,7 +303,7 @@ async def test_joiner_receives_present_awareness(rooms: Rooms) -> None:
     assert AwarenessMessage(payload) in frames
 
 
-async def test_concurrent_joiners_share_one_load(store: SqliteStore) -> None:
+async def test_concurrent_joiners_share_one_load(tmp_path: Path) -> None:
     loads = 0
     release = asyncio.Event()
 
@@ -312,7 +314,7 @@ async def test_concurrent_joiners_share_one_load(store: SqliteStore) -> None:
             await release.wait()
             return await super().load(doc_id)
 
-    counting = CountingStore(Path(store._db.execute("PRAGMA database_list").fetchone()[2]))
+    counting = CountingStore(tmp_path / "counted.db")
     async with Rooms(counting, origin=Origin("p"), limits=SyncLimits()) as rooms:
         joins = [asyncio.create_task(rooms.join(DOC, connect()[0])) for _ in range(10)]
         release.set()
@@ -321,7 +323,7 @@ async def test_concurrent_joiners_share_one_load(store: SqliteStore) -> None:
     assert len({id(r) for r in joined}) == 1
 
 
-async def test_failed_load_writes_nothing_and_next_join_retries(store: SqliteStore) -> None:
+async def test_failed_load_writes_nothing_and_next_join_retries(tmp_path: Path) -> None:
     failing = True
 
     class FlakyStore(SqliteStore):
@@ -333,8 +335,9 @@ async def test_failed_load_writes_nothing_and_next_join_retries(store: SqliteSto
         async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
             raise AssertionError("a failed load must not write")
 
-    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
-    async with Rooms(FlakyStore(path), origin=Origin("p"), limits=SyncLimits()) as rooms:
+    async with Rooms(
+        FlakyStore(tmp_path / "flaky.db"), origin=Origin("p"), limits=SyncLimits()
+    ) as rooms:
         with pytest.raises(RoomUnavailableError):
             await rooms.join(DOC, connect()[0])
         assert rooms.get(DOC) is None
@@ -344,7 +347,7 @@ async def test_failed_load_writes_nothing_and_next_join_retries(store: SqliteSto
 
 
 @pytest.mark.parametrize("path", ["append_now", "append"])
-async def test_failed_append_closes_the_whole_room(store: SqliteStore, path: str) -> None:
+async def test_failed_append_closes_the_whole_room(tmp_path: Path, path: str) -> None:
     class BrokenAppends(SqliteStore):
         """Fails on the path the room takes: ``append_now``, or ``append`` when the store
         says it cannot commit at once."""
@@ -358,8 +361,9 @@ async def test_failed_append_closes_the_whole_room(store: SqliteStore, path: str
         async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
             raise StoreError("no space left")
 
-    db = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
-    async with Rooms(BrokenAppends(db), origin=Origin("p"), limits=SyncLimits()) as rooms:
+    async with Rooms(
+        BrokenAppends(tmp_path / "broken.db"), origin=Origin("p"), limits=SyncLimits()
+    ) as rooms:
         a, _ = connect()
         b, _ = connect()
         room = await rooms.join(DOC, a)
@@ -429,7 +433,7 @@ async def test_server_edit_of_a_closed_doc_opens_it_then_unloads(rooms: Rooms) -
     assert str(again.doc.get("content", type=Text)) == "seeded"
 
 
-async def test_rooms_unloading_together_compact_a_few_at_a_time(store: SqliteStore) -> None:
+async def test_rooms_unloading_together_compact_a_few_at_a_time(tmp_path: Path) -> None:
     running, most, finished = 0, 0, 0
     two_running, gate, all_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
@@ -449,7 +453,7 @@ async def test_rooms_unloading_together_compact_a_few_at_a_time(store: SqliteSto
                 if finished == 6:
                     all_done.set()
 
-    path = Path(store._db.execute("PRAGMA database_list").fetchone()[2])
+    path = tmp_path / "watched.db"
     limits = SyncLimits(room_grace_s=0.01, compactions_at_once=2)
     async with (
         WatchedStore(path) as watched,

@@ -1,15 +1,19 @@
-"""The embedded store's commits: the first append of a loop turn commits at once, the rest of
-that turn share one transaction."""
+"""The embedded store: appends are written to the front log in the caller's step and drained
+into SQLite in batches; what a crash leaves in the front log is recovered at the next start."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
+from sync.front_log import Record, encode_record
 from sync.sqlite_store import SqliteStore
 from sync.store import StoreError
 from sync.types import DocId, Origin
@@ -18,7 +22,7 @@ from tests.typing_doc import Typist, rebuild
 DOC = DocId("group-commit")
 
 
-async def test_appends_of_one_turn_get_increasing_ids_in_call_order(tmp_path: Path) -> None:
+async def test_appends_get_increasing_ids_in_call_order(tmp_path: Path) -> None:
     typist = Typist()
     updates = [typist.type(f"{i} ") for i in range(50)]
     async with SqliteStore(tmp_path / "docs.db") as store:
@@ -33,9 +37,7 @@ async def test_appends_of_one_turn_get_increasing_ids_in_call_order(tmp_path: Pa
         assert rebuild((await again.load(DOC)).updates) == str(typist.text)
 
 
-async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
-    tmp_path: Path,
-) -> None:
+async def test_a_failed_drain_keeps_every_append_for_a_later_one(tmp_path: Path) -> None:
     path = tmp_path / "docs.db"
     typist = Typist()
     async with SqliteStore(path) as store:
@@ -45,35 +47,139 @@ async def test_a_failed_commit_fails_every_append_of_its_turn_and_stores_none(
                 "CREATE TRIGGER refuse BEFORE INSERT ON updates WHEN NEW.origin = 'bad'"
                 " BEGIN SELECT RAISE(ABORT, 'disk refused'); END"
             )
-        results = await asyncio.gather(
-            store.append(DOC, typist.type("lead "), Origin("pod")),  # first: commits alone
-            store.append(DOC, typist.type("a "), Origin("pod")),
-            store.append(DOC, typist.type("b "), Origin("bad")),
-            return_exceptions=True,
-        )
-        assert not isinstance(results[0], BaseException)
-        assert all(isinstance(r, StoreError) for r in results[1:])
-        assert rebuild((await store.load(DOC)).updates) == "kept lead "
-        # the next turn commits again
+        await store.append(DOC, typist.type("a "), Origin("pod"))
+        await store.append(DOC, typist.type("b "), Origin("bad"))
+        store._drain()  # fails, the whole batch with it
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] <= 1
+        assert rebuild((await store.load(DOC)).updates) == "kept a b "
+        assert (await store.stats(DOC)).entries == 3
         with sqlite3.connect(path) as db:
             db.execute("DROP TRIGGER refuse")
-        later = Typist()
-        update = later.type("c")
-        await store.append(DOC, update, Origin("pod"))
-        assert (await store.load(DOC)).updates[-1] == update
+        # closing drains what is left
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 3
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == "kept a b "
 
 
-async def test_a_lone_append_is_durable_before_the_loop_turns(tmp_path: Path) -> None:
-    """The room relays an update right after its append: an append that waited for a turn
-    of the loop to commit, and one more to wake its caller, would delay every relay."""
+_CRASH = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from sync.sqlite_store import SqliteStore
+from sync.types import DocId, Origin
+
+async def main() -> None:
+    store = SqliteStore(Path(sys.argv[1]), drain_interval_s=0)
+    for i, chunk in enumerate(sys.argv[2:]):
+        append = store.append(DocId("group-commit"), bytes.fromhex(chunk), Origin("pod"))
+        try:
+            append.send(None)
+        except StopIteration:
+            pass  # done in the caller's step
+        else:
+            raise SystemExit("the append suspended")
+        if i == 1:
+            await asyncio.sleep(0)  # one turn of the loop: the first two are drained
+    os.kill(os.getpid(), signal.SIGKILL)  # before the loop turns again
+
+asyncio.run(main())
+"""
+
+
+def test_an_append_survives_kill_9_before_the_loop_turns(tmp_path: Path) -> None:
+    """The room relays an update right after its append returns, in the same step: the
+    update must be durable by then, drained into SQLite or not."""
+    path = tmp_path / "docs.db"
     typist = Typist()
-    async with SqliteStore(tmp_path / "docs.db") as store:
-        first = store.append(DOC, typist.type("now"), Origin("pod"))
-        with pytest.raises(StopIteration) as done:
-            first.send(None)  # runs to the end without suspending once
-        assert int(done.value.value) > 0
-        with sqlite3.connect(tmp_path / "docs.db") as db:  # another process sees it
+    updates = [typist.type(f"{i} ") for i in range(5)]
+    child = subprocess.run(
+        [sys.executable, "-c", _CRASH, str(path), *(u.hex() for u in updates)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with sqlite3.connect(path) as db:  # drained before the kill: only the first two
+        assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 2
+    asyncio.run(_reopen_and_check(path, updates))
+
+
+async def _reopen_and_check(path: Path, updates: list[bytes]) -> None:
+    async with SqliteStore(path, writer=False) as reader:  # before any writer recovers them
+        assert (await reader.load(DOC)).updates == updates
+    async with SqliteStore(path) as store:
+        loaded = await store.load(DOC)
+        assert loaded.updates == updates
+        assert loaded.last_id is not None and int(loaded.last_id) == 5
+        later = Typist()
+        assert int(await store.append(DOC, later.type("x"), Origin("pod"))) == 6
+
+
+async def test_a_torn_record_is_cut_off_and_what_came_before_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "docs.db"
+    front = tmp_path / "docs.db-front"
+    typist = Typist()
+    updates = [typist.type(f"{i} ") for i in range(3)]
+    for size in (len(encode_record(Record(1, DOC, "pod", updates[0], 0.0))) - 1, 0):
+        front.write_bytes(b"")
+        records = [Record(i + 1, DOC, "pod", u, 1.0) for i, u in enumerate(updates)]
+        whole = b"".join(encode_record(r) for r in records)
+        torn = encode_record(Record(4, DOC, "pod", typist.type("lost"), 1.0))[:size] or b"\x07"
+        front.write_bytes(whole + torn)  # what a crash in the middle of a write leaves
+        path.unlink(missing_ok=True)
+        async with SqliteStore(path) as store:
+            assert (await store.load(DOC)).updates == updates
+            assert front.stat().st_size == 0  # drained, and emptied
+            await store.append(DOC, b"\x00\x00", Origin("pod"))  # an empty update
+        async with SqliteStore(path) as again:
+            assert (await again.load(DOC)).updates == [*updates, b"\x00\x00"]
+
+
+async def test_a_second_writer_is_refused_and_a_reader_sees_every_append(tmp_path: Path) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, drain_interval_s=0) as writer:
+        await writer.append(DOC, typist.type("drained "), Origin("pod"))
+        await asyncio.sleep(0)  # one turn: the drain runs
+        writer._drain_interval_s = 3600.0  # the next stays in the front log only
+        await writer.append(DOC, typist.type("undrained"), Origin("pod"))
+        with sqlite3.connect(path) as db:
             assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 1
+        with pytest.raises(StoreError, match="in use by another process"):
+            SqliteStore(path)
+        async with SqliteStore(path, writer=False) as reader:
+            assert writer.writer and not reader.writer
+            assert rebuild((await reader.load(DOC)).updates) == "drained undrained"
+            with pytest.raises(StoreError, match="read only"):
+                await reader.append(DOC, typist.type("refused"), Origin("pod"))
+            with pytest.raises(StoreError, match="read only"):
+                await reader.compact(DOC)
+        assert rebuild((await writer.load(DOC)).updates) == "drained undrained"
+    async with SqliteStore(path) as next_writer:  # the lock went with the first writer
+        assert rebuild((await next_writer.load(DOC)).updates) == "drained undrained"
+
+
+async def test_appends_past_the_undrained_limit_are_refused(tmp_path: Path) -> None:
+    """When drains keep failing, memory holding undrained updates stays bounded."""
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, max_undrained_bytes=100) as store:
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON updates"
+                " BEGIN SELECT RAISE(ABORT, 'disk refused'); END"
+            )
+        kept = 0
+        with pytest.raises(StoreError, match="wait to reach SQLite"):
+            while True:
+                await store.append(DOC, typist.type("0123456789"), Origin("pod"))
+                kept += 1
+        assert kept >= 1
+        assert len((await store.load(DOC)).updates) == kept
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TRIGGER refuse")
 
 
 async def test_appends_pending_at_close_are_committed(tmp_path: Path) -> None:
@@ -101,9 +207,12 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
     typist = Typist()
     updates = [typist.type(f"{i} ") for i in range(3000)]
     truncations = REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
-    async with SqliteStore(path, checkpoint_interval_s=0.02, wal_limit_bytes=limit) as store:
-        for update in updates:  # one commit, at least one page written, per append
+    async with SqliteStore(
+        path, checkpoint_interval_s=0.02, wal_limit_bytes=limit, drain_interval_s=0
+    ) as store:
+        for update in updates:  # a drain, at least one page written, per append
             await store.append(DOC, update, Origin("pod"))
+            await asyncio.sleep(0)  # a turn of the loop, for the drain
         deadline = asyncio.get_running_loop().time() + 20
         while wal.stat().st_size > limit:
             assert asyncio.get_running_loop().time() < deadline, wal.stat().st_size
@@ -114,7 +223,7 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
         assert rebuild((await again.load(DOC)).updates) == str(typist.text)
 
 
-async def test_appends_made_during_a_truncation_wait_for_it_and_are_kept(
+async def test_appends_made_during_a_truncation_do_not_wait_and_are_kept(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "docs.db"
@@ -122,29 +231,37 @@ async def test_appends_made_during_a_truncation_wait_for_it_and_are_kept(
     async with SqliteStore(path, wal_limit_bytes=0) as store:
         await store.append(DOC, typist.type("before "), Origin("pod"))
         checkpointer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # gather starts the truncation first: it holds appends back, then waits on its thread.
-        _, first, second = await asyncio.gather(
-            store._truncate_wal(checkpointer),
-            store.append(DOC, typist.type("a"), Origin("pod")),
-            store.append(DOC, typist.type("b"), Origin("pod")),
-        )
-        checkpointer.close()
-        assert int(first) < int(second)
+        truncation = asyncio.create_task(store._truncate_wal(checkpointer))
+        await asyncio.sleep(0)  # one turn: it holds drains back, then waits on its thread
+        ids = []
+        for chunk in "ab":
+            append = store.append(DOC, typist.type(chunk), Origin("pod"))
+            with pytest.raises(StopIteration) as done:
+                append.send(None)  # does not wait for the truncation
+            ids.append(int(done.value.value))
+        assert not truncation.done()
         assert rebuild((await store.load(DOC)).updates) == "before ab"
+        await truncation
+        checkpointer.close()
+        assert ids[0] < ids[1]
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == "before ab"
 
 
-async def test_a_reader_in_another_process_holds_appends_back_briefly_at_most(
+async def test_a_reader_in_another_process_holds_drains_back_briefly_at_most(
     tmp_path: Path,
 ) -> None:
     """A truncation must wait for readers of older snapshots; it gives up after 100 ms and
-    tries again next period instead of holding every append for SQLite's default 5 s."""
+    tries again next period instead of holding every drain for SQLite's default 5 s."""
     path = tmp_path / "docs.db"
     typist = Typist()
 
     def attempts() -> float:
         return REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
 
-    async with SqliteStore(path, checkpoint_interval_s=0.05, wal_limit_bytes=0) as store:
+    async with SqliteStore(
+        path, checkpoint_interval_s=0.05, wal_limit_bytes=0, drain_interval_s=0.005
+    ) as store:
         await store.append(DOC, typist.type("first "), Origin("pod"))
         reader = sqlite3.connect(path, isolation_level=None)
         reader.execute("BEGIN")
@@ -153,10 +270,11 @@ async def test_a_reader_in_another_process_holds_appends_back_briefly_at_most(
         try:
             i = 0
             while attempts() < before + 3:  # appends across three refused truncations
-                await asyncio.wait_for(
-                    store.append(DOC, typist.type(f"{i} "), Origin("pod")), timeout=1.0
-                )
+                await store.append(DOC, typist.type(f"{i} "), Origin("pod"))
                 i += 1
+                await asyncio.sleep(0.005)  # the pace of the appends, not a wait for anything
         finally:
             reader.close()
         assert rebuild((await store.load(DOC)).updates) == str(typist.text)
+        with sqlite3.connect(path) as db:  # and the drains went on once it let go
+            assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] > 0
