@@ -50,21 +50,25 @@ class _Reader:
 
     def uint(self) -> int:
         data, pos = self.data, self.pos
-        if pos >= len(data):
-            raise _Malformed
-        byte = data[pos]
-        self.pos = pos + 1
-        if byte < 0x80:
-            return byte  # most ids, clocks and lengths in a keystroke's update
-        value, shift = byte & 0x7F, 7
-        while True:
-            byte = self.byte()
-            value |= (byte & 0x7F) << shift
+        try:
+            byte = data[pos]
             if byte < 0x80:
-                return value
-            shift += 7
-            if shift > 70:
-                raise _Malformed
+                self.pos = pos + 1
+                return byte  # most lengths and small clocks
+            # Client ids take up to eight bytes: read them here, not a call per byte.
+            value, shift = byte & 0x7F, 7
+            while True:
+                pos += 1
+                byte = data[pos]
+                value |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    self.pos = pos + 1
+                    return value
+                shift += 7
+                if shift > 70:
+                    raise _Malformed
+        except IndexError:
+            raise _Malformed from None
 
     def int(self) -> None:
         byte = self.byte()
@@ -106,8 +110,10 @@ class _Reader:
 
 
 def _utf16_length(raw: bytes) -> int:
+    if raw.isascii():
+        return len(raw)  # most typing: one unit a byte
     text = raw.decode("utf-8", errors="surrogatepass")
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def _content_length(reader: _Reader, ref: int) -> int:

@@ -151,4 +151,3 @@ class FrontLog:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)  # closing releases the lock
-
