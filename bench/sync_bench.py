@@ -147,7 +147,7 @@ def idle_rss(server: Server, conns: int, docs: int) -> dict:
     }
 
 
-def run(quick: bool, rounds: int) -> dict:
+def run(quick: bool, rounds: int, threads: int) -> dict:
     loads = [(10, 4, 10), (50, 4, 10)] if not quick else [(10, 4, 10)]
     duration = 5 if quick else 20
     sizes = [100_000, 1_000_000]
@@ -169,6 +169,7 @@ def run(quick: bool, rounds: int) -> dict:
                             rate=rate,
                             duration=duration,
                             warmup=2,
+                            threads=threads,
                         )
                         # CPU per update is steadier than p99 on a shared machine, and p99
                         # follows it there: the more CPU an update costs, the longer the
@@ -211,6 +212,11 @@ def report(results: dict) -> None:
             [x["latency"][i]["server_cpu_us_per_update"] for x in t],
             [x["latency"][i]["server_cpu_us_per_update"] for x in r],
         )
+        row(
+            f"gen stall p99 ms {label}",
+            [x["latency"][i]["generator_loop_delay_ms"]["p99"] for x in t],
+            [x["latency"][i]["generator_loop_delay_ms"]["p99"] for x in r],
+        )
         lat_t, lat_r = [x["latency"][i] for x in t], [x["latency"][i] for x in r]
         diverged = sum(x["diverged_docs"] for x in lat_t + lat_r)
         print(
@@ -235,8 +241,15 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="fresh servers per round; medians are reported"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="threads of the latency load's clients: each has its own heap, so the generator's"
+        " garbage collections stall fewer clients for less time (bench/README.md)",
+    )
     args = parser.parse_args()
-    results = run(args.quick, args.rounds)
+    results = run(args.quick, args.rounds, args.threads)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     path = out / f"sync-{time.strftime('%Y%m%d-%H%M%S')}.json"

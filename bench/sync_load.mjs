@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs'
 const [mode, ...rest] = process.argv.slice(2)
 const opts = { url: 'ws://127.0.0.1:8000/sync', docs: 50, clients: 4, rate: 10, duration: 20,
   warmup: 3, bytes: 100000, repeats: 20, conns: 1000, prefix: `b${Date.now().toString(36)}`,
-  params: '', provider: 'y-websocket' }
+  params: '', provider: 'y-websocket', threads: 1 }
 for (let i = 0; i < rest.length; i += 2) {
   const key = rest[i].replace(/^--/, '')
   opts[key] = typeof opts[key] === 'number' ? Number(rest[i + 1]) : rest[i + 1]
@@ -26,9 +26,8 @@ const params = opts.params ? Object.fromEntries(new URLSearchParams(opts.params)
 const urls = opts.url.split(',')
 let nextUrl = 0
 
-const connect = (room) => {
+const connect = (room, pod = nextUrl++ % urls.length) => {
   const doc = new Y.Doc()
-  const pod = nextUrl++ % urls.length
   const url = urls[pod]
   const provider = opts.provider === 'hocuspocus'
     ? new HocuspocusProvider({ url, name: room, document: doc, WebSocketPolyfill: WebSocket })
@@ -58,81 +57,159 @@ const summary = (values) => {
 }
 const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 
+// Latency: the clients run on --threads worker threads (default 1), client c of document d on
+// thread (d * clients + c) % threads. Each thread has its own heap, so a garbage collection
+// pauses only its own clients, for less time: with one thread holding all 200 documents of the
+// 50-doc load, its scavenges and mark-compacts (up to 100 ms) made the p99 of any server. Send
+// times go through shared memory on one clock (timeOrigin + now), so every delivery is timed,
+// whichever thread sent it. Each thread also reports its own event loop's delay: the floor
+// under what this generator can measure.
+const TICK_CHARS = 8 // every edit inserts this many ASCII characters: clock / 8 numbers the edit
+const LOOP_SAMPLE_MS = 10 // how often a thread samples its event loop's delay
+
 async function latency () {
-  const sent = new Map() // "client:clock" -> send time, shared: all clients live in this process
-  const latencies = []
-  const raw = [] // [ms since the load started, latency ms], written to --raw FILE
-  let started = 0
-  const crossPod = [] // deliveries whose sender is connected to another pod
-  let expected = 0
-  let updatesSent = 0 // over the whole load, warm-up included: what the server's CPU paid for
-  let received = 0
-  let measuring = false
-  const docs = []
-  for (let d = 0; d < opts.docs; d++) {
-    const clients = []
-    for (let c = 0; c < opts.clients; c++) {
-      const client = connect(`${opts.prefix}-lat-${d}`)
-      client.doc.on('update', (update, origin) => {
-        if (origin !== client.provider) return
-        const meta = Y.parseUpdateMeta(update)
-        for (const [id, clock] of meta.from) {
-          const origin = sent.get(`${id}:${clock}`)
-          if (origin !== undefined) {
-            received++
-            if (measuring) {
-              const latency = performance.now() - origin.t
-              latencies.push(latency)
-              if (opts.raw) raw.push([Math.round(origin.t - started), Math.round(latency * 1000) / 1000])
-              if (origin.pod !== client.pod) crossPod.push(latency)
-            }
-          }
-        }
-      })
-      clients.push(client)
-    }
-    docs.push(clients)
+  const { Worker } = await import('node:worker_threads')
+  const threads = Math.max(1, opts.threads ?? 1)
+  const total = opts.docs * opts.clients
+  const ticks = Math.ceil((opts.warmup + opts.duration + 5) * opts.rate) + 16
+  const shared = {
+    sentAt: new SharedArrayBuffer(total * ticks * 8), // absolute ms, per (client, edit)
+    state: new SharedArrayBuffer(total * ticks * 4), // 0 unsent, 1 warm-up, 2 measured
+    ids: new SharedArrayBuffer(total * 8), // each client's Yjs clientID
+    phase: new SharedArrayBuffer(4) // 0 warm-up, 1 measuring, 2 stopped
   }
-  await Promise.all(docs.flat().map(c => synced(c)))
-  const timers = []
-  started = performance.now()
-  for (const clients of docs) {
-    for (const client of clients) {
-      const tick = () => {
-        const clock = Y.getState(client.doc.store, client.doc.clientID)
-        const pos = Math.floor(Math.random() * (client.text.length + 1))
-        sent.set(`${client.doc.clientID}:${clock}`, { t: performance.now(), pod: client.pod })
-        if (measuring) expected += opts.clients - 1
-        updatesSent++
-        client.text.insert(pos, Math.random().toString(36).slice(2, 10))
-      }
-      const start = setTimeout(() => timers.push(setInterval(tick, 1000 / opts.rate)),
-        Math.random() * 1000 / opts.rate)
-      timers.push(start)
-    }
+  const phase = new Int32Array(shared.phase)
+  const workers = []
+  let finished = false
+  for (let t = 0; t < threads; t++) {
+    const worker = new Worker(new URL(import.meta.url), {
+      argv: process.argv.slice(2), workerData: { thread: t, threads, ticks, shared, prefix: opts.prefix }
+    })
+    // A thread that fails fails the run, whenever it happens.
+    worker.on('error', error => { console.error(error); process.exit(1) })
+    worker.on('exit', code => {
+      if (!finished) { console.error(`load thread ${t} exited (${code})`); process.exit(1) }
+    })
+    workers.push(worker)
   }
+  const next = (worker) => new Promise(resolve => worker.once('message', resolve))
+  await Promise.all(workers.map(next)) // connected and synced
+  const started = performance.timeOrigin + performance.now()
+  workers.forEach(w => w.postMessage({ go: started }))
   await sleep(opts.warmup * 1000)
-  const receivedAtStart = received
-  measuring = true
+  Atomics.store(phase, 0, 1)
   await sleep(opts.duration * 1000)
-  measuring = false
-  timers.forEach(t => { clearTimeout(t); clearInterval(t) })
-  const measuredSent = expected
+  Atomics.store(phase, 0, 2)
   // Let in-flight updates land, then check every client of a doc holds the same text.
   await sleep(2000)
+  const done = workers.map(next)
+  workers.forEach(w => w.postMessage({ report: true }))
+  const reports = await Promise.all(done)
+  finished = true
+  await Promise.all(workers.map(w => w.terminate()))
   let diverged = 0
-  for (const clients of docs) {
-    const first = clients[0].text.toString()
-    if (clients.some(c => c.text.toString() !== first)) diverged++
+  for (let d = 0; d < opts.docs; d++) {
+    const texts = reports.flatMap(r => r.texts[d] ?? [])
+    if (texts.some(text => text !== texts[0])) diverged++
   }
-  docs.flat().forEach(c => c.provider.destroy())
-  if (opts.raw) writeFileSync(opts.raw, JSON.stringify(raw))
+  const latencies = reports.flatMap(r => Array.from(r.latencies))
+  const crossPod = reports.flatMap(r => Array.from(r.crossPod))
+  if (opts.raw) writeFileSync(opts.raw, JSON.stringify(reports.flatMap(r => r.raw)))
+  const sum = (key) => reports.reduce((n, r) => n + r[key], 0)
+  const loopDelays = reports.map(r => r.loopDelay)
   return { mode: 'latency', provider: opts.provider, urls: urls.length, docs: opts.docs, clients: opts.clients, rate: opts.rate,
-    seconds: opts.duration, wall_s: (performance.now() - started) / 1000,
-    expected_deliveries: measuredSent, measured_deliveries: latencies.length,
-    total_received: received - receivedAtStart, diverged_docs: diverged, updates_sent: updatesSent,
+    seconds: opts.duration, threads, wall_s: (performance.timeOrigin + performance.now() - started) / 1000,
+    expected_deliveries: sum('expected'), measured_deliveries: latencies.length,
+    total_received: sum('received'), diverged_docs: diverged, updates_sent: sum('updatesSent'),
     deliveries_per_s: latencies.length / opts.duration,
-    latency_ms: summary(latencies), cross_pod_latency_ms: summary(crossPod) }
+    latency_ms: summary(latencies), cross_pod_latency_ms: summary(crossPod),
+    generator_loop_delay_ms: {
+      p99: Math.max(...loopDelays.map(l => l.p99)), max: Math.max(...loopDelays.map(l => l.max))
+    } }
+}
+
+async function latencyThread ({ thread, threads, ticks, shared, prefix }) {
+  opts.prefix = prefix // the same documents as every other thread
+  const { parentPort } = await import('node:worker_threads')
+  const { monitorEventLoopDelay } = await import('node:perf_hooks')
+  const sentAt = new Float64Array(shared.sentAt)
+  const state = new Int32Array(shared.state)
+  const ids = new Float64Array(shared.ids)
+  const phase = new Int32Array(shared.phase)
+  const now = () => performance.timeOrigin + performance.now()
+  const mine = []
+  for (let g = thread; g < opts.docs * opts.clients; g += threads) mine.push(g)
+  let indexOf = null // clientID -> global index, once every thread has written its ids
+  const latencies = []
+  const crossPod = []
+  const raw = []
+  let started = 0
+  let expected = 0
+  let received = 0
+  let updatesSent = 0
+  const clients = mine.map(g => {
+    const doc = Math.floor(g / opts.clients)
+    const client = connect(`${opts.prefix}-lat-${doc}`, g % urls.length)
+    client.doc.on('update', (update, origin) => {
+      if (origin !== client.provider || indexOf === null) return
+      const meta = Y.parseUpdateMeta(update)
+      for (const [id, clock] of meta.from) {
+        const sender = indexOf.get(id)
+        if (sender === undefined) continue
+        const slot = sender * ticks + clock / TICK_CHARS
+        const sent = Atomics.load(state, slot) // read before the time it guards
+        if (sent === 0) continue
+        received++
+        if (sent === 2) {
+          const latency = now() - sentAt[slot]
+          latencies.push(latency)
+          if (opts.raw) raw.push([Math.round(sentAt[slot] - started), Math.round(latency * 1000) / 1000])
+          if (sender % urls.length !== client.pod) crossPod.push(latency)
+        }
+      }
+    })
+    ids[g] = client.doc.clientID
+    return { ...client, g, docIndex: doc }
+  })
+  await Promise.all(clients.map(c => synced(c)))
+  parentPort.postMessage({ ready: true })
+  const { go } = await new Promise(resolve => parentPort.once('message', resolve))
+  started = go
+  indexOf = new Map()
+  for (let g = 0; g < ids.length; g++) indexOf.set(ids[g], g)
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS })
+  loopDelay.enable()
+  const timers = []
+  for (const client of clients) {
+    let edits = 0
+    const tick = () => {
+      const current = Atomics.load(phase, 0)
+      if (current === 2 || edits >= ticks) return
+      const clock = Y.getState(client.doc.store, client.doc.clientID)
+      const slot = client.g * ticks + clock / TICK_CHARS
+      sentAt[slot] = now()
+      Atomics.store(state, slot, current === 1 ? 2 : 1)
+      if (current === 1) expected += opts.clients - 1
+      updatesSent++
+      edits++
+      const pos = Math.floor(Math.random() * (client.text.length + 1))
+      client.text.insert(pos, Math.random().toString(36).slice(2, 2 + TICK_CHARS).padEnd(TICK_CHARS, '0'))
+    }
+    timers.push(setTimeout(() => timers.push(setInterval(tick, 1000 / opts.rate)),
+      Math.random() * 1000 / opts.rate))
+  }
+  await new Promise(resolve => parentPort.once('message', resolve)) // report
+  loopDelay.disable()
+  timers.forEach(t => { clearTimeout(t); clearInterval(t) })
+  const texts = {}
+  for (const client of clients) (texts[client.docIndex] ??= []).push(client.text.toString())
+  clients.forEach(c => c.provider.destroy())
+  parentPort.postMessage({
+    latencies: Float64Array.from(latencies), crossPod: Float64Array.from(crossPod), raw, texts,
+    expected, received, updatesSent,
+    // The histogram holds each wake-up's whole wait: the delay is what came on top of it.
+    loopDelay: { p99: loopDelay.percentile(99) / 1e6 - LOOP_SAMPLE_MS, max: loopDelay.max / 1e6 - LOOP_SAMPLE_MS }
+  })
 }
 
 async function connectTime () {
@@ -172,12 +249,17 @@ async function idle () {
   return null
 }
 
-const run = { latency, connect: connectTime, idle }[mode]
+const { isMainThread, workerData } = await import('node:worker_threads')
+const run = isMainThread
+  ? { latency, connect: connectTime, idle }[mode]
+  : () => latencyThread(workerData)
 if (!run) {
   console.error(`unknown mode ${mode}`)
   process.exit(2)
 }
-run().then(result => {
+if (!isMainThread) {
+  await run() // a failure reaches the main thread as the worker's 'error' event
+} else run().then(result => {
   if (result) process.stdout.write(JSON.stringify(result) + '\n')
   process.exit(0)
 }, error => {
