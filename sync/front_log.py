@@ -49,11 +49,13 @@ class Record:
 
 
 def encode_record(record: Record) -> bytes:
-    doc = record.doc_id.encode()
-    origin = record.origin.encode()
-    payload = b"".join(
-        (_HEAD.pack(record.seq, record.created, len(doc), len(origin)), doc, origin, record.update)
-    )
+    return _encode(record.seq, record.doc_id, record.origin, record.update, record.created)
+
+
+def _encode(seq: int, doc_id: str, origin: str, update: bytes, created: float) -> bytes:
+    doc = doc_id.encode()
+    source = origin.encode()
+    payload = _HEAD.pack(seq, created, len(doc), len(source)) + doc + source + update
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -114,10 +116,11 @@ class FrontLog:
             self._truncate(whole)
         return records
 
-    def write(self, record: Record) -> None:
+    def write(self, seq: int, doc_id: str, origin: str, update: bytes, created: float) -> None:
+        """Append one record (``Record``'s fields: the append path builds no object for it)."""
         if self._broken:
             raise FrontLogWriteError(f"{self.path.name} holds a torn record that could not be cut")
-        data = encode_record(record)
+        data = _encode(seq, doc_id, origin, update, created)
         try:
             written = os.write(self._fd, data)
             if written == len(data) and self._fsync:

@@ -110,7 +110,12 @@ class _Reader:
             raise ProtocolError(f"{len(self._buf) - self._pos} trailing bytes after the message")
 
 
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
+
 def varuint(num: int) -> bytes:
+    if num < 0x80:
+        return _ONE_BYTE[num]  # every keystroke's length
     out = bytearray()
     while num > 0x7F:
         out.append(0x80 | (num & 0x7F))
@@ -121,6 +126,14 @@ def varuint(num: int) -> bytes:
 
 def varbytes(data: bytes) -> bytes:
     return varuint(len(data)) + data
+
+
+_SYNC_UPDATE = bytes((MessageType.SYNC, SyncType.UPDATE))
+
+
+def encode_update(update: bytes) -> Frame:
+    """``encode(SyncUpdate(update))`` for the fan-out, which sends one per client update."""
+    return _SYNC_UPDATE + varuint(len(update)) + update
 
 
 def decode(frame: Frame) -> Message:
@@ -160,7 +173,7 @@ def encode(message: Message) -> Frame:
         case SyncStep2(update):
             return bytes((MessageType.SYNC, SyncType.STEP2)) + varbytes(update)
         case SyncUpdate(update):
-            return bytes((MessageType.SYNC, SyncType.UPDATE)) + varbytes(update)
+            return encode_update(update)
         case AwarenessMessage(payload):
             return bytes((MessageType.AWARENESS,)) + varbytes(payload)
         case AuthMessage(reason):

@@ -28,6 +28,7 @@ from .protocol import (
     SyncUpdate,
     decode_awareness,
     encode,
+    encode_update,
 )
 from .store import DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
@@ -231,7 +232,7 @@ class Room:
         return self._take_changes()
 
     def _relay_client_update(self, change: Update, exclude: Peer | None, received: float) -> None:
-        self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=exclude)
+        self._broadcast(encode_update(change), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
         if self._listeners and exclude is not None:
             # Sized here, not per transaction: only clients' updates are heard, and the
@@ -251,7 +252,7 @@ class Room:
         update = self._take_changes()
         if update is not None:
             await self._append(update)
-            self._broadcast(encode(SyncUpdate(update)), "sync_update", exclude=None)
+            self._broadcast(encode_update(update), "sync_update", exclude=None)
         return result
 
     def apply_remote(self, entry: LogEntry) -> None:
@@ -275,7 +276,7 @@ class Room:
         """Send what the last applied updates changed to every peer; returns it."""
         change = self._take_changes()
         if change is not None:
-            self._broadcast(encode(SyncUpdate(change)), "sync_update", exclude=None)
+            self._broadcast(encode_update(change), "sync_update", exclude=None)
         return change
 
     def apply_remote_awareness(self, payload: bytes) -> None:

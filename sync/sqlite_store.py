@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Self
 
 from . import metrics
-from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, Record, decode_records
+from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, decode_records
 from .merging import merge
 from .store import LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
@@ -232,7 +232,7 @@ class SqliteStore:
             raise StoreError(f"append: {self._undrained_bytes} bytes wait to reach SQLite")
         row: Row = (self._next_seq, doc_id, origin, update, time.time())
         try:
-            self._front.write(Record(*row))
+            self._front.write(*row)
         except FrontLogWriteError as exc:
             raise StoreError(f"append: {exc}") from exc
         self._next_seq += 1

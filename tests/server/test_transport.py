@@ -1,0 +1,37 @@
+"""The fan-out's own framing is byte for byte what the websockets library sends, and what a
+client parses back, at every length form."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from server.transport import binary_frame
+
+# Each side of the boundaries between the 7-bit, 16-bit and 64-bit length forms.
+LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70000]
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_binary_frames_match_the_websockets_library(length: int) -> None:
+    payload = os.urandom(length)
+    expected = Frame(Opcode.BINARY, payload).serialize(mask=False, extensions=[])
+    assert binary_frame(payload) == expected
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_a_client_reads_back_the_payload(length: int) -> None:
+    payload = os.urandom(length)
+    reader = StreamReader()
+    reader.feed_data(binary_frame(payload))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    else:
+        raise AssertionError("the frame was not complete")
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.BINARY, True, payload)
