@@ -105,8 +105,14 @@ def start_reference() -> Server:
     return Server("reference", proc, port)
 
 
+GENERATOR_FLAGS = ["--initial-old-space-size=1024"]
+"""The load generator's heap starts large enough for a whole run: its mark-compacts, every few
+seconds as the clients' documents grow, stalled every client of a thread by up to 25 ms, in the
+figures of both servers alike (bench/README.md)."""
+
+
 def load(mode: str, server: Server, **args: object) -> dict:
-    cmd = ["node", str(LOAD), mode, "--url", server.url]
+    cmd = ["node", *GENERATOR_FLAGS, str(LOAD), mode, "--url", server.url]
     for key, value in args.items():
         cmd += [f"--{key}", str(value)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=900)
