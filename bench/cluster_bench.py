@@ -152,7 +152,9 @@ def run_one(
 
 def report(results: dict[str, list[dict]], docs: int, clients: int, rate: int) -> None:
     print(f"\n{docs} docs x {clients} clients x {rate} edits/s, clients spread over the pods")
-    print(f"{'scenario':40} {'tandem':>10} {'hocuspocus':>10} {'ratio':>7}   per round (t/h)")
+    print(
+        f"{'scenario':40} {'tandem':>10} {'hocuspocus':>10} {'ratio':>7} {'paired':>7}   per round (t/h)"
+    )
     for count in (2, 3):
         t, h = results[f"tandem-{count}-{rate}"], results[f"hocuspocus-{count}-{rate}"]
         for p in ("p50", "p99"):

@@ -16,10 +16,14 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def row(label: str, ours: list[float], theirs: list[float], width: int = 44) -> None:
-    """The median over rounds of each system, their ratio, then every round's pair."""
+    """The median over rounds of each system, their ratio, the median of the rounds' own
+    ratios, then every round's pair. The two ratios can disagree: the first compares each
+    system's typical round, the second how the two did side by side in the same round."""
     a, b = median(ours), median(theirs)
+    paired = median([x / y for x, y in zip(ours, theirs) if y]) if any(theirs) else None
     rounds = " ".join(f"{x:.1f}/{y:.1f}" for x, y in zip(ours, theirs))
-    print(f"{label:{width}} {a:10.2f} {b:10.2f} {ratio(a, b):>7}   {rounds}")
+    by_round = f"{paired:.2f}x" if paired is not None else "n/a"
+    print(f"{label:{width}} {a:10.2f} {b:10.2f} {ratio(a, b):>7} {by_round:>7}   {rounds}")
 
 
 def undelivered(runs: list[dict]) -> int:

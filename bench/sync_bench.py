@@ -204,7 +204,9 @@ def run(quick: bool, rounds: int, threads: int) -> dict:
 def report(results: dict) -> None:
     t, r = results["tandem"]["rounds"], results["reference"]["rounds"]
     print(f"{len(t)} rounds; each figure is the median of the rounds' figures")
-    print(f"{'scenario':44} {'tandem':>10} {'reference':>10} {'ratio':>7}   per round (t/r)")
+    print(
+        f"{'scenario':44} {'tandem':>10} {'reference':>10} {'ratio':>7} {'paired':>7}   per round (t/r)"
+    )
     for i, first in enumerate(t[0]["latency"]):
         label = f"{first['docs']} docs x {first['clients']} clients x {first['rate']}/s"
         for p in ("p50", "p99"):
