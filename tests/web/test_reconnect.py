@@ -48,6 +48,9 @@ async def test_server_crash_and_restart_mid_edit_loses_nothing(
 
         # A newcomer loads the same text from the restarted server.
         c = await tabs()
+        # The server is killed below with this tab open too: on a loaded machine one of its
+        # sockets can still be in its handshake then (seen once: ERR_CONNECTION_RESET).
+        c.allowed.append(EXPECTED_WHILE_SERVER_DOWN)
         await sign_in(c, restarted.http_url, bob, doc_hash(ws, doc))
         await c.wait_connected()
         await c.expect_text(expected)
