@@ -69,7 +69,7 @@ const LOOP_SAMPLE_MS = 10 // how often a thread samples its event loop's delay
 
 async function latency () {
   const { Worker } = await import('node:worker_threads')
-  const threads = Math.max(1, opts.threads ?? 1)
+  const threads = Math.max(1, opts.threads)
   const total = opts.docs * opts.clients
   const ticks = Math.ceil((opts.warmup + opts.duration + 5) * opts.rate) + 16
   const shared = {

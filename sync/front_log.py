@@ -10,8 +10,9 @@ length, u16 origin length, doc id, origin, update``. A crash can leave at most t
 torn; the checksum finds it and reading stops there. A torn record's append never returned, so
 nobody was ever shown its update.
 
-One process owns the file (``flock``): a second server on the same data directory is refused,
-and readers such as ``tandem finetune`` see what reached SQLite.
+One process owns the file (``flock``): a second server on the same data directory is refused.
+Readers such as ``tandem finetune`` take no lock: they decode the file as it is, and stop at
+the record being written.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import logging
 import os
 import struct
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ class FrontLogWriteError(Exception):
     """A record could not be written whole; the file is as it was before."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """One update as the store keeps it: the same tuple the store holds until it is drained."""
+
     seq: int
     doc_id: str
     origin: str
@@ -49,7 +51,7 @@ class Record:
 
 
 def encode_record(record: Record) -> bytes:
-    return _encode(record.seq, record.doc_id, record.origin, record.update, record.created)
+    return _encode(*record)
 
 
 def _encode(seq: int, doc_id: str, origin: str, update: bytes, created: float) -> bytes:
@@ -95,10 +97,6 @@ class FrontLog:
         self._fd = fd
         self._size = os.fstat(fd).st_size
         self._broken = False
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     def read(self) -> list[Record]:
         """Every whole record in the file; a torn tail is cut off so later appends follow the

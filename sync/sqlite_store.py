@@ -128,7 +128,7 @@ class SqliteStore:
     def _recover(self, front: FrontLog) -> None:
         """Entries the last owner wrote but did not drain before it stopped."""
         records = front.read()
-        self._undrained = [(r.seq, r.doc_id, r.origin, r.update, r.created) for r in records]
+        self._undrained = list(records)
         self._undrained_bytes = sum(len(r.update) for r in records)
         if records:
             log.info("%s: recovering %d updates from the front log", front.path.name, len(records))
@@ -218,9 +218,7 @@ class SqliteStore:
             raise StoreError(f"read {self._front_path.name}: {exc}") from exc
         # A torn tail is the writer's record being written: its append has not returned.
         records, _ = decode_records(data)
-        return [
-            (r.seq, r.doc_id, r.origin, r.update, r.created) for r in records if r.doc_id == doc_id
-        ]
+        return [record for record in records if record.doc_id == doc_id]
 
     def can_append_now(self) -> bool:
         return True
@@ -292,7 +290,7 @@ class SqliteStore:
             " WHERE doc_id = ? AND seq > ?",
             (doc_id, snap[0] if snap else 0),
         ).fetchone()
-        undrained = [row for row in self._undrained if row[1] == doc_id]
+        undrained = self._unstored(doc_id)
         count += len(undrained)
         size += sum(len(row[3]) for row in undrained)
         if oldest is None and undrained:
@@ -345,14 +343,12 @@ class SqliteStore:
                 await self._checkpointer
             self._checkpointer = None
         self._writable.set()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
-        left = -1
-        while self._undrained and len(self._undrained) != left:
-            left = len(self._undrained)
+        while self._undrained:
+            before = len(self._undrained)
             self._drain()
-        if self._drain_timer is not None:
+            if len(self._undrained) == before:
+                break  # failing: the front log keeps them
+        if self._drain_timer is not None:  # a retry or a batch _drain scheduled
             self._drain_timer.cancel()
         if self._undrained:
             log.error(

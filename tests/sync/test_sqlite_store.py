@@ -70,7 +70,7 @@ from sync.sqlite_store import SqliteStore
 from sync.types import DocId, Origin
 
 async def main() -> None:
-    store = SqliteStore(Path(sys.argv[1]), drain_interval_s=0)
+    store = SqliteStore(Path(sys.argv[1]), drain_interval_s=3600)
     for i, chunk in enumerate(sys.argv[2:]):
         append = store.append(DocId("group-commit"), bytes.fromhex(chunk), Origin("pod"))
         try:
@@ -80,7 +80,7 @@ async def main() -> None:
         else:
             raise SystemExit("the append suspended")
         if i == 1:
-            await asyncio.sleep(0)  # one turn of the loop: the first two are drained
+            store._drain()  # the first two reach SQLite
     os.kill(os.getpid(), signal.SIGKILL)  # before the loop turns again
 
 asyncio.run(main())
@@ -140,11 +140,10 @@ async def test_a_torn_record_is_cut_off_and_what_came_before_is_kept(tmp_path: P
 async def test_a_second_writer_is_refused_and_a_reader_sees_every_append(tmp_path: Path) -> None:
     path = tmp_path / "docs.db"
     typist = Typist()
-    async with SqliteStore(path, drain_interval_s=0) as writer:
+    async with SqliteStore(path, drain_interval_s=3600) as writer:
         await writer.append(DOC, typist.type("drained "), Origin("pod"))
-        await asyncio.sleep(0)  # one turn: the drain runs
-        writer._drain_interval_s = 3600.0  # the next stays in the front log only
-        await writer.append(DOC, typist.type("undrained"), Origin("pod"))
+        writer._drain()
+        await writer.append(DOC, typist.type("undrained"), Origin("pod"))  # front log only
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 1
         with pytest.raises(StoreError, match="in use by another process"):
@@ -208,11 +207,12 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
     updates = [typist.type(f"{i} ") for i in range(3000)]
     truncations = REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
     async with SqliteStore(
-        path, checkpoint_interval_s=0.02, wal_limit_bytes=limit, drain_interval_s=0
+        path, checkpoint_interval_s=0.02, wal_limit_bytes=limit, drain_interval_s=3600
     ) as store:
         for update in updates:  # a drain, at least one page written, per append
             await store.append(DOC, update, Origin("pod"))
-            await asyncio.sleep(0)  # a turn of the loop, for the drain
+            store._drain()
+            await asyncio.sleep(0)  # the checkpointer's turn: it runs while appends go on
         deadline = asyncio.get_running_loop().time() + 20
         while wal.stat().st_size > limit:
             assert asyncio.get_running_loop().time() < deadline, wal.stat().st_size
@@ -232,7 +232,8 @@ async def test_appends_made_during_a_truncation_do_not_wait_and_are_kept(
         await store.append(DOC, typist.type("before "), Origin("pod"))
         checkpointer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         truncation = asyncio.create_task(store._truncate_wal(checkpointer))
-        await asyncio.sleep(0)  # one turn: it holds drains back, then waits on its thread
+        await asyncio.sleep(0)  # its first step: it holds drains back, then waits on its thread
+        assert not store._writable.is_set()
         ids = []
         for chunk in "ab":
             append = store.append(DOC, typist.type(chunk), Origin("pod"))
