@@ -7,30 +7,12 @@ peers and written in the caller's turn."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
 from starlette.types import Scope, Send
-from websockets.frames import Opcode
 
+from .ws_frames import binary_frame
 from .ws_protocol import SEND_NOW
-
-
-def binary_frame(payload: bytes) -> bytes:
-    """One unmasked, final binary frame (RFC 6455, 5.2) as a server sends it: the header is
-    the opcode byte and the length in the shortest of its three forms. websockets' general
-    ``Frame.serialize`` took three times as long for the same bytes."""
-    length = len(payload)
-    if length < 126:
-        return bytes((_FIN_BINARY, length)) + payload
-    if length < 0x10000:
-        return _HEADER_16.pack(_FIN_BINARY, 126, length) + payload
-    return _HEADER_64.pack(_FIN_BINARY, 127, length) + payload
-
-
-_FIN_BINARY = 0x80 | Opcode.BINARY
-_HEADER_16 = struct.Struct("!BBH")
-_HEADER_64 = struct.Struct("!BBQ")
 
 
 class _LastFraming:

@@ -15,15 +15,28 @@ poller and a task switch per message. The app may instead register a receiver, w
 offered each binary message in ``data_received`` itself, as long as nothing is queued ahead
 of it (order). The receiver handles the message there and says True, or says False having
 done nothing, and the message takes the queue as before. Text messages, closes and
-everything after a close always take the queue."""
+everything after a close always take the queue.
+
+Reading frames. websockets' parser is general: a generator per frame, a frame object, the
+reader's buffer copied twice. Once the handshake is done, this protocol finds where each frame
+ends itself (``ws_frames``) and takes a whole, masked binary message straight to the
+receiver. Every other frame (ping, pong, close, text, a fragment, anything malformed) is given
+to websockets whole, so its parser is always at a frame boundary when a frame passes it by, and
+it answers, fails or closes the connection as it always does. A frame longer than websockets
+allows, a negotiated extension, or any state but OPEN hands the connection's bytes to
+websockets for good."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import apply_mask
 from websockets.http11 import Request
 from websockets.protocol import State
+
+from .ws_frames import is_masked_binary, payload_span
 
 SEND_NOW = "tandem.send_now"
 """The scope extension's name; its value is ``{"send": callable(bytes) -> bool}``."""
@@ -35,8 +48,66 @@ Receiver = Callable[[bytes], bool]
 """Handles one binary message in the protocol's callback; must not raise."""
 
 
+class _Reading(Enum):
+    HANDSHAKE = "handshake"
+    FRAMES = "frames"
+    """Frames are found here; websockets parses only those given to it, whole."""
+    WEBSOCKETS = "websockets"
+    """Every byte goes to websockets, to the connection's end."""
+
+
 class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
     _receiver: Receiver | None = None
+    _reading = _Reading.HANDSHAKE
+    _partial = b""
+    """The start of a frame whose end has not arrived yet."""
+    _frame_limit = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading is _Reading.FRAMES:
+            self._frames_received(data)
+            return
+        if self._reading is _Reading.HANDSHAKE and self.handshake_initiated:
+            conn = self.conn
+            # Bytes websockets holds, or that came before the handshake was done, may be part
+            # of a frame it has begun to parse: then it parses all that follows too.
+            if conn.state is State.OPEN and not conn.reader.buffer and not conn.extensions:
+                self._reading = _Reading.FRAMES
+                limits = (conn.max_message_size, conn.max_fragment_size)
+                self._frame_limit = min(
+                    (limit for limit in limits if limit is not None), default=1 << 63
+                )
+                self._frames_received(data)
+                return
+            self._reading = _Reading.WEBSOCKETS
+        super().data_received(data)
+
+    def _frames_received(self, data: bytes) -> None:
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        at, size = 0, len(data)
+        while at < size:
+            span = payload_span(data, at)
+            if span is None:
+                break
+            start, length = span
+            if length > self._frame_limit or self.conn.state is not State.OPEN:
+                self._reading = _Reading.WEBSOCKETS
+                super().data_received(data[at:])
+                return
+            end = start + length
+            if end > size:
+                break
+            if is_masked_binary(data, at) and self.conn.current_size is None:
+                self.curr_msg_data_type = "bytes"
+                self.frames = [apply_mask(data[start:end], data[start - 4 : start])]
+                self.send_receive_event_to_app()
+            else:
+                super().data_received(data[at:end])
+            at = end
+        if at < size:
+            self._partial = data[at:]
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

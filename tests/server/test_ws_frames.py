@@ -9,7 +9,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from server.transport import binary_frame
+from server.ws_frames import binary_frame, is_masked_binary, payload_span
 
 # Each side of the boundaries between the 7-bit, 16-bit and 64-bit length forms.
 LENGTHS = [0, 1, 125, 126, 127, 65535, 65536, 70000]
