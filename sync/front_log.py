@@ -1,18 +1,23 @@
-"""The embedded store's front log: a plain append-only file beside the SQLite database that
-takes each update in one ``write()`` before the update is relayed, so no client's edit waits
-for a SQLite transaction. The store moves what it holds into SQLite in batches and empties it.
+"""The embedded store's front log: plain append-only files beside the SQLite database that
+take each update in one ``write()`` before the update is relayed, so no client's edit waits
+for a SQLite transaction. The store moves what they hold into SQLite in batches.
+
+Two files take turns. Appends go to the active one. A drain makes the other one active, moves
+the records of the one it left into SQLite on the store's writer thread, then empties it:
+appends made meanwhile land in the new active file, so a drain never empties a file that
+holds a record it did not move.
 
 A ``write()`` into the page cache survives ``kill -9`` exactly as a WAL commit with
 ``synchronous=NORMAL`` does; with ``fsync=True`` each record is also flushed to the disk.
 
 Record: ``u32 length, u32 crc32, payload`` with payload ``i64 seq, f64 created, u16 doc id
 length, u16 origin length, doc id, origin, update``. A crash can leave at most the last record
-torn; the checksum finds it and reading stops there. A torn record's append never returned, so
-nobody was ever shown its update.
+of the active file torn; the checksum finds it and reading stops there. A torn record's append
+never returned, so nobody was ever shown its update.
 
-One process owns the file (``flock``): a second server on the same data directory is refused.
-Readers such as ``tandem finetune`` take no lock: they decode the file as it is, and stop at
-the record being written.
+One process owns the files (``flock`` on the first): a second server on the same data
+directory is refused. Readers such as ``tandem finetune`` take no lock: they decode the files
+as they are (``read_front_logs``), and stop at the record being written.
 """
 
 from __future__ import annotations
@@ -84,71 +89,121 @@ def decode_records(data: bytes) -> tuple[list[Record], int]:
     return records, at
 
 
-class FrontLog:
-    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+def front_log_paths(db_path: Path) -> tuple[Path, Path]:
+    """The two files of the front log of the database at ``db_path``."""
+    return db_path.with_name(db_path.name + "-front"), db_path.with_name(db_path.name + "-front2")
+
+
+def read_front_logs(db_path: Path) -> list[Record]:
+    """What the front log of the database at ``db_path`` holds, in seq order, as a reader sees
+    it: a torn tail is the writer's record being written, whose append has not returned."""
+    records: list[Record] = []
+    for path in front_log_paths(db_path):
+        with contextlib.suppress(FileNotFoundError):
+            records += decode_records(path.read_bytes())[0]
+    records.sort()  # by seq, which is unique: nothing else is compared
+    return records
+
+
+class _File:
+    """One of the two files: appends go to its end; a failed write is cut off again."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
         self.path = path
+        self.size = os.fstat(fd).st_size
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+        self.size = size
+
+
+class FrontLog:
+    def __init__(self, db_path: Path, *, fsync: bool = False) -> None:
         self._fsync = fsync
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        first, second = front_log_paths(db_path)
+        fd = _open(first)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise FrontLogBusy(f"{path} is in use by another process") from None
-        self._fd = fd
-        self._size = os.fstat(fd).st_size
+            raise FrontLogBusy(f"{first} is in use by another process") from None
+        try:
+            self._files = (_File(fd, first), _File(_open(second), second))
+        except OSError:
+            os.close(fd)
+            raise
+        self._active = 0
         self._broken = False
 
     def read(self) -> list[Record]:
-        """Every whole record in the file; a torn tail is cut off so later appends follow the
-        last whole record."""
-        with open(self.path, "rb") as f:
-            data = f.read()
-        records, whole = decode_records(data)
-        if whole < len(data):
-            log.warning(
-                "%s: dropping a torn tail of %d bytes after %d records",
-                self.path.name,
-                len(data) - whole,
-                len(records),
-            )
-            self._truncate(whole)
+        """Every whole record of both files, in seq order; a torn tail is cut off so later
+        appends follow the last whole record."""
+        records: list[Record] = []
+        for file in self._files:
+            with open(file.path, "rb") as f:
+                data = f.read()
+            whole_records, whole = decode_records(data)
+            if whole < len(data):
+                log.warning(
+                    "%s: dropping a torn tail of %d bytes after %d records",
+                    file.path.name,
+                    len(data) - whole,
+                    len(whole_records),
+                )
+                file.truncate(whole)
+            records += whole_records
+        records.sort()
         return records
 
     def write(self, seq: int, doc_id: str, origin: str, update: bytes, created: float) -> None:
-        """Append one record (``Record``'s fields: the append path builds no object for it)."""
+        """Append one record (``Record``'s fields: the append path builds no object for it)
+        to the active file."""
         if self._broken:
-            raise FrontLogWriteError(f"{self.path.name} holds a torn record that could not be cut")
+            raise FrontLogWriteError("the front log holds a torn record that could not be cut")
+        file = self._files[self._active]
         data = _encode(seq, doc_id, origin, update, created)
         try:
-            written = os.write(self._fd, data)
+            written = os.write(file.fd, data)
             if written == len(data) and self._fsync:
-                os.fdatasync(self._fd)
+                os.fdatasync(file.fd)
         except OSError as exc:
-            self._undo()
+            self._undo(file)
             raise FrontLogWriteError(str(exc)) from exc
         if written != len(data):
-            self._undo()
+            self._undo(file)
             raise FrontLogWriteError(f"short write: {written} of {len(data)} bytes")
-        self._size += written
+        file.size += written
+
+    def swap(self) -> None:
+        """Make the other file the active one: what the active one holds now is the next
+        drain's to move."""
+        self._active ^= 1
+
+    def clear_inactive(self) -> None:
+        """Empty the file appends do not go to; only once everything in it is safe elsewhere."""
+        self._files[self._active ^ 1].truncate(0)
 
     def clear(self) -> None:
-        """Empty the file; only once everything in it is safe elsewhere."""
-        self._truncate(0)
+        """Empty both files; only once everything in them is safe elsewhere."""
+        for file in self._files:
+            file.truncate(0)
 
-    def _undo(self) -> None:
+    def _undo(self, file: _File) -> None:
         """Cut a partly written record so the next one follows the last whole one. Should that
         fail too, nothing more is written: a reader stops at torn bytes, and would never reach
         records written after them."""
         try:
-            self._truncate(self._size)
+            file.truncate(file.size)
         except OSError:
-            log.exception("%s: cannot cut a partly written record", self.path.name)
+            log.exception("%s: cannot cut a partly written record", file.path.name)
             self._broken = True
 
-    def _truncate(self, size: int) -> None:
-        os.ftruncate(self._fd, size)
-        self._size = size
-
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)  # closing releases the lock
+        for file in self._files:
+            with contextlib.suppress(OSError):
+                os.close(file.fd)  # closing the first releases the lock
+
+
+def _open(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

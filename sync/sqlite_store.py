@@ -1,15 +1,16 @@
 """The embedded document store: one SQLite file in the data directory, fed by a front log.
 
-An append is one ``write()`` to the front log (``front_log``); every few milliseconds a drain
-moves what it took into SQLite in one transaction. Both survive ``kill -9`` of the process
-(the page cache holds them) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys
-that too, with an fsync per append and per drain, on the event loop's thread: the price of
-surviving a power cut is then paid by every document of the process. A commit per update
-cost more than everything else the server does for it together; a drain costs a few
-microseconds an update.
+An append is one ``write()`` to the front log (``front_log``); every ``drain_interval_s`` a
+drain moves what it took into SQLite in one transaction, on the store's writer thread, so
+SQLite's inserts and page writes never hold up the event loop. Both survive ``kill -9`` of the
+process (the page cache holds them) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL``
+buys that too, with an fsync per append, on the event loop's thread: the price of surviving a
+power cut is then paid by every document of the process. A commit per update cost more than
+everything else the server does for it together.
 
-Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic.
-WAL checkpoints (which fsync) run on a thread of their own. Under drains that never pause, a
+Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic; it
+runs on the writer thread too, so it never waits on the event loop for a drain's lock. WAL
+checkpoints (which fsync) run on a thread of their own. Under drains that never pause, a
 passive checkpoint never catches up with the WAL, so SQLite never restarts it and the file
 grows without end. Past ``wal_limit_bytes`` the checkpointer holds drains back (appends go
 on into the front log) for one checkpoint that empties and truncates the WAL.
@@ -22,11 +23,15 @@ import contextlib
 import logging
 import sqlite3
 import time
+from bisect import bisect_right
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Self
 
 from . import metrics
-from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, decode_records
+from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, read_front_logs
 from .merging import merge
 from .store import LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
@@ -59,15 +64,15 @@ Row = tuple[int, str, str, bytes, float]
 
 
 class SqliteStore:
-    """Everything runs on the event loop's thread, on one connection, except WAL checkpoints
-    (which fsync); a compaction merges in rounds (``merging``).
+    """Reads run on the event loop's thread, on their own connection; every write to SQLite
+    (drains and compactions) runs on one writer thread, on another; WAL checkpoints (which
+    fsync) on a third. A compaction merges in rounds (``merging``).
 
     An append is one ``write()`` to the front log (``front_log``), made in its caller's step,
     so every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
-    WAL truncation. The updates wait in memory, in order, until a drain every
-    ``drain_interval_s`` moves them to SQLite in one transaction and empties the front log. The
-    owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying entries a crash
-    left in both harmless.
+    WAL truncation. The updates also wait in memory, in order, until a drain has moved them to
+    SQLite. The owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying
+    entries a crash left in both harmless.
 
     One process writes (``writer=True``, ``tandem serve``): it holds the front log's lock, and
     a second writer on the same file is refused at open. Readers (``tandem finetune``) take no
@@ -82,8 +87,7 @@ class SqliteStore:
         synchronous: str = "NORMAL",
         checkpoint_interval_s: float = 2.0,
         wal_limit_bytes: int = 1024 * 1024 * 1024,
-        drain_interval_s: float = 0.02,
-        drain_batch: int = 512,
+        drain_interval_s: float = 0.1,
         max_undrained_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +101,10 @@ class SqliteStore:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._writes = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._writes.execute(f"PRAGMA synchronous={synchronous}")
+        self._writes.execute("PRAGMA busy_timeout=5000")
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._compacting: set[DocId] = set()
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointer: asyncio.Task[None] | None = None
@@ -104,20 +112,19 @@ class SqliteStore:
         self._writable = asyncio.Event()
         self._writable.set()
         self._drain_interval_s = drain_interval_s
-        self._drain_batch = drain_batch
         self._max_undrained_bytes = max_undrained_bytes
         self._drain_timer: asyncio.Handle | None = None
+        self._draining: asyncio.Future[None] | None = None
         self._undrained: list[Row] = []
         self._undrained_bytes = 0
-        self._front_path = path.with_name(path.name + "-front")
+        self._inactive_upto: int | None = None
+        """The last seq the inactive front log file may hold; None while it is empty."""
         self._front: FrontLog | None = None
         if writer:
             try:
-                self._front = FrontLog(
-                    self._front_path, fsync=synchronous.upper() in ("FULL", "EXTRA")
-                )
+                self._front = FrontLog(path, fsync=synchronous.upper() in ("FULL", "EXTRA"))
             except FrontLogBusy as exc:
-                self._db.close()
+                self._close_connections()
                 raise StoreError(
                     f"{path} is in use by another process: is another tandem serve running on"
                     " the same data directory?"
@@ -126,13 +133,27 @@ class SqliteStore:
         self._next_seq = self._last_seq() + 1
 
     def _recover(self, front: FrontLog) -> None:
-        """Entries the last owner wrote but did not drain before it stopped."""
+        """Entries the last owner wrote but did not drain before it stopped: moved into SQLite
+        here, before anything else runs. If that fails they wait for the first drain, as held
+        by the inactive file (the active one may hold some too: a drain only ever empties the
+        inactive one)."""
         records = front.read()
-        self._undrained = list(records)
-        self._undrained_bytes = sum(len(r.update) for r in records)
-        if records:
-            log.info("%s: recovering %d updates from the front log", front.path.name, len(records))
-            self._drain()
+        if not records:
+            return
+        log.info("%s: recovering %d updates from the front log", self._path.name, len(records))
+        try:
+            self._insert(records)
+        except sqlite3.Error:
+            log.warning("%s: recovering the front log failed", self._path.name, exc_info=True)
+            self._undrained = list(records)
+            self._undrained_bytes = sum(len(r.update) for r in records)
+            self._inactive_upto = records[-1].seq
+            return
+        try:
+            front.clear()
+        except OSError:
+            # What they hold is in SQLite too; replaying it at the next start is harmless.
+            log.warning("%s: emptying the front log failed", self._path.name, exc_info=True)
 
     def _last_seq(self) -> int:
         (stored,) = self._db.execute(
@@ -145,6 +166,8 @@ class SqliteStore:
     async def __aenter__(self) -> Self:
         if self.writer:  # a reader would hold the writer's drains back
             self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
+            if self._undrained:  # a recovery that failed
+                self._schedule_drain(self._drain_interval_s)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -177,14 +200,16 @@ class SqliteStore:
 
     async def _truncate_wal(self, checkpointer: sqlite3.Connection) -> None:
         """A checkpoint that takes the write lock: drains wait meanwhile (appends go on into
-        the front log) instead of blocking the loop thread on that lock."""
+        the front log) instead of holding the lock it needs."""
         self._writable.clear()
         try:
+            if self._draining is not None:
+                await asyncio.wait([self._draining])
             with metrics.WAL_TRUNCATIONS.time():
                 await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._writable.set()
-            self._drain()
+            self._start_drain()
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
         unstored = self._unstored(doc_id)  # before SQLite: a drain may move them meanwhile
@@ -211,13 +236,9 @@ class SqliteStore:
         if self._front is not None:
             return [row for row in self._undrained if row[1] == doc_id]
         try:
-            data = self._front_path.read_bytes()
-        except FileNotFoundError:
-            return []
+            records = read_front_logs(self._path)
         except OSError as exc:
-            raise StoreError(f"read {self._front_path.name}: {exc}") from exc
-        # A torn tail is the writer's record being written: its append has not returned.
-        records, _ = decode_records(data)
+            raise StoreError(f"read the front log of {self._path.name}: {exc}") from exc
         return [record for record in records if record.doc_id == doc_id]
 
     def can_append_now(self) -> bool:
@@ -236,50 +257,78 @@ class SqliteStore:
         self._next_seq += 1
         self._undrained.append(row)
         self._undrained_bytes += len(update)
-        if self._drain_timer is None:
+        if self._drain_timer is None and self._draining is None:
             self._schedule_drain(self._drain_interval_s)
         return LogId(str(row[0]))
 
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
         return self.append_now(doc_id, update, origin)
 
-    def _drain(self) -> None:
-        """Move undrained entries to SQLite, a batch per transaction, and empty the front log
-        once all are there. A failure leaves them undrained, for the next drain."""
+    def _start_drain(self) -> None:
+        """Hand what the inactive front log file holds to the writer thread; if it is empty,
+        swap the files first, so the appends so far are what it holds. ``_drained`` finishes
+        on the loop. One drain at a time."""
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
-        if not self._undrained or not self._writable.is_set():
-            return  # a WAL truncation drains when it is done
-        batch = self._undrained[: self._drain_batch]
-        try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(_INSERT, batch)
-        except sqlite3.Error:
-            log.warning("%s: draining the front log failed", self._path.name, exc_info=True)
+        if self._draining is not None or not self._undrained or not self._writable.is_set():
+            return  # the drain under way, or the WAL truncation, starts the next one
+        assert self._front is not None
+        if self._inactive_upto is None:
+            self._front.swap()
+            self._inactive_upto = self._undrained[-1][0]
+        upto = self._inactive_upto
+        batch = [row for row in self._undrained if row[0] <= upto]  # a compaction folds some
+        loop = asyncio.get_running_loop()
+        self._draining = loop.run_in_executor(self._writer_thread, self._insert, batch)
+        self._draining.add_done_callback(partial(self._drained, upto, len(batch)))
+
+    def _insert(self, rows: list[Row]) -> None:
+        """On the writer thread (or before it runs)."""
+        with self._writes:
+            self._writes.execute("BEGIN IMMEDIATE")
+            self._writes.executemany(_INSERT, rows)
+
+    def _drained(self, upto: int, count: int, done: asyncio.Future[None]) -> None:
+        self._draining = None
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
+            # Left undrained, in the inactive file, for the next drain.
+            log.warning("%s: draining the front log failed", self._path.name, exc_info=error)
             self._schedule_drain(self._drain_interval_s)
             return
-        del self._undrained[: len(batch)]
-        self._undrained_bytes -= sum(len(row[3]) for row in batch)
-        metrics.LOG_DRAINS.observe(len(batch))
-        if self._undrained:
-            self._schedule_drain(0)  # the rest in a later step: the loop runs in between
-            return
+        moved = bisect_right(self._undrained, upto, key=itemgetter(0))  # kept in seq order
+        self._undrained_bytes -= sum(len(row[3]) for row in self._undrained[:moved])
+        del self._undrained[:moved]
+        metrics.LOG_DRAINS.observe(count)
         assert self._front is not None
         try:
-            self._front.clear()
+            self._front.clear_inactive()
         except OSError:
             # What it holds is in SQLite too; replaying it at the next start is harmless.
             log.warning("%s: emptying the front log failed", self._path.name, exc_info=True)
+        self._inactive_upto = None
+        if self._undrained:
+            self._schedule_drain(self._drain_interval_s)
+
+    async def drain(self) -> bool:
+        """Move every update appended so far into SQLite now; False if a drain failed (those
+        stay in the front log, for a later one)."""
+        while True:
+            if self._draining is None:
+                if not self._undrained:
+                    return True
+                await self._writable.wait()
+                self._start_drain()
+            if (draining := self._draining) is None:
+                return not self._undrained
+            await asyncio.wait([draining])  # _drained, called back first, has run
+            if draining.cancelled() or draining.exception() is not None:
+                return False
 
     def _schedule_drain(self, delay: float) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop: aclose drains
-            loop = asyncio.get_running_loop()
-            if delay > 0:
-                self._drain_timer = loop.call_later(delay, self._drain)
-            else:  # ahead of whatever this step wakes
-                self._drain_timer = loop.call_soon(self._drain)
+            self._drain_timer = asyncio.get_running_loop().call_later(delay, self._start_drain)
 
     async def stats(self, doc_id: DocId) -> LogStats:
         snap = self._db.execute(
@@ -311,19 +360,11 @@ class SqliteStore:
             merged = await merge(loaded.updates)
             upto = int(loaded.last_id)
             await self._writable.wait()  # not while a WAL truncation holds the write lock
+            loop = asyncio.get_running_loop()
             try:
-                with self._db:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    self._db.execute(
-                        "INSERT INTO snapshots (doc_id, data, upto_seq, created)"
-                        " VALUES (?, ?, ?, ?) ON CONFLICT (doc_id) DO UPDATE SET"
-                        " data = excluded.data, upto_seq = excluded.upto_seq,"
-                        " created = excluded.created WHERE excluded.upto_seq > snapshots.upto_seq",
-                        (doc_id, merged, upto, time.time()),
-                    )
-                    self._db.execute(
-                        "DELETE FROM updates WHERE doc_id = ? AND seq <= ?", (doc_id, upto)
-                    )
+                await loop.run_in_executor(
+                    self._writer_thread, self._write_snapshot, doc_id, merged, upto
+                )
             except sqlite3.Error as exc:
                 raise StoreError(f"compact {doc_id}: {exc}") from exc
             # Undrained entries the snapshot holds need not reach SQLite. Their copies in the
@@ -336,6 +377,21 @@ class SqliteStore:
         finally:
             self._compacting.discard(doc_id)
 
+    def _write_snapshot(self, doc_id: DocId, merged: bytes, upto: int) -> None:
+        """On the writer thread."""
+        with self._writes:
+            self._writes.execute("BEGIN IMMEDIATE")
+            self._writes.execute(
+                "INSERT INTO snapshots (doc_id, data, upto_seq, created)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (doc_id) DO UPDATE SET"
+                " data = excluded.data, upto_seq = excluded.upto_seq,"
+                " created = excluded.created WHERE excluded.upto_seq > snapshots.upto_seq",
+                (doc_id, merged, upto, time.time()),
+            )
+            self._writes.execute(
+                "DELETE FROM updates WHERE doc_id = ? AND seq <= ?", (doc_id, upto)
+            )
+
     async def aclose(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.cancel()
@@ -343,12 +399,9 @@ class SqliteStore:
                 await self._checkpointer
             self._checkpointer = None
         self._writable.set()
-        while self._undrained:
-            before = len(self._undrained)
-            self._drain()
-            if len(self._undrained) == before:
-                break  # failing: the front log keeps them
-        if self._drain_timer is not None:  # a retry or a batch _drain scheduled
+        if self._front is not None:
+            await self.drain()
+        if self._drain_timer is not None:  # a failed drain's retry
             self._drain_timer.cancel()
         if self._undrained:
             log.error(
@@ -358,4 +411,9 @@ class SqliteStore:
             )
         if self._front is not None:
             self._front.close()
+        self._writer_thread.shutdown(wait=True)
+        self._close_connections()
+
+    def _close_connections(self) -> None:
         self._db.close()
+        self._writes.close()

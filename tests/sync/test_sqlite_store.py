@@ -1,5 +1,6 @@
 """The embedded store: appends are written to the front log in the caller's step and drained
-into SQLite in batches; what a crash leaves in the front log is recovered at the next start."""
+into SQLite in batches on a thread; what a crash leaves in the front log is recovered at the
+next start."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from sync.front_log import Record, encode_record
+from sync.front_log import Record, encode_record, front_log_paths, read_front_logs
 from sync.sqlite_store import SqliteStore
 from sync.store import StoreError
 from sync.types import DocId, Origin
+from tests.sync.durable import durable_seqs
 from tests.typing_doc import Typist, rebuild
 
 DOC = DocId("group-commit")
@@ -49,7 +52,7 @@ async def test_a_failed_drain_keeps_every_append_for_a_later_one(tmp_path: Path)
             )
         await store.append(DOC, typist.type("a "), Origin("pod"))
         await store.append(DOC, typist.type("b "), Origin("bad"))
-        store._drain()  # fails, the whole batch with it
+        assert not await store.drain()  # fails, the whole batch with it
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] <= 1
         assert rebuild((await store.load(DOC)).updates) == "kept a b "
@@ -61,6 +64,85 @@ async def test_a_failed_drain_keeps_every_append_for_a_later_one(tmp_path: Path)
         assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 3
     async with SqliteStore(path) as again:
         assert rebuild((await again.load(DOC)).updates) == "kept a b "
+
+
+async def test_appends_made_while_a_drain_runs_stay_in_the_front_log(tmp_path: Path) -> None:
+    """A drain empties only the file it moved into SQLite: appends made while it ran went to
+    the other one, and survive a crash right after it."""
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    gate = threading.Event()
+    async with SqliteStore(path, drain_interval_s=3600) as store:
+        await store.append(DOC, typist.type("first "), Origin("pod"))
+        store._writer_thread.submit(gate.wait)  # the drain waits behind this
+        try:
+            store._start_drain()
+            during = await store.append(DOC, typist.type("during"), Origin("pod"))
+            assert rebuild((await store.load(DOC)).updates) == "first during"
+        finally:
+            gate.set()
+        assert store._draining is not None
+        await asyncio.wait([store._draining])
+        # What a crash now would find: the first in SQLite, the second in the front log.
+        assert [record.seq for record in read_front_logs(path)] == [int(during)] == [2]
+        assert durable_seqs(path) == {1, 2}
+        assert await store.drain()
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT seq FROM updates").fetchall() == [(1,), (2,)]
+
+
+async def test_a_crash_in_the_middle_of_a_drain_leaves_both_files_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    draining, active = front_log_paths(path)[::-1]
+    typist = Typist()
+    updates = [typist.type(f"{i} ") for i in range(4)]
+    records = [Record(i + 1, DOC, "pod", u, 1.0) for i, u in enumerate(updates)]
+    # The first two were being moved from one file (one of them had made it to SQLite);
+    # the last two had gone to the other file meanwhile, the last one torn.
+    async with SqliteStore(path) as store:
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO updates (seq, doc_id, origin, data, created) VALUES (1, ?, 'pod', ?, 1)",
+            (DOC, updates[0]),
+        )
+    draining.write_bytes(b"".join(encode_record(r) for r in records[:2]))
+    active.write_bytes(encode_record(records[2]) + encode_record(records[3])[:-3])
+    async with SqliteStore(path) as store:
+        assert (await store.load(DOC)).updates == updates[:3]
+        assert draining.stat().st_size == active.stat().st_size == 0
+        assert int(await store.append(DOC, typist.type("next"), Origin("pod"))) == 4
+
+
+async def test_a_front_log_that_cannot_be_recovered_at_start_is_drained_later(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    updates = [typist.type(f"{i} ") for i in range(3)]
+    async with SqliteStore(path) as store:
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON updates"
+            " BEGIN SELECT RAISE(ABORT, 'disk refused'); END"
+        )
+    front_log_paths(path)[0].write_bytes(
+        b"".join(encode_record(Record(i + 1, DOC, "pod", u, 1.0)) for i, u in enumerate(updates))
+    )
+    async with SqliteStore(path, drain_interval_s=3600) as store:
+        assert (await store.load(DOC)).updates == updates
+        later = await store.append(DOC, typist.type("later"), Origin("pod"))
+        assert not await store.drain()
+        with sqlite3.connect(path) as db:
+            db.execute("DROP TRIGGER refuse")
+        assert await store.drain()
+        assert read_front_logs(path) == []
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 4
+    assert int(later) == 4
 
 
 _CRASH = """
@@ -80,7 +162,7 @@ async def main() -> None:
         else:
             raise SystemExit("the append suspended")
         if i == 1:
-            store._drain()  # the first two reach SQLite
+            await store.drain()  # the first two reach SQLite
     os.kill(os.getpid(), signal.SIGKILL)  # before the loop turns again
 
 asyncio.run(main())
@@ -142,7 +224,7 @@ async def test_a_second_writer_is_refused_and_a_reader_sees_every_append(tmp_pat
     typist = Typist()
     async with SqliteStore(path, drain_interval_s=3600) as writer:
         await writer.append(DOC, typist.type("drained "), Origin("pod"))
-        writer._drain()
+        assert await writer.drain()
         await writer.append(DOC, typist.type("undrained"), Origin("pod"))  # front log only
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 1
@@ -211,8 +293,7 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
     ) as store:
         for update in updates:  # a drain, at least one page written, per append
             await store.append(DOC, update, Origin("pod"))
-            store._drain()
-            await asyncio.sleep(0)  # the checkpointer's turn: it runs while appends go on
+            assert await store.drain()  # the checkpointer runs meanwhile, on its own thread
         deadline = asyncio.get_running_loop().time() + 20
         while wal.stat().st_size > limit:
             assert asyncio.get_running_loop().time() < deadline, wal.stat().st_size
