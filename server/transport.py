@@ -11,38 +11,17 @@ from collections.abc import Callable
 
 from starlette.types import Scope, Send
 
-from .ws_frames import binary_frame
+from sync.types import Frame
+
 from .ws_protocol import SEND_NOW
-
-
-class _LastFraming:
-    """The wire bytes of the last payload framed. A broadcast hands the same payload object
-    to each peer in turn, so everyone after the first reuses its framing."""
-
-    def __init__(self) -> None:
-        self._payload: bytes | None = None
-        self._wire = b""
-
-    def wire(self, payload: bytes) -> bytes:
-        if payload is not self._payload:
-            self._wire = binary_frame(payload)
-            self._payload = payload
-        return self._wire
-
-
-_framing = _LastFraming()
 
 
 class AsgiTransport:
     def __init__(self, send: Send, scope: Scope) -> None:
         self._send = send
         extension = (scope.get("extensions") or {}).get(SEND_NOW)
-        self._write_now: Callable[[bytes], bool] | None = extension["send"] if extension else None
-
-    def send_now(self, frame: bytes) -> bool:
-        if self._write_now is None:
-            return False
-        return self._write_now(_framing.wire(frame))
+        # The server's own, called straight from the peer: one call less per peer per update.
+        self.send_now: Callable[[Frame], bool] = extension["send"] if extension else _never
 
     async def send(self, frame: bytes) -> None:
         try:
@@ -56,3 +35,7 @@ class AsgiTransport:
             await self._send({"type": "websocket.close", "code": code, "reason": reason[:120]})
         except (OSError, RuntimeError) as exc:
             raise ConnectionError("websocket is closed") from exc
+
+
+def _never(frame: Frame) -> bool:
+    return False

@@ -57,3 +57,18 @@ def is_masked_binary(data: bytes, at: int) -> bool:
     """Whether the frame at ``data[at]`` is a whole, masked binary message without reserved
     bits: the one kind a client sends that needs nothing of websockets."""
     return data[at] == FIN_BINARY and data[at + 1] & _MASKED != 0
+
+
+class LastFraming:
+    """The frame of the last payload framed. A broadcast hands the same payload object to each
+    peer in turn, so everyone after the first reuses its framing."""
+
+    def __init__(self) -> None:
+        self._payload: bytes | None = None
+        self._wire = b""
+
+    def wire(self, payload: bytes) -> bytes:
+        if payload is not self._payload:
+            self._wire = binary_frame(payload)
+            self._payload = payload
+        return self._wire

@@ -3,11 +3,12 @@
 ``tandem.send_now``. The fan-out sends each update to every other peer of a document. Through
 ASGI's ``websocket.send`` every peer frames the same payload again, and sends it from its
 writer task a turn of the loop later (about 200 us under load, measured). Frames a server
-sends are never masked, so one framing serves every peer: ``send_now`` takes a frame already
-framed for the wire and writes it in the caller's turn. It says no (False) whenever writing
-now would not be what ``websocket.send`` does: the connection is not open, is closing,
-negotiated an extension (permessage-deflate transforms every frame), or its transport is
-applying backpressure. The caller then falls back to ``websocket.send``.
+sends are never masked, so one framing serves every peer: ``send_now`` takes the payload of
+one binary message, frames it (once for all the peers a broadcast hands the same payload to)
+and writes it in the caller's turn. It says no (False) whenever writing now would not be what
+``websocket.send`` does: the connection is not open, is closing, negotiated an extension
+(permessage-deflate transforms every frame), or its transport is applying backpressure. The
+caller then falls back to ``websocket.send``.
 
 ``tandem.receive_now``. Through ASGI's ``receive`` every message is put on a queue, reading
 pauses, the app's task wakes a turn later, takes it and resumes reading: two changes to the
@@ -36,10 +37,11 @@ from websockets.frames import apply_mask
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from .ws_frames import is_masked_binary, payload_span
+from .ws_frames import LastFraming, is_masked_binary, payload_span
 
 SEND_NOW = "tandem.send_now"
-"""The scope extension's name; its value is ``{"send": callable(bytes) -> bool}``."""
+"""The scope extension's name; its value is ``{"send": callable(bytes) -> bool}``, which
+sends its argument as one binary message now, or says False having done nothing."""
 
 RECEIVE_NOW = "tandem.receive_now"
 """The scope extension's name; its value is ``{"set": callable(Receiver | None)}``."""
@@ -62,6 +64,7 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
     _partial = b""
     """The start of a frame whose end has not arrived yet."""
     _frame_limit = 0
+    _write_paused = False
 
     def data_received(self, data: bytes) -> None:
         if self._reading is _Reading.FRAMES:
@@ -117,18 +120,26 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][SEND_NOW] = {"send": self.send_now}
             scope["extensions"][RECEIVE_NOW] = {"set": self.set_receiver}
 
-    def send_now(self, wire: bytes) -> bool:
-        """Write one complete, unmasked frame now if the connection takes it as is."""
+    def send_now(self, payload: bytes) -> bool:
+        """Write ``payload`` as one binary frame now, if the connection takes it as is."""
         if (
-            self.close_sent
-            or not self.writable.is_set()
+            self._write_paused
+            or self.close_sent
             or self.conn.state is not State.OPEN
             or self.conn.extensions
             or self.transport.is_closing()
         ):
             return False
-        self.transport.write(wire)
+        self.transport.write(_framing.wire(payload))
         return True
+
+    def pause_writing(self) -> None:
+        self._write_paused = True  # read on every send_now: a plain flag, not Event.is_set()
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        super().resume_writing()
 
     def set_receiver(self, receiver: Receiver | None) -> None:
         self._receiver = receiver
@@ -147,3 +158,6 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.frames = []
                 return
         super().send_receive_event_to_app()
+
+
+_framing = LastFraming()

@@ -1,15 +1,17 @@
 """The embedded document store: one SQLite file in the data directory, fed by a front log.
 
 An append is one ``write()`` to the front log (``front_log``); every ``drain_interval_s`` a
-drain moves what it took into SQLite in one transaction, on the store's writer thread, so
-SQLite's inserts and page writes never hold up the event loop. Both survive ``kill -9`` of the
-process (the page cache holds them) though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL``
-buys that too, with an fsync per append, on the event loop's thread: the price of surviving a
-power cut is then paid by every document of the process. A commit per update cost more than
-everything else the server does for it together.
+drain moves what it took into SQLite in one transaction, a few rows per turn of the loop, so
+the commit's cost is shared by every update of the interval and no turn holds the peers up for
+long. Both survive ``kill -9`` of the process (the page cache holds them) though not a power
+cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too, with an fsync per append, on the event
+loop's thread: the price of surviving a power cut is then paid by every document of the
+process. A commit per update cost more than everything else the server does for it together.
 
-Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic; it
-runs on the writer thread too, so it never waits on the event loop for a drain's lock. WAL
+Drains stay on the event loop's thread: on a thread of their own, sqlite3 hands the GIL over
+around every row it inserts, and those handovers cost the loop more than the inserts did.
+
+Compaction is one transaction (insert snapshot, delete folded entries), so it is atomic. WAL
 checkpoints (which fsync) run on a thread of their own. Under drains that never pause, a
 passive checkpoint never catches up with the WAL, so SQLite never restarts it and the file
 grows without end. Past ``wal_limit_bytes`` the checkpointer holds drains back (appends go
@@ -24,7 +26,6 @@ import logging
 import sqlite3
 import time
 from bisect import bisect_right
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -55,6 +56,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
+_DRAIN_CHUNK = 32
+"""Rows a drain inserts per turn of the loop."""
+
 _INSERT = (
     "INSERT OR IGNORE INTO updates (seq, doc_id, origin, data, created) VALUES (?, ?, ?, ?, ?)"
 )
@@ -64,9 +68,9 @@ Row = tuple[int, str, str, bytes, float]
 
 
 class SqliteStore:
-    """Reads run on the event loop's thread, on their own connection; every write to SQLite
-    (drains and compactions) runs on one writer thread, on another; WAL checkpoints (which
-    fsync) on a third. A compaction merges in rounds (``merging``).
+    """Everything runs on the event loop's thread, on one connection, except WAL checkpoints
+    (which fsync); a compaction merges in rounds (``merging``), a drain inserts in chunks.
+    One write transaction at a time (``_write_lock``): a drain's spans turns of the loop.
 
     An append is one ``write()`` to the front log (``front_log``), made in its caller's step,
     so every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
@@ -101,10 +105,7 @@ class SqliteStore:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._writes = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._writes.execute(f"PRAGMA synchronous={synchronous}")
-        self._writes.execute("PRAGMA busy_timeout=5000")
-        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._write_lock = asyncio.Lock()
         self._compacting: set[DocId] = set()
         self._checkpoint_interval_s = checkpoint_interval_s
         self._checkpointer: asyncio.Task[None] | None = None
@@ -124,7 +125,7 @@ class SqliteStore:
             try:
                 self._front = FrontLog(path, fsync=synchronous.upper() in ("FULL", "EXTRA"))
             except FrontLogBusy as exc:
-                self._close_connections()
+                self._db.close()
                 raise StoreError(
                     f"{path} is in use by another process: is another tandem serve running on"
                     " the same data directory?"
@@ -265,9 +266,9 @@ class SqliteStore:
         return self.append_now(doc_id, update, origin)
 
     def _start_drain(self) -> None:
-        """Hand what the inactive front log file holds to the writer thread; if it is empty,
-        swap the files first, so the appends so far are what it holds. ``_drained`` finishes
-        on the loop. One drain at a time."""
+        """Move what the inactive front log file holds into SQLite; if it is empty, swap the
+        files first, so the appends so far are what it holds, and appends made during the
+        drain go to the other. ``_drained`` finishes. One drain at a time."""
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
@@ -280,14 +281,31 @@ class SqliteStore:
         upto = self._inactive_upto
         batch = [row for row in self._undrained if row[0] <= upto]  # a compaction folds some
         loop = asyncio.get_running_loop()
-        self._draining = loop.run_in_executor(self._writer_thread, self._insert, batch)
+        self._draining = loop.create_task(self._insert_in_chunks(batch))
         self._draining.add_done_callback(partial(self._drained, upto, len(batch)))
 
+    async def _insert_in_chunks(self, rows: list[Row]) -> None:
+        """One transaction, ``_DRAIN_CHUNK`` rows per turn of the loop. Readers on this
+        connection see the rows before the commit; they are in ``_undrained`` too, and both
+        ``load`` and ``stats`` count a seq once."""
+        async with self._write_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(rows), _DRAIN_CHUNK):
+                    if start:
+                        await asyncio.sleep(0)  # a turn for the peers, not a wait
+                    self._db.executemany(_INSERT, rows[start : start + _DRAIN_CHUNK])
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+
     def _insert(self, rows: list[Row]) -> None:
-        """On the writer thread (or before it runs)."""
-        with self._writes:
-            self._writes.execute("BEGIN IMMEDIATE")
-            self._writes.executemany(_INSERT, rows)
+        """All at once: recovery, before anything else runs."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(_INSERT, rows)
 
     def _drained(self, upto: int, count: int, done: asyncio.Future[None]) -> None:
         self._draining = None
@@ -334,12 +352,13 @@ class SqliteStore:
         snap = self._db.execute(
             "SELECT upto_seq FROM snapshots WHERE doc_id = ?", (doc_id,)
         ).fetchone()
-        count, size, oldest = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0), MIN(created) FROM updates"
-            " WHERE doc_id = ? AND seq > ?",
+        count, size, oldest, last = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0), MIN(created), MAX(seq)"
+            " FROM updates WHERE doc_id = ? AND seq > ?",
             (doc_id, snap[0] if snap else 0),
         ).fetchone()
-        undrained = self._unstored(doc_id)
+        # A drain under way has inserted a prefix of them already.
+        undrained = [row for row in self._unstored(doc_id) if row[0] > (last or 0)]
         count += len(undrained)
         size += sum(len(row[3]) for row in undrained)
         if oldest is None and undrained:
@@ -360,13 +379,11 @@ class SqliteStore:
             merged = await merge(loaded.updates)
             upto = int(loaded.last_id)
             await self._writable.wait()  # not while a WAL truncation holds the write lock
-            loop = asyncio.get_running_loop()
-            try:
-                await loop.run_in_executor(
-                    self._writer_thread, self._write_snapshot, doc_id, merged, upto
-                )
-            except sqlite3.Error as exc:
-                raise StoreError(f"compact {doc_id}: {exc}") from exc
+            async with self._write_lock:
+                try:
+                    self._write_snapshot(doc_id, merged, upto)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"compact {doc_id}: {exc}") from exc
             # Undrained entries the snapshot holds need not reach SQLite. Their copies in the
             # front log would, replayed, only add rows the snapshot already hides.
             folded = [row for row in self._undrained if row[1] == doc_id and row[0] <= upto]
@@ -378,19 +395,16 @@ class SqliteStore:
             self._compacting.discard(doc_id)
 
     def _write_snapshot(self, doc_id: DocId, merged: bytes, upto: int) -> None:
-        """On the writer thread."""
-        with self._writes:
-            self._writes.execute("BEGIN IMMEDIATE")
-            self._writes.execute(
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
                 "INSERT INTO snapshots (doc_id, data, upto_seq, created)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (doc_id) DO UPDATE SET"
                 " data = excluded.data, upto_seq = excluded.upto_seq,"
                 " created = excluded.created WHERE excluded.upto_seq > snapshots.upto_seq",
                 (doc_id, merged, upto, time.time()),
             )
-            self._writes.execute(
-                "DELETE FROM updates WHERE doc_id = ? AND seq <= ?", (doc_id, upto)
-            )
+            self._db.execute("DELETE FROM updates WHERE doc_id = ? AND seq <= ?", (doc_id, upto))
 
     async def aclose(self) -> None:
         if self._checkpointer is not None:
@@ -411,9 +425,4 @@ class SqliteStore:
             )
         if self._front is not None:
             self._front.close()
-        self._writer_thread.shutdown(wait=True)
-        self._close_connections()
-
-    def _close_connections(self) -> None:
         self._db.close()
-        self._writes.close()

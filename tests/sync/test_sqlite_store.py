@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -71,16 +70,13 @@ async def test_appends_made_while_a_drain_runs_stay_in_the_front_log(tmp_path: P
     the other one, and survive a crash right after it."""
     path = tmp_path / "docs.db"
     typist = Typist()
-    gate = threading.Event()
     async with SqliteStore(path, drain_interval_s=3600) as store:
         await store.append(DOC, typist.type("first "), Origin("pod"))
-        store._writer_thread.submit(gate.wait)  # the drain waits behind this
-        try:
+        async with store._write_lock:  # the drain waits behind this
             store._start_drain()
             during = await store.append(DOC, typist.type("during"), Origin("pod"))
             assert rebuild((await store.load(DOC)).updates) == "first during"
-        finally:
-            gate.set()
+            assert (await store.stats(DOC)).entries == 2
         assert store._draining is not None
         await asyncio.wait([store._draining])
         # What a crash now would find: the first in SQLite, the second in the front log.
@@ -89,6 +85,26 @@ async def test_appends_made_while_a_drain_runs_stay_in_the_front_log(tmp_path: P
         assert await store.drain()
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT seq FROM updates").fetchall() == [(1,), (2,)]
+
+
+async def test_a_drain_spans_turns_of_the_loop_and_counts_each_update_once(
+    tmp_path: Path,
+) -> None:
+    typist = Typist()
+    updates = [typist.type(f"{i} ") for i in range(100)]
+    async with SqliteStore(tmp_path / "docs.db", drain_interval_s=3600) as store:
+        for update in updates:
+            await store.append(DOC, update, Origin("pod"))
+        store._start_drain()
+        draining = store._draining
+        assert draining is not None
+        await asyncio.sleep(0)  # the drain's first step: one chunk in, not committed yet
+        assert not draining.done()
+        assert (await store.stats(DOC)).entries == len(updates)
+        assert (await store.load(DOC)).updates == updates
+        await asyncio.wait([draining])
+        assert (await store.stats(DOC)).entries == len(updates)
+        assert store._undrained == []
 
 
 async def test_a_crash_in_the_middle_of_a_drain_leaves_both_files_and_loses_nothing(
