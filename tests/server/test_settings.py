@@ -55,6 +55,9 @@ def test_sync_limit_defaults_match_the_sync_layer() -> None:
 
 def test_secrets_stay_out_of_repr() -> None:
     settings = Settings.load(
-        env={"TANDEM_JWT_SECRET": "s3cr3t-value-of-at-least-32-bytes", "TANDEM_S3_SECRET_KEY": "k3y"}
+        env={
+            "TANDEM_JWT_SECRET": "s3cr3t-value-of-at-least-32-bytes",
+            "TANDEM_S3_SECRET_KEY": "k3y",
+        }
     )
     assert "s3cr3t-value" not in repr(settings) and "k3y" not in repr(settings)

@@ -259,3 +259,19 @@ async def test_a_connection_with_an_extension_is_read_by_websockets(connect: Con
     protocol.data_received(client(Opcode.BINARY, b"plain"))
     assert app.offered == [b"plain"]
     assert protocol._reading is _Reading.WEBSOCKETS
+
+
+async def test_send_now_frames_the_payload_and_says_no_while_the_socket_is_backed_up(
+    connect: Connect,
+) -> None:
+    app = App()
+    protocol, wire = await connect(app)
+    assert protocol.send_now(b"first")
+    protocol.pause_writing()  # the transport's buffer is past its high-water mark
+    assert not protocol.send_now(b"held")  # the caller queues it for websocket.send instead
+    protocol.resume_writing()
+    assert protocol.send_now(b"second")
+    assert [(f.opcode, f.data) for f in wire.frames()] == [
+        (Opcode.BINARY, b"first"),
+        (Opcode.BINARY, b"second"),
+    ]
