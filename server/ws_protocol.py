@@ -61,8 +61,10 @@ class _Reading(Enum):
 class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
     _receiver: Receiver | None = None
     _reading = _Reading.HANDSHAKE
-    _partial = b""
+    _partial: bytearray | None = None
     """The start of a frame whose end has not arrived yet."""
+    _awaited = 0
+    """How long ``_partial`` must grow for its frame to be whole, once its header is in."""
     _frame_limit = 0
     _write_paused = False
 
@@ -86,10 +88,14 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
         super().data_received(data)
 
     def _frames_received(self, data: bytes) -> None:
-        if self._partial:
-            data = self._partial + data
-            self._partial = b""
+        if self._partial is not None:
+            # A large message arrives in many reads: grow one buffer, parse once it is whole.
+            self._partial += data
+            if len(self._partial) < self._awaited:
+                return
+            data, self._partial = bytes(self._partial), None
         at, size = 0, len(data)
+        awaited = 0
         while at < size:
             span = payload_span(data, at)
             if span is None:
@@ -101,6 +107,7 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
                 return
             end = start + length
             if end > size:
+                awaited = end - at
                 break
             if is_masked_binary(data, at) and self.conn.current_size is None:
                 self.curr_msg_data_type = "bytes"
@@ -110,7 +117,8 @@ class SyncWebSocketProtocol(WebSocketsSansIOProtocol):
                 super().data_received(data[at:end])
             at = end
         if at < size:
-            self._partial = data[at:]
+            self._partial = bytearray(data[at:])
+            self._awaited = awaited
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

@@ -14,6 +14,7 @@ from uvicorn.server import ServerState
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.streams import StreamReader
 
+from server import ws_protocol
 from server.ws_protocol import RECEIVE_NOW, SyncWebSocketProtocol, _Reading
 
 UPGRADE = (
@@ -150,6 +151,29 @@ async def test_a_message_with_a_64_bit_length_arrives_whole_across_reads(connect
         protocol.data_received(piece)
     assert app.offered == [payload]
     assert protocol._reading is _Reading.FRAMES
+
+
+async def test_a_large_message_is_parsed_once_it_is_whole_not_at_every_read(
+    connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gluing every read onto the bytes held and parsing again copied a 16 MiB message
+    hundreds of times over (0.13 s of CPU in 64 KiB reads; 0.03 s growing one buffer)."""
+    app = App()
+    protocol, _ = await connect(app)
+    calls = 0
+    span = ws_protocol.payload_span
+
+    def counted(data: bytes, at: int) -> tuple[int, int] | None:
+        nonlocal calls
+        calls += 1
+        return span(data, at)
+
+    monkeypatch.setattr(ws_protocol, "payload_span", counted)
+    payload = os.urandom(100_000)
+    for piece in chunks(client(Opcode.BINARY, payload) + client(Opcode.BINARY, b"next"), 1000):
+        protocol.data_received(piece)
+    assert app.offered == [payload, b"next"]
+    assert calls <= 4  # the header, the whole message, the next one
 
 
 async def test_a_ping_between_messages_is_answered_and_order_holds(connect: Connect) -> None:
