@@ -3,9 +3,9 @@ take each update in one ``write()`` before the update is relayed, so no client's
 for a SQLite transaction. The store moves what they hold into SQLite in batches.
 
 Two files take turns. Appends go to the active one. A drain makes the other one active, moves
-the records of the one it left into SQLite on the store's writer thread, then empties it:
-appends made meanwhile land in the new active file, so a drain never empties a file that
-holds a record it did not move.
+the records of the one it left into SQLite (over several turns of the event loop), then
+empties it: appends made meanwhile land in the new active file, so a drain never empties a
+file that holds a record it did not move.
 
 A ``write()`` into the page cache survives ``kill -9`` exactly as a WAL commit with
 ``synchronous=NORMAL`` does; with ``fsync=True`` each record is also flushed to the disk.
