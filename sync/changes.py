@@ -192,8 +192,50 @@ def _deleted(reader: _Reader) -> int:
 def change_size(update: bytes) -> tuple[int, int]:
     """(inserted, deleted) of a v1 update: its structs, then its delete set. (0, 0) for bytes
     that do not decode, which only costs a count."""
+    typed = _typed(update)
+    if typed is not None:
+        return typed, 0
+    return _read_size(update)
+
+
+def _read_size(update: bytes) -> tuple[int, int]:
+    """``change_size`` for any update, through the general reader."""
     reader = _Reader(update)
     try:
         return _inserted(reader), _deleted(reader)
     except (_Malformed, UnicodeDecodeError):
         return 0, 0
+
+
+def _typed(update: bytes) -> int | None:
+    """What a keystroke inserts, read straight off its bytes: one client's one item of string
+    content placed by its origins, with an empty delete set. None for any other shape, which
+    the general reader then reads. Sizing a keystroke through the reader took a fifth of the
+    server's own time for an update (in-process, 50 documents)."""
+    try:
+        if update[0] != 1 or update[1] != 1:  # one client, one struct
+            return None
+        at = 2
+        for _ in range(2):  # the client, its clock
+            while update[at] & 0x80:
+                at += 1
+            at += 1
+        info = update[at]
+        at += 1
+        if info & 0x1F != 4 or not info & 0xC0:  # string content; no parent info, no key
+            return None
+        origins = (info >> 7) + (info >> 6 & 1)  # left, right
+        for _ in range(2 * origins):  # each a client and a clock
+            while update[at] & 0x80:
+                at += 1
+            at += 1
+        length = update[at]
+        if length & 0x80:
+            return None  # a long string: rare enough for the reader
+        start = at + 1
+        end = start + length
+        if update[end] != 0:  # deletions too: the reader counts them
+            return None
+        return _utf16_length(update[start:end])
+    except (IndexError, UnicodeDecodeError):
+        return None
