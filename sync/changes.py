@@ -215,20 +215,12 @@ def _typed(update: bytes) -> int | None:
     try:
         if update[0] != 1 or update[1] != 1:  # one client, one struct
             return None
-        at = 2
-        for _ in range(2):  # the client, its clock
-            while update[at] & 0x80:
-                at += 1
-            at += 1
+        at = _past_varints(update, 2, 2)  # the client, its clock
         info = update[at]
-        at += 1
         if info & 0x1F != 4 or not info & 0xC0:  # string content; no parent info, no key
             return None
-        origins = (info >> 7) + (info >> 6 & 1)  # left, right
-        for _ in range(2 * origins):  # each a client and a clock
-            while update[at] & 0x80:
-                at += 1
-            at += 1
+        origins = (info >> 7) + (info >> 6 & 1)  # left, right: each a client and a clock
+        at = _past_varints(update, at + 1, 2 * origins)
         length = update[at]
         if length & 0x80:
             return None  # a long string: rare enough for the reader
@@ -239,3 +231,12 @@ def _typed(update: bytes) -> int | None:
         return _utf16_length(update[start:end])
     except (IndexError, UnicodeDecodeError):
         return None
+
+
+def _past_varints(data: bytes, at: int, count: int) -> int:
+    """Where the ``count`` varints from ``data[at]`` end; IndexError if they do not."""
+    for _ in range(count):
+        while data[at] & 0x80:
+            at += 1
+        at += 1
+    return at

@@ -141,8 +141,7 @@ class FrontLog:
         appends follow the last whole record."""
         records: list[Record] = []
         for file in self._files:
-            with open(file.path, "rb") as f:
-                data = f.read()
+            data = file.path.read_bytes()
             whole_records, whole = decode_records(data)
             if whole < len(data):
                 log.warning(

@@ -146,7 +146,7 @@ class SqliteStore:
             self._insert(records)
         except sqlite3.Error:
             log.warning("%s: recovering the front log failed", self._path.name, exc_info=True)
-            self._undrained = list(records)
+            self._undrained = records
             self._undrained_bytes = sum(len(r.update) for r in records)
             self._inactive_upto = records[-1].seq
             return
@@ -225,8 +225,7 @@ class SqliteStore:
             ).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"load {doc_id}: {exc}") from exc
-        stored = {seq for seq, _ in rows}
-        rows += [(row[0], row[3]) for row in unstored if row[0] > after and row[0] not in stored]
+        rows += [(row[0], row[3]) for row in _past(unstored, rows[-1][0] if rows else after)]
         updates = ([snap[0]] if snap else []) + [row[1] for row in rows]
         last = rows[-1][0] if rows else (after or None)
         return LoadedDoc(updates=updates, last_id=LogId(str(last)) if last else None)
@@ -357,8 +356,7 @@ class SqliteStore:
             " FROM updates WHERE doc_id = ? AND seq > ?",
             (doc_id, snap[0] if snap else 0),
         ).fetchone()
-        # A drain under way has inserted a prefix of them already.
-        undrained = [row for row in self._unstored(doc_id) if row[0] > (last or 0)]
+        undrained = _past(self._unstored(doc_id), last or 0)
         count += len(undrained)
         size += sum(len(row[3]) for row in undrained)
         if oldest is None and undrained:
@@ -426,3 +424,11 @@ class SqliteStore:
         if self._front is not None:
             self._front.close()
         self._db.close()
+
+
+def _past(rows: list[Row], stored: int) -> list[Row]:
+    """Those of a document's unstored ``rows`` that SQLite does not hold, given the last seq it
+    holds for the document: drains commit in seq order, all of a batch at once, and a drain
+    under way shows this connection an uncommitted prefix of its batch, so SQLite always holds
+    a prefix of the document's log."""
+    return [row for row in rows if row[0] > stored]

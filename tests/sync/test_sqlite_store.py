@@ -95,16 +95,18 @@ async def test_a_drain_spans_turns_of_the_loop_and_counts_each_update_once(
     async with SqliteStore(tmp_path / "docs.db", drain_interval_s=3600) as store:
         for update in updates:
             await store.append(DOC, update, Origin("pod"))
-        store._start_drain()
-        draining = store._draining
-        assert draining is not None
-        await asyncio.sleep(0)  # the drain's first step: one chunk in, not committed yet
-        assert not draining.done()
+        chunks = store._insert_in_chunks(list(store._undrained))
+        chunks.send(None)  # its first chunk is in; it yields the loop before the next one
         assert (await store.stats(DOC)).entries == len(updates)
         assert (await store.load(DOC)).updates == updates
-        await asyncio.wait([draining])
+        with pytest.raises(StopIteration):
+            while True:
+                chunks.send(None)  # the rest, and the commit
         assert (await store.stats(DOC)).entries == len(updates)
+        assert (await store.load(DOC)).updates == updates
+        assert await store.drain()
         assert store._undrained == []
+        assert (await store.stats(DOC)).entries == len(updates)
 
 
 async def test_a_crash_in_the_middle_of_a_drain_leaves_both_files_and_loses_nothing(
