@@ -2,10 +2,10 @@
 take each update in one ``write()`` before the update is relayed, so no client's edit waits
 for a SQLite transaction. The store moves what they hold into SQLite in batches.
 
-Two files take turns. Appends go to the active one. A drain makes the other one active, moves
-the records of the one it left into SQLite (over several turns of the event loop), then
-empties it: appends made meanwhile land in the new active file, so a drain never empties a
-file that holds a record it did not move.
+Two files take turns. Appends go to the active one. The store swaps them and, a turn later,
+moves the records of the one it left that no compaction has folded into SQLite (over several
+turns of the event loop), then empties it: appends made meanwhile land in the active file,
+so a drain never empties a file that holds a record it did not move.
 
 A ``write()`` into the page cache survives ``kill -9`` exactly as a WAL commit with
 ``synchronous=NORMAL`` does; with ``fsync=True`` each record is also flushed to the disk.
@@ -155,9 +155,13 @@ class FrontLog:
         records.sort()
         return records
 
-    def write(self, seq: int, doc_id: str, origin: str, update: bytes, created: float) -> None:
+    @property
+    def active_bytes(self) -> int:
+        return self._files[self._active].size
+
+    def write(self, seq: int, doc_id: str, origin: str, update: bytes, created: float) -> int:
         """Append one record (``Record``'s fields: the append path builds no object for it)
-        to the active file."""
+        to the active file; how many bytes that file holds now."""
         if self._broken:
             raise FrontLogWriteError("the front log holds a torn record that could not be cut")
         file = self._files[self._active]
@@ -173,6 +177,7 @@ class FrontLog:
             self._undo(file)
             raise FrontLogWriteError(f"short write: {written} of {len(data)} bytes")
         file.size += written
+        return file.size
 
     def swap(self) -> None:
         """Make the other file the active one: what the active one holds now is the next

@@ -42,7 +42,7 @@ COMPACTIONS = Counter("tandem_compactions_total", "Log compactions, by result", 
 LOG_DRAINS = Histogram(
     "tandem_sqlite_drain_entries",
     "Transactions moving updates from the front log into SQLite, by entries moved",
-    buckets=(1, 4, 16, 64, 256, 512),
+    buckets=(1, 16, 256, 4096, 65536),
 )
 WAL_TRUNCATIONS = Histogram(
     "tandem_sqlite_wal_truncation_seconds",

@@ -1,10 +1,16 @@
 """The embedded document store: one SQLite file in the data directory, fed by a front log.
 
-An append is one ``write()`` to the front log (``front_log``); every ``drain_interval_s`` a
-drain moves what it took into SQLite in one transaction, a few rows per turn of the loop, so
-the commit's cost is shared by every update of the interval and no turn holds the peers up for
-long. Both survive ``kill -9`` of the process (the page cache holds them) though not a power
-cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too, with an fsync per append, on the event
+An append is one ``write()`` to the front log (``front_log``). Its two files take turns:
+every ``turn_s`` (sooner past ``turn_bytes``) the store drains into SQLite what the inactive
+file holds that no compaction has folded yet (one transaction, a few rows per turn of the
+loop), empties it and makes it the active one. An update thus waits one to two turns in the
+front log, and a document that compacts within that time (a busy one does, every
+``compact_entries``) never has its updates inserted into SQLite, only its snapshots. Inserting
+every update, 100 ms after its append, cost about 8% of the server's CPU per update at 50
+busy documents (bench/README.md).
+
+The front log and SQLite both survive ``kill -9`` of the process (the page cache holds them)
+though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too, with an fsync per append, on the event
 loop's thread: the price of surviving a power cut is then paid by every document of the
 process. A commit per update cost more than everything else the server does for it together.
 
@@ -74,8 +80,8 @@ class SqliteStore:
 
     An append is one ``write()`` to the front log (``front_log``), made in its caller's step,
     so every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
-    WAL truncation. The updates also wait in memory, in order, until a drain has moved them to
-    SQLite. The owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying
+    WAL truncation. The updates also wait in memory, by document and in order, until a drain
+    has moved them to SQLite or a compaction has folded them into a snapshot. The owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying
     entries a crash left in both harmless.
 
     One process writes (``writer=True``, ``tandem serve``): it holds the front log's lock, and
@@ -91,7 +97,8 @@ class SqliteStore:
         synchronous: str = "NORMAL",
         checkpoint_interval_s: float = 2.0,
         wal_limit_bytes: int = 1024 * 1024 * 1024,
-        drain_interval_s: float = 0.1,
+        turn_s: float = 60.0,
+        turn_bytes: int = 64 * 1024 * 1024,
         max_undrained_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,11 +119,13 @@ class SqliteStore:
         self._wal_limit_bytes = wal_limit_bytes
         self._writable = asyncio.Event()
         self._writable.set()
-        self._drain_interval_s = drain_interval_s
+        self._turn_s = turn_s
+        self._turn_bytes = turn_bytes
         self._max_undrained_bytes = max_undrained_bytes
-        self._drain_timer: asyncio.Handle | None = None
+        self._turn_timer: asyncio.Handle | None = None
         self._draining: asyncio.Future[None] | None = None
-        self._undrained: list[Row] = []
+        self._undrained: dict[DocId, list[Row]] = {}
+        """Per document, in seq order: the appends neither drained nor folded by a compaction."""
         self._undrained_bytes = 0
         self._inactive_upto: int | None = None
         """The last seq the inactive front log file may hold; None while it is empty."""
@@ -134,21 +143,24 @@ class SqliteStore:
         self._next_seq = self._last_seq() + 1
 
     def _recover(self, front: FrontLog) -> None:
-        """Entries the last owner wrote but did not drain before it stopped: moved into SQLite
-        here, before anything else runs. If that fails they wait for the first drain, as held
-        by the inactive file (the active one may hold some too: a drain only ever empties the
-        inactive one)."""
+        """Entries the last owner wrote and neither drained nor folded into a snapshot before
+        it stopped: moved into SQLite here, before anything else runs. If that fails they wait
+        for the first drain, as held by the inactive file (the active one may hold some too:
+        a drain only ever empties the inactive one)."""
         records = front.read()
         if not records:
             return
-        log.info("%s: recovering %d updates from the front log", self._path.name, len(records))
         try:
+            folded = dict(self._db.execute("SELECT doc_id, upto_seq FROM snapshots"))
+            records = [r for r in records if r.seq > folded.get(r.doc_id, 0)]
+            log.info("%s: recovering %d updates from the front log", self._path.name, len(records))
             self._insert(records)
         except sqlite3.Error:
             log.warning("%s: recovering the front log failed", self._path.name, exc_info=True)
-            self._undrained = records
+            for record in records:
+                self._undrained.setdefault(DocId(record.doc_id), []).append(record)
             self._undrained_bytes = sum(len(r.update) for r in records)
-            self._inactive_upto = records[-1].seq
+            self._inactive_upto = records[-1].seq if records else None
             return
         try:
             front.clear()
@@ -162,13 +174,13 @@ class SqliteStore:
             " COALESCE((SELECT MAX(seq) FROM updates), 0),"
             " COALESCE((SELECT MAX(upto_seq) FROM snapshots), 0))"
         ).fetchone()
-        return max(stored, self._undrained[-1][0] if self._undrained else 0)
+        return max([stored, *(rows[-1][0] for rows in self._undrained.values())])
 
     async def __aenter__(self) -> Self:
         if self.writer:  # a reader would hold the writer's drains back
             self._checkpointer = asyncio.get_running_loop().create_task(self._checkpoint_loop())
             if self._undrained:  # a recovery that failed
-                self._schedule_drain(self._drain_interval_s)
+                self._schedule_turn()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -210,7 +222,7 @@ class SqliteStore:
                 await asyncio.to_thread(checkpointer.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             self._writable.set()
-            self._start_drain()
+            self._schedule_turn()  # the turn it held back
 
     async def load(self, doc_id: DocId) -> LoadedDoc:
         unstored = self._unstored(doc_id)  # before SQLite: a drain may move them meanwhile
@@ -232,9 +244,9 @@ class SqliteStore:
 
     def _unstored(self, doc_id: DocId) -> list[Row]:
         """A document's appends that may not be in SQLite yet, in order: for the writer, those
-        it has not drained; for a reader, what the front log holds."""
+        it has neither drained nor folded; for a reader, what the front log holds."""
         if self._front is not None:
-            return [row for row in self._undrained if row[1] == doc_id]
+            return list(self._undrained.get(doc_id, ()))
         try:
             records = read_front_logs(self._path)
         except OSError as exc:
@@ -251,37 +263,74 @@ class SqliteStore:
             raise StoreError(f"append: {self._undrained_bytes} bytes wait to reach SQLite")
         row: Row = (self._next_seq, doc_id, origin, update, time.time())
         try:
-            self._front.write(*row)
+            active_bytes = self._front.write(*row)
         except FrontLogWriteError as exc:
             raise StoreError(f"append: {exc}") from exc
         self._next_seq += 1
-        self._undrained.append(row)
+        if (rows := self._undrained.get(doc_id)) is not None:
+            rows.append(row)
+        else:
+            self._undrained[doc_id] = [row]
         self._undrained_bytes += len(update)
-        if self._drain_timer is None and self._draining is None:
-            self._schedule_drain(self._drain_interval_s)
+        if active_bytes >= self._turn_bytes:
+            self._turn()
+        elif self._turn_timer is None and self._draining is None:
+            self._schedule_turn()
         return LogId(str(row[0]))
 
     async def append(self, doc_id: DocId, update: Update, origin: Origin) -> LogId:
         return self.append_now(doc_id, update, origin)
 
-    def _start_drain(self) -> None:
-        """Move what the inactive front log file holds into SQLite; if it is empty, swap the
-        files first, so the appends so far are what it holds, and appends made during the
-        drain go to the other. ``_drained`` finishes. One drain at a time."""
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
-        if self._draining is not None or not self._undrained or not self._writable.is_set():
-            return  # the drain under way, or the WAL truncation, starts the next one
-        assert self._front is not None
-        if self._inactive_upto is None:
+    def _turn(self) -> None:
+        """Drain the inactive file, if it holds anything, then swap the files: the appends the
+        active one holds wait one more turn, for compactions to fold them."""
+        self._cancel_turn()
+        if self._draining is not None or not self._writable.is_set():
+            return  # the drain under way, or the WAL truncation, schedules the next turn
+        if self._inactive_upto is not None:
+            self._start_drain(then_swap=True)
+            return
+        self._swap()
+        self._schedule_turn()
+
+    def _swap(self) -> None:
+        """Make the other, empty, file the active one, if the active one holds anything."""
+        assert self._front is not None and self._inactive_upto is None
+        if self._front.active_bytes:
             self._front.swap()
-            self._inactive_upto = self._undrained[-1][0]
+            self._inactive_upto = self._next_seq - 1
+
+    def _schedule_turn(self) -> None:
+        """The next turn, ``turn_s`` from now, while either file holds anything."""
+        if self._turn_timer is not None or self._front is None:
+            return
+        if self._inactive_upto is None and not self._front.active_bytes:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: aclose drains
+            self._turn_timer = asyncio.get_running_loop().call_later(self._turn_s, self._turn)
+
+    def _cancel_turn(self) -> None:
+        if self._turn_timer is not None:
+            self._turn_timer.cancel()
+            self._turn_timer = None
+
+    def _start_drain(self, *, then_swap: bool = False) -> None:
+        """Move what the inactive front log file holds, and no compaction folded, into
+        SQLite; if that file is empty, swap the files first, so the appends so far are what it
+        holds, and appends made during the drain go to the other. ``_drained`` finishes, and
+        swaps the files again with ``then_swap``. One drain at a time."""
+        self._cancel_turn()
+        if self._draining is not None or not self._writable.is_set():
+            return  # the drain under way, or the WAL truncation, starts the next one
+        if self._inactive_upto is None:
+            self._swap()
+            if self._inactive_upto is None:
+                return  # both files are empty
         upto = self._inactive_upto
-        batch = [row for row in self._undrained if row[0] <= upto]  # a compaction folds some
+        batch = [row for rows in self._undrained.values() for row in rows[: _upto(rows, upto)]]
         loop = asyncio.get_running_loop()
         self._draining = loop.create_task(self._insert_in_chunks(batch))
-        self._draining.add_done_callback(partial(self._drained, upto, len(batch)))
+        self._draining.add_done_callback(partial(self._drained, upto, len(batch), then_swap))
 
     async def _insert_in_chunks(self, rows: list[Row]) -> None:
         """One transaction, ``_DRAIN_CHUNK`` rows per turn of the loop. Readers on this
@@ -306,17 +355,18 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(_INSERT, rows)
 
-    def _drained(self, upto: int, count: int, done: asyncio.Future[None]) -> None:
+    def _drained(
+        self, upto: int, count: int, then_swap: bool, done: asyncio.Future[None]
+    ) -> None:
         self._draining = None
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
-            # Left undrained, in the inactive file, for the next drain.
+            # Left undrained, in the inactive file, for the next turn.
             log.warning("%s: draining the front log failed", self._path.name, exc_info=error)
-            self._schedule_drain(self._drain_interval_s)
+            self._schedule_turn()
             return
-        moved = bisect_right(self._undrained, upto, key=itemgetter(0))  # kept in seq order
-        self._undrained_bytes -= sum(len(row[3]) for row in self._undrained[:moved])
-        del self._undrained[:moved]
+        for doc_id in list(self._undrained):
+            self._forget(doc_id, upto)
         metrics.LOG_DRAINS.observe(count)
         assert self._front is not None
         try:
@@ -325,12 +375,27 @@ class SqliteStore:
             # What it holds is in SQLite too; replaying it at the next start is harmless.
             log.warning("%s: emptying the front log failed", self._path.name, exc_info=True)
         self._inactive_upto = None
-        if self._undrained:
-            self._schedule_drain(self._drain_interval_s)
+        if then_swap:
+            self._swap()
+        self._schedule_turn()
+
+    def _forget(self, doc_id: DocId, upto: int) -> None:
+        """A document's undrained appends up to ``upto`` are in SQLite now, drained or folded."""
+        rows = self._undrained.get(doc_id)
+        if rows is None:
+            return
+        cut = _upto(rows, upto)
+        if cut == 0:
+            return
+        self._undrained_bytes -= sum(len(row[3]) for row in rows[:cut])
+        if cut == len(rows):
+            del self._undrained[doc_id]
+        else:
+            del rows[:cut]
 
     async def drain(self) -> bool:
-        """Move every update appended so far into SQLite now; False if a drain failed (those
-        stay in the front log, for a later one)."""
+        """Move every update appended so far, that no compaction folded, into SQLite now;
+        False if a drain failed (those stay in the front log, for a later one)."""
         while True:
             if self._draining is None:
                 if not self._undrained:
@@ -342,10 +407,6 @@ class SqliteStore:
             await asyncio.wait([draining])  # _drained, called back first, has run
             if draining.cancelled() or draining.exception() is not None:
                 return False
-
-    def _schedule_drain(self, delay: float) -> None:
-        with contextlib.suppress(RuntimeError):  # no running loop: aclose drains
-            self._drain_timer = asyncio.get_running_loop().call_later(delay, self._start_drain)
 
     async def stats(self, doc_id: DocId) -> LogStats:
         snap = self._db.execute(
@@ -382,12 +443,9 @@ class SqliteStore:
                     self._write_snapshot(doc_id, merged, upto)
                 except sqlite3.Error as exc:
                     raise StoreError(f"compact {doc_id}: {exc}") from exc
-            # Undrained entries the snapshot holds need not reach SQLite. Their copies in the
-            # front log would, replayed, only add rows the snapshot already hides.
-            folded = [row for row in self._undrained if row[1] == doc_id and row[0] <= upto]
-            if folded:
-                self._undrained = [r for r in self._undrained if r[1] != doc_id or r[0] > upto]
-                self._undrained_bytes -= sum(len(row[3]) for row in folded)
+            # Undrained entries the snapshot holds need not reach SQLite: their copies in the
+            # front log go when their file turns, and a recovery skips them.
+            self._forget(doc_id, upto)
             return True
         finally:
             self._compacting.discard(doc_id)
@@ -413,14 +471,17 @@ class SqliteStore:
         self._writable.set()
         if self._front is not None:
             await self.drain()
-        if self._drain_timer is not None:  # a failed drain's retry
-            self._drain_timer.cancel()
+        self._cancel_turn()
         if self._undrained:
             log.error(
                 "%s: %d updates stay in the front log for the next start",
                 self._path.name,
-                len(self._undrained),
+                sum(len(rows) for rows in self._undrained.values()),
             )
+        elif self._front is not None:
+            # All it holds is in SQLite, as rows or snapshots: the next start reads nothing.
+            with contextlib.suppress(OSError):
+                self._front.clear()
         if self._front is not None:
             self._front.close()
         self._db.close()
@@ -432,3 +493,8 @@ def _past(rows: list[Row], stored: int) -> list[Row]:
     under way shows this connection an uncommitted prefix of its batch, so SQLite always holds
     a prefix of the document's log."""
     return [row for row in rows if row[0] > stored]
+
+
+def _upto(rows: list[Row], seq: int) -> int:
+    """How many of a document's ``rows``, in seq order, come up to ``seq``."""
+    return bisect_right(rows, seq, key=itemgetter(0))

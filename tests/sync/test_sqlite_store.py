@@ -70,7 +70,7 @@ async def test_appends_made_while_a_drain_runs_stay_in_the_front_log(tmp_path: P
     the other one, and survive a crash right after it."""
     path = tmp_path / "docs.db"
     typist = Typist()
-    async with SqliteStore(path, drain_interval_s=3600) as store:
+    async with SqliteStore(path, turn_s=3600) as store:
         await store.append(DOC, typist.type("first "), Origin("pod"))
         async with store._write_lock:  # the drain waits behind this
             store._start_drain()
@@ -92,10 +92,10 @@ async def test_a_drain_spans_turns_of_the_loop_and_counts_each_update_once(
 ) -> None:
     typist = Typist()
     updates = [typist.type(f"{i} ") for i in range(100)]
-    async with SqliteStore(tmp_path / "docs.db", drain_interval_s=3600) as store:
+    async with SqliteStore(tmp_path / "docs.db", turn_s=3600) as store:
         for update in updates:
             await store.append(DOC, update, Origin("pod"))
-        chunks = store._insert_in_chunks(list(store._undrained))
+        chunks = store._insert_in_chunks(list(store._undrained[DOC]))
         chunks.send(None)  # its first chunk is in; it yields the loop before the next one
         assert (await store.stats(DOC)).entries == len(updates)
         assert (await store.load(DOC)).updates == updates
@@ -105,7 +105,7 @@ async def test_a_drain_spans_turns_of_the_loop_and_counts_each_update_once(
         assert (await store.stats(DOC)).entries == len(updates)
         assert (await store.load(DOC)).updates == updates
         assert await store.drain()
-        assert store._undrained == []
+        assert store._undrained == {}
         assert (await store.stats(DOC)).entries == len(updates)
 
 
@@ -150,7 +150,7 @@ async def test_a_front_log_that_cannot_be_recovered_at_start_is_drained_later(
     front_log_paths(path)[0].write_bytes(
         b"".join(encode_record(Record(i + 1, DOC, "pod", u, 1.0)) for i, u in enumerate(updates))
     )
-    async with SqliteStore(path, drain_interval_s=3600) as store:
+    async with SqliteStore(path, turn_s=3600) as store:
         assert (await store.load(DOC)).updates == updates
         later = await store.append(DOC, typist.type("later"), Origin("pod"))
         assert not await store.drain()
@@ -170,7 +170,7 @@ from sync.sqlite_store import SqliteStore
 from sync.types import DocId, Origin
 
 async def main() -> None:
-    store = SqliteStore(Path(sys.argv[1]), drain_interval_s=3600)
+    store = SqliteStore(Path(sys.argv[1]), turn_s=3600)
     for i, chunk in enumerate(sys.argv[2:]):
         append = store.append(DocId("group-commit"), bytes.fromhex(chunk), Origin("pod"))
         try:
@@ -240,7 +240,7 @@ async def test_a_torn_record_is_cut_off_and_what_came_before_is_kept(tmp_path: P
 async def test_a_second_writer_is_refused_and_a_reader_sees_every_append(tmp_path: Path) -> None:
     path = tmp_path / "docs.db"
     typist = Typist()
-    async with SqliteStore(path, drain_interval_s=3600) as writer:
+    async with SqliteStore(path, turn_s=3600) as writer:
         await writer.append(DOC, typist.type("drained "), Origin("pod"))
         assert await writer.drain()
         await writer.append(DOC, typist.type("undrained"), Origin("pod"))  # front log only
@@ -307,7 +307,7 @@ async def test_the_wal_is_truncated_past_its_limit_while_appends_never_pause(
     updates = [typist.type(f"{i} ") for i in range(3000)]
     truncations = REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
     async with SqliteStore(
-        path, checkpoint_interval_s=0.02, wal_limit_bytes=limit, drain_interval_s=3600
+        path, checkpoint_interval_s=0.02, wal_limit_bytes=limit, turn_s=3600
     ) as store:
         for update in updates:  # a drain, at least one page written, per append
             await store.append(DOC, update, Origin("pod"))
@@ -360,7 +360,7 @@ async def test_a_reader_in_another_process_holds_drains_back_briefly_at_most(
         return REGISTRY.get_sample_value("tandem_sqlite_wal_truncation_seconds_count") or 0.0
 
     async with SqliteStore(
-        path, checkpoint_interval_s=0.05, wal_limit_bytes=0, drain_interval_s=0.005
+        path, checkpoint_interval_s=0.05, wal_limit_bytes=0, turn_s=0.005
     ) as store:
         await store.append(DOC, typist.type("first "), Origin("pod"))
         reader = sqlite3.connect(path, isolation_level=None)
@@ -378,3 +378,90 @@ async def test_a_reader_in_another_process_holds_drains_back_briefly_at_most(
         assert rebuild((await store.load(DOC)).updates) == str(typist.text)
         with sqlite3.connect(path) as db:  # and the drains went on once it let go
             assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] > 0
+
+
+async def _turn(store: SqliteStore) -> None:
+    """One turn of the front log's files, as its timer makes it, and the drain it starts."""
+    store._turn()
+    if store._draining is not None:
+        await asyncio.wait([store._draining])
+
+
+async def test_an_update_waits_a_turn_in_the_front_log_before_it_is_drained(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+
+    def stored() -> list[int]:
+        with sqlite3.connect(path) as db:
+            return [seq for (seq,) in db.execute("SELECT seq FROM updates ORDER BY seq")]
+
+    async with SqliteStore(path, turn_s=3600) as store:
+        await store.append(DOC, typist.type("first "), Origin("pod"))
+        await _turn(store)  # the files swap: the first one now waits in the inactive file
+        assert stored() == []
+        await store.append(DOC, typist.type("second"), Origin("pod"))
+        await _turn(store)  # the inactive file is drained, then they swap again
+        assert stored() == [1]
+        assert [record.seq for record in read_front_logs(path)] == [2]
+        assert durable_seqs(path) == {1, 2}
+        assert rebuild((await store.load(DOC)).updates) == "first second"
+        assert (await store.stats(DOC)).entries == 2
+        await _turn(store)
+        assert stored() == [1, 2]
+        assert read_front_logs(path) == []
+        assert store._turn_timer is None  # nothing left to turn: no timer while idle
+
+
+async def test_a_document_compacted_within_a_turn_never_has_its_updates_in_sqlite(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    drains = REGISTRY.get_sample_value("tandem_sqlite_drain_entries_sum") or 0.0
+    async with SqliteStore(path, turn_s=3600) as store:
+        for i in range(5):
+            await store.append(DOC, typist.type(f"{i} "), Origin("pod"))
+        await _turn(store)
+        assert await store.compact(DOC)
+        assert store._undrained == {}
+        await _turn(store)  # drains nothing, empties the file
+        assert read_front_logs(path) == []
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 0
+        assert rebuild((await store.load(DOC)).updates) == str(typist.text)
+    assert REGISTRY.get_sample_value("tandem_sqlite_drain_entries_sum") == drains
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == str(typist.text)
+
+
+async def test_the_active_file_turns_early_once_it_holds_turn_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, turn_s=3600, turn_bytes=1000) as store:
+        while store._inactive_upto is None:
+            await store.append(DOC, typist.type("0123456789"), Origin("pod"))
+        first, second = (p.stat().st_size for p in front_log_paths(path))
+        assert min(first, second) == 0 and max(first, second) >= 1000
+        assert rebuild((await store.load(DOC)).updates) == str(typist.text)
+
+
+async def test_a_recovery_skips_the_updates_a_snapshot_already_holds(tmp_path: Path) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, turn_s=3600) as store:
+        for i in range(3):
+            await store.append(DOC, typist.type(f"{i} "), Origin("pod"))
+        assert await store.compact(DOC)
+        await store.append(DOC, typist.type("after"), Origin("pod"))
+        # What a kill -9 now would leave: the folded ones are still in the front log.
+        assert [record.seq for record in read_front_logs(path)] == [1, 2, 3, 4]
+        left = [p.read_bytes() for p in front_log_paths(path)]
+    for file, data in zip(front_log_paths(path), left, strict=True):
+        file.write_bytes(data)
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == "0 1 2 after"
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT seq FROM updates").fetchall() == [(4,)]
+        assert read_front_logs(path) == []
