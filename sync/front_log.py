@@ -1,14 +1,16 @@
-"""The embedded store's front log: plain append-only files beside the SQLite database that
-take each update in one ``write()`` before the update is relayed, so no client's edit waits
-for a SQLite transaction. The store moves what they hold into SQLite in batches.
+"""The embedded store's front log: append-only files beside the SQLite database, mapped into
+memory, that take each update as one copy into the mapping before the update is relayed, so no
+client's edit waits for a SQLite transaction or a system call. The store moves what they hold
+into SQLite in batches.
 
 Two files take turns. Appends go to the active one. The store swaps them and, a turn later,
 moves the records of the one it left that no compaction has folded into SQLite (over several
 turns of the event loop), then empties it: appends made meanwhile land in the active file,
 so a drain never empties a file that holds a record it did not move.
 
-A ``write()`` into the page cache survives ``kill -9`` exactly as a WAL commit with
-``synchronous=NORMAL`` does; with ``fsync=True`` each record is also flushed to the disk.
+The mapping is shared: a record copied into it is in the page cache at once, and survives
+``kill -9`` exactly as a WAL commit with ``synchronous=NORMAL`` does; with ``fsync=True`` each
+record is also flushed to the disk (``msync``).
 
 Record: ``u32 length, u32 crc32, payload`` with payload ``i64 seq, f64 created, u16 doc id
 length, u16 origin length, doc id, origin, update``. A crash can leave at most the last record
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import struct
 import zlib
@@ -105,17 +108,80 @@ def read_front_logs(db_path: Path) -> list[Record]:
     return records
 
 
+_GROWTH = 4 * 1024 * 1024
+"""A file grows by this much at a time, its blocks reserved then (``_reserve``): a full disk
+fails the append that needed them, never a store into the mapping (which would be SIGBUS)."""
+
+
 class _File:
-    """One of the two files: appends go to its end; a failed write is cut off again."""
+    """One of the two files, mapped into memory. An append copies its record into the mapping
+    after the last whole record: a store into the page cache, where ``write()`` would be a
+    system call, and on ext4 a journalled change of the file's mtime, for every update. The
+    file's length is its capacity; the tail past the records is zeros, where readers stop."""
 
     def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
         self.path = path
-        self.size = os.fstat(fd).st_size
+        self.size = 0
+        """Where the next record goes: the end of the whole records."""
+        self.capacity = 0
+        self._map: mmap.mmap | None = None
 
-    def truncate(self, size: int) -> None:
-        os.ftruncate(self.fd, size)
-        self.size = size
+    def load(self) -> list[Record]:
+        """The whole records the file holds; whatever follows them (zeros, or a record a crash
+        tore) is cut off, so appends follow the last whole one."""
+        data = self.path.read_bytes()
+        records, whole = decode_records(data)
+        if data.count(0, whole) != len(data) - whole:
+            log.warning(
+                "%s: dropping a torn tail of %d bytes after %d records",
+                self.path.name,
+                len(data.rstrip(b"\0")) - whole,
+                len(records),
+            )
+        if whole < len(data):
+            os.ftruncate(self.fd, whole)
+        self.size = self.capacity = whole
+        return records
+
+    def append(self, data: bytes, fsync: bool) -> int:
+        start, end = self.size, self.size + len(data)
+        if end > self.capacity:
+            self._grow(end, fsync)
+        assert self._map is not None
+        self._map[start:end] = data
+        if fsync:
+            try:
+                page = start - start % mmap.PAGESIZE
+                self._map.flush(page, end - page)
+            except OSError:
+                self._map[start:end] = bytes(len(data))  # never shown to anyone: take it back
+                raise
+        self.size = end
+        return end
+
+    def _grow(self, needed: int, fsync: bool) -> None:
+        capacity = max(needed, self.capacity + _GROWTH)
+        _reserve(self.fd, self.capacity, capacity - self.capacity)
+        if fsync:
+            os.fsync(self.fd)  # the new length, before records are flushed into it
+        mapping = mmap.mmap(self.fd, capacity)
+        if self._map is not None:
+            self._map.close()
+        self._map, self.capacity = mapping, capacity
+
+    def clear(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        os.ftruncate(self.fd, 0)
+        self.size = self.capacity = 0
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        os.close(self.fd)
 
 
 class FrontLog:
@@ -130,30 +196,18 @@ class FrontLog:
             raise FrontLogBusy(f"{first} is in use by another process") from None
         try:
             self._files = (_File(fd, first), _File(_open(second), second))
+            records = [record for file in self._files for record in file.load()]
         except OSError:
             os.close(fd)
             raise
+        records.sort()  # by seq, which is unique: nothing else is compared
+        self._found = records
         self._active = 0
-        self._broken = False
 
     def read(self) -> list[Record]:
-        """Every whole record of both files, in seq order; a torn tail is cut off so later
-        appends follow the last whole record."""
-        records: list[Record] = []
-        for file in self._files:
-            data = file.path.read_bytes()
-            whole_records, whole = decode_records(data)
-            if whole < len(data):
-                log.warning(
-                    "%s: dropping a torn tail of %d bytes after %d records",
-                    file.path.name,
-                    len(data) - whole,
-                    len(whole_records),
-                )
-                file.truncate(whole)
-            records += whole_records
-        records.sort()
-        return records
+        """Every whole record the files held when opened, in seq order: what the last owner
+        left. A torn tail was cut off then, so appends follow the last whole record."""
+        return self._found
 
     @property
     def active_bytes(self) -> int:
@@ -161,23 +215,14 @@ class FrontLog:
 
     def write(self, seq: int, doc_id: str, origin: str, update: bytes, created: float) -> int:
         """Append one record (``Record``'s fields: the append path builds no object for it)
-        to the active file; how many bytes that file holds now."""
-        if self._broken:
-            raise FrontLogWriteError("the front log holds a torn record that could not be cut")
-        file = self._files[self._active]
-        data = _encode(seq, doc_id, origin, update, created)
+        to the active file; how many bytes that file holds now. Once this returns, the record
+        survives ``kill -9`` (the page cache holds it); with ``fsync``, a power cut too."""
         try:
-            written = os.write(file.fd, data)
-            if written == len(data) and self._fsync:
-                os.fdatasync(file.fd)
-        except OSError as exc:
-            self._undo(file)
+            return self._files[self._active].append(
+                _encode(seq, doc_id, origin, update, created), self._fsync
+            )
+        except (OSError, ValueError) as exc:  # ValueError: the mapping is gone
             raise FrontLogWriteError(str(exc)) from exc
-        if written != len(data):
-            self._undo(file)
-            raise FrontLogWriteError(f"short write: {written} of {len(data)} bytes")
-        file.size += written
-        return file.size
 
     def swap(self) -> None:
         """Make the other file the active one: what the active one holds now is the next
@@ -186,28 +231,27 @@ class FrontLog:
 
     def clear_inactive(self) -> None:
         """Empty the file appends do not go to; only once everything in it is safe elsewhere."""
-        self._files[self._active ^ 1].truncate(0)
+        self._files[self._active ^ 1].clear()
 
     def clear(self) -> None:
         """Empty both files; only once everything in them is safe elsewhere."""
         for file in self._files:
-            file.truncate(0)
-
-    def _undo(self, file: _File) -> None:
-        """Cut a partly written record so the next one follows the last whole one. Should that
-        fail too, nothing more is written: a reader stops at torn bytes, and would never reach
-        records written after them."""
-        try:
-            file.truncate(file.size)
-        except OSError:
-            log.exception("%s: cannot cut a partly written record", file.path.name)
-            self._broken = True
+            file.clear()
 
     def close(self) -> None:
         for file in self._files:
             with contextlib.suppress(OSError):
-                os.close(file.fd)  # closing the first releases the lock
+                file.close()  # closing the first releases the lock
 
 
 def _open(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _reserve(fd: int, offset: int, length: int) -> None:
+    """Extend the file by ``length`` zeros with their blocks allocated. macOS has no
+    ``posix_fallocate``: there the zeros are written."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, offset, length)
+    else:
+        os.pwrite(fd, bytes(length), offset)
