@@ -19,7 +19,7 @@ from sync.room import DocTooLargeError, Room
 from sync.rooms import Rooms
 from sync.store import StoreError
 
-from .rate import TokenBucket
+from .rate import InboundRate
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,12 @@ class Inbound:
         self._rooms = rooms
         self._room = room
         self._peer = peer
-        self._frames = TokenBucket(settings.ws_max_frames_per_s, settings.ws_max_frames_per_s)
-        burst_bytes = max(settings.ws_max_bytes_per_s, settings.max_message_bytes)
-        self._volume = TokenBucket(settings.ws_max_bytes_per_s, burst_bytes)
+        self._rate = InboundRate(
+            settings.ws_max_frames_per_s,
+            settings.ws_max_bytes_per_s,
+            # A whole message of the largest size allowed always fits.
+            burst_bytes=max(settings.ws_max_bytes_per_s, settings.max_message_bytes),
+        )
         self._busy = False
         """The task is between taking a message from ``receive`` and being done with it."""
 
@@ -95,7 +98,7 @@ class Inbound:
 
     def _admit(self, frame: bytes) -> Message | None:
         """The message in ``frame``, or None after closing the peer for it."""
-        if not self._frames.take() or not self._volume.take(len(frame)):
+        if not self._rate.take(len(frame)):
             metrics.RATE_LIMITED.inc()
             _refuse(self._peer, CloseCode.POLICY_VIOLATION, "sending too fast: rate limit exceeded")
             return None

@@ -93,3 +93,38 @@ async def test_document_at_its_size_limit_refuses_growth_with_4413(tmp_path: Pat
             assert str(reader.text) == "x" * 1000  # the document did not grow for anyone
         async with PyClient(url) as later:
             await later.wait_text("x" * 1000)
+
+
+PADDED_AWARENESS = encode(
+    AwarenessMessage(varuint(1) + varuint(9) + varuint(1) + varbytes(b'{"pad":"%s"}' % (b"x" * 950)))
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "frame"),
+    [
+        ({"TANDEM_WS_MAX_FRAMES_PER_S": "20"}, b"\x03"),  # query awareness: 1 byte each
+        ({"TANDEM_WS_MAX_BYTES_PER_S": "20000"}, PADDED_AWARENESS),  # the bytes run out
+    ],
+    ids=["frames", "bytes"],
+)
+async def test_a_client_over_its_rate_is_closed_with_1008_and_others_go_on(
+    tmp_path: Path, env: dict[str, str], frame: bytes
+) -> None:
+    env = {**env, "TANDEM_MAX_MESSAGE_BYTES": "1024"}
+    async with TandemProcess(tmp_path / "rate", env=env) as server:
+        url = f"{server.ws_url}/rate"
+        async with PyClient(url) as a, PyClient(url) as b:
+            await a.insert(0, "before ")
+            await b.wait_text("before ")
+            # A bare connection: it never answers the server, so only its flood is in flight.
+            async with websockets.connect(url) as flood:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    for _ in range(100):
+                        await flood.send(frame)
+                    while True:
+                        await flood.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            assert "rate limit" in closed.value.rcvd.reason
+            await b.insert(7, "after")
+            await a.wait_text("before after")

@@ -11,6 +11,7 @@ from sync.protocol import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
+    _decode,
     decode,
     decode_awareness,
     encode,
@@ -82,3 +83,24 @@ def test_awareness_with_invalid_utf8_is_refused() -> None:
     payload = varuint(1) + varuint(5) + varuint(1) + varuint(2) + b"\xff\xfe"
     with pytest.raises(ProtocolError, match="UTF-8"):
         decode_awareness(payload)
+
+
+def _outcome(read: object, frame: bytes) -> object:
+    try:
+        return read(frame)  # type: ignore[operator]
+    except ProtocolError as exc:
+        return ("refused", str(exc))
+
+
+def test_the_keystroke_shortcut_reads_every_short_frame_as_the_general_reader_does() -> None:
+    """Every frame of up to 132 bytes that starts like a sync update, its length byte set to
+    every value: the shortcut takes only those it reads the same, and refuses none."""
+    frames = [
+        bytes((0, kind, length)) + bytes(range(size))[:size]
+        for kind in (1, 2)
+        for size in range(0, 130)
+        for length in {size, size - 1, size + 1, 0x7F, 0x80, 0x81, 0xFF} - {-1}
+    ]
+    frames += [b"\x00\x02", b"\x01\x02\x00", b"\x00\x02\x81\x01" + bytes(129)]
+    for frame in frames:
+        assert _outcome(decode, frame) == _outcome(_decode, frame), frame
