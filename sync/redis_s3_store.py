@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from .lease import Lease
 from .merging import merge
 from .snapshot_store import SnapshotRef, SnapshotStore
-from .store import LoadedDoc, LogStats, StoreError
+from .store import DocState, LoadedDoc, LogStats, StoreError
 from .stream_log import StreamLog
 from .types import DocId, LogId, Origin, Update
 
@@ -82,7 +82,9 @@ class RedisS3Store:
             size = 0
         return LogStats(entries=entries, bytes=int(size), oldest_age_s=age)
 
-    async def compact(self, doc_id: DocId) -> bool:
+    async def compact(self, doc_id: DocId, state: DocState | None = None) -> bool:
+        # ``state`` goes unused: another pod's entries may sit in this log between this pod's
+        # own, and a room applies its own update before the append that gives it its id.
         lease = Lease(self._redis, f"tandem:doc:{doc_id}:compacting", self._lease_ttl_ms)
         try:
             async with lease.hold() as held:

@@ -30,7 +30,7 @@ from .protocol import (
     encode,
     encode_update,
 )
-from .store import DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
+from .store import DocState, DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
 
 log = logging.getLogger(__name__)
@@ -314,6 +314,17 @@ class Room:
         self.uncompacted_bytes += len(change)
         if self.oldest_uncompacted is None:
             self.oldest_uncompacted = time.time()
+
+    def logged_state(self) -> DocState | None:
+        """The document as a snapshot of its log up to ``last_id``, when it holds every entry
+        of it: with a store that appends in the caller's step, this process's rooms are the
+        log's only writers and apply each update before appending it. It may hold more (an
+        update whose append has not returned, or failed): Yjs applies what it already has as
+        nothing, and a client resends what it is not sure of. In cluster mode other pods'
+        entries may come before ``last_id`` unread: no state then."""
+        if self.last_id is None or self._append_now is None:
+            return None
+        return DocState(self._doc.get_update(), self.last_id)
 
     def needs_compaction(self, now: float) -> bool:
         if self.uncompacted_entries == 0:

@@ -230,7 +230,7 @@ class Rooms:
         try:
             async with self._compaction_slots:
                 entries_before = room.uncompacted_entries
-                done = await self._store.compact(room.doc_id)
+                done = await self._store.compact(room.doc_id, room.logged_state())
         except StoreError:
             log.warning("compaction of %s failed; retrying later", room.doc_id, exc_info=True)
             metrics.COMPACTIONS.labels("error").inc()

@@ -41,7 +41,7 @@ from typing import Self
 from . import metrics
 from .front_log import FrontLog, FrontLogBusy, FrontLogWriteError, read_front_logs
 from .merging import merge
-from .store import LoadedDoc, LogStats, StoreError
+from .store import DocState, LoadedDoc, LogStats, StoreError
 from .types import DocId, LogId, Origin, Update
 
 log = logging.getLogger(__name__)
@@ -426,22 +426,27 @@ class SqliteStore:
         age = time.time() - oldest if oldest is not None else None
         return LogStats(entries=count, bytes=size, oldest_age_s=age)
 
-    async def compact(self, doc_id: DocId) -> bool:
+    async def compact(self, doc_id: DocId, state: DocState | None = None) -> bool:
+        """With ``state``, an open room's document, that is the snapshot: encoding it costs a
+        fraction of merging the log it holds (``merging``), whose rounds each hold the loop for
+        up to a millisecond."""
         if self._front is None:
             raise StoreError(f"compact {doc_id}: {self._path.name} was opened to read only")
         if doc_id in self._compacting:
             return False
         self._compacting.add(doc_id)
         try:
-            loaded = await self.load(doc_id)
-            if loaded.last_id is None or len(loaded.updates) < 2:
-                return False
-            merged = await merge(loaded.updates)
-            upto = int(loaded.last_id)
+            if state is not None:
+                snapshot, upto = state.update, int(state.upto)
+            else:
+                loaded = await self.load(doc_id)
+                if loaded.last_id is None or len(loaded.updates) < 2:
+                    return False
+                snapshot, upto = await merge(loaded.updates), int(loaded.last_id)
             await self._writable.wait()  # not while a WAL truncation holds the write lock
             async with self._write_lock:
                 try:
-                    self._write_snapshot(doc_id, merged, upto)
+                    self._write_snapshot(doc_id, snapshot, upto)
                 except sqlite3.Error as exc:
                     raise StoreError(f"compact {doc_id}: {exc}") from exc
             # Undrained entries the snapshot holds need not reach SQLite: their copies in the

@@ -6,7 +6,8 @@ Contract (ARCHITECTURE.md, Durability):
   snapshot(s) first, then every log entry not yet folded into a snapshot. Applying an update
   twice is harmless in Yjs, so overlap between a snapshot and the tail is allowed; a gap is not.
 - ``compact`` folds the log into a new snapshot and only then trims what the snapshot contains.
-  A crash at any point, or two compactions at once, loses nothing.
+  A crash at any point, or two compactions at once, loses nothing. An open room may offer its
+  document's state (``DocState``) to be the snapshot; a store may use it instead of merging.
 - Nothing here ever writes as a side effect of ``load``: a failed load persists nothing.
 """
 
@@ -45,6 +46,14 @@ class LogGap:
 
 
 @dataclass(frozen=True, slots=True)
+class DocState:
+    """A document's whole state as one update, holding every log entry up to ``upto``."""
+
+    update: Update
+    upto: LogId
+
+
+@dataclass(frozen=True, slots=True)
 class LogStats:
     entries: int
     """Log entries not yet folded into a snapshot."""
@@ -60,8 +69,9 @@ class DocumentStore(Protocol):
 
     async def stats(self, doc_id: DocId) -> LogStats: ...
 
-    async def compact(self, doc_id: DocId) -> bool:
-        """Fold snapshot + log into a new snapshot and trim; False when there was nothing to do."""
+    async def compact(self, doc_id: DocId, state: DocState | None = None) -> bool:
+        """Fold snapshot + log into a new snapshot and trim; False when there was nothing to do.
+        ``state``, when given, may be written as the snapshot as it is."""
         ...
 
     async def aclose(self) -> None: ...

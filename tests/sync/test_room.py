@@ -25,7 +25,7 @@ from sync.protocol import (
 from sync.room import Room
 from sync.rooms import Rooms, RoomUnavailableError
 from sync.sqlite_store import SqliteStore
-from sync.store import LoadedDoc, LogEntry, StoreError
+from sync.store import DocState, LoadedDoc, LogEntry, StoreError
 from sync.types import DocId, LogId, Origin, Update
 from tests.sync.durable import durable_seqs
 
@@ -438,7 +438,7 @@ async def test_rooms_unloading_together_compact_a_few_at_a_time(tmp_path: Path) 
     two_running, gate, all_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     class WatchedStore(SqliteStore):
-        async def compact(self, doc_id: DocId) -> bool:
+        async def compact(self, doc_id: DocId, state: DocState | None = None) -> bool:
             nonlocal running, most, finished
             running += 1
             most = max(most, running)
@@ -446,7 +446,7 @@ async def test_rooms_unloading_together_compact_a_few_at_a_time(tmp_path: Path) 
                 two_running.set()
             try:
                 await gate.wait()
-                return await super().compact(doc_id)
+                return await super().compact(doc_id, state)
             finally:
                 running -= 1
                 finished += 1
@@ -476,3 +476,26 @@ async def test_rooms_unloading_together_compact_a_few_at_a_time(tmp_path: Path) 
                 "SELECT 1 FROM snapshots WHERE doc_id = ?", (doc,)
             ).fetchone()
     assert most == 2
+
+
+async def test_an_open_rooms_compaction_saves_its_document_without_merging_the_log(
+    rooms: Rooms, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = connect()
+    room = await rooms.join(DOC, a)
+    doc = Doc()
+    for word in ("one ", "two ", "three"):
+        await room.handle(a, SyncUpdate(make_update(word, doc)))
+    state = room.logged_state()
+    assert state is not None and state.upto == room.last_id
+
+    async def no_merging(updates: object) -> bytes:
+        raise AssertionError("the log was merged")
+
+    monkeypatch.setattr("sync.sqlite_store.merge", no_merging)
+    await rooms._compact(room)
+    assert room.uncompacted_entries == 0
+    (snapshot,) = (await store.load(DOC)).updates
+    again = Doc()
+    again.apply_update(snapshot)
+    assert str(again.get("content", type=Text)) == str(doc.get("content", type=Text))

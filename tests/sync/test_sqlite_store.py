@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from sync.front_log import Record, encode_record, front_log_paths, read_front_logs
 from sync.sqlite_store import SqliteStore
-from sync.store import StoreError
+from sync.store import DocState, StoreError
 from sync.types import DocId, Origin
 from tests.sync.durable import durable_seqs
 from tests.typing_doc import Typist, rebuild
@@ -465,3 +465,24 @@ async def test_a_recovery_skips_the_updates_a_snapshot_already_holds(tmp_path: P
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT seq FROM updates").fetchall() == [(4,)]
         assert read_front_logs(path) == []
+
+
+async def test_a_snapshot_from_a_rooms_state_keeps_the_entries_that_came_after_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "docs.db"
+    typist = Typist()
+    async with SqliteStore(path, turn_s=3600) as store:
+        ids = [await store.append(DOC, typist.type(f"{i} "), Origin("pod")) for i in range(3)]
+        state = DocState(typist.doc.get_update(), ids[-1])
+        later = await store.append(DOC, typist.type("later"), Origin("pod"))
+        assert await store.compact(DOC, state)
+        loaded = await store.load(DOC)
+        assert len(loaded.updates) == 2 and loaded.last_id == later  # the snapshot, then "later"
+        assert rebuild(loaded.updates) == "0 1 2 later"
+        await _turn(store)
+        await _turn(store)
+        with sqlite3.connect(path) as db:  # only the entry the snapshot does not hold
+            assert db.execute("SELECT seq FROM updates").fetchall() == [(int(later),)]
+    async with SqliteStore(path) as again:
+        assert rebuild((await again.load(DOC)).updates) == "0 1 2 later"
