@@ -79,10 +79,11 @@ class ByKind:
         self._direction = direction
         self._counts = {kind: [0, 0] for kind in kinds}
 
-    def count(self, kind: str, nbytes: int) -> None:
+    def count(self, kind: str, nbytes: int, messages: int = 1) -> None:
+        """``messages`` messages of ``nbytes`` bytes each."""
         pair = self._counts[kind]
-        pair[0] += 1
-        pair[1] += nbytes
+        pair[0] += messages
+        pair[1] += nbytes * messages
 
     def collect(self) -> Iterator[Metric]:
         messages = CounterMetricFamily(

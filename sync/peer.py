@@ -93,22 +93,28 @@ class Peer:
         return self.state is PeerState.OPEN
 
     def send(self, frame: Frame, kind: str) -> None:
+        if self.put(frame):
+            metrics.OUTBOUND.count(kind, len(frame))
+
+    def put(self, frame: Frame) -> bool:
+        """``send`` without counting it in ``tandem_messages_out``: a broadcast counts all its
+        peers' frames at once. False when the frame goes nowhere (the peer is closed, or is
+        closed now for being too slow)."""
         if self.state is not PeerState.OPEN:
-            return
+            return False
         # Written at once when nothing is queued or being sent before it, so order holds;
         # otherwise queued for the writer. Most frames go the first way: the fan-out then
         # costs no task wake-up per peer.
         if not self._frames and self._sending_since is None and self._transport.send_now(frame):
-            metrics.OUTBOUND.count(kind, len(frame))
-            return
+            return True
         if len(self._frames) >= self._limit:
             metrics.SLOW_PEERS.inc()
             log.warning("peer %s cannot keep up; closing so it resyncs", self.id)
             self.close(CloseCode.TRY_AGAIN_LATER, "too slow, reconnect to resync")
-            return
+            return False
         self._frames.append(frame)
         self._wake()
-        metrics.OUTBOUND.count(kind, len(frame))
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Ask the writer to send a close frame; frames still queued are dropped, since a

@@ -345,6 +345,9 @@ class Room:
         self.oldest_uncompacted = None
 
     def _broadcast(self, frame: bytes, kind: str, *, exclude: Peer | None) -> None:
+        sent = 0
         for peer in self.peers:
-            if peer is not exclude:
-                peer.send(frame, kind)
+            if peer is not exclude and peer.put(frame):
+                sent += 1
+        if sent:
+            metrics.OUTBOUND.count(kind, len(frame), sent)

@@ -127,14 +127,14 @@ async def test_update_is_durable_before_any_peer_sees_it(
     room.add(sender)
     room.add(receiver)
 
-    original_send = receiver.send
+    original_put = receiver.put
 
-    def check_then_send(frame: bytes, kind: str) -> None:
-        if kind == "sync_update":
+    def check_then_put(frame: bytes) -> bool:
+        if isinstance(decode(frame), SyncUpdate):
             seen_durable.append(len(durable_seqs(tmp_path / "t.db")) == 1)
-        original_send(frame, kind)
+        return original_put(frame)
 
-    receiver.send = check_then_send  # type: ignore[method-assign]
+    receiver.put = check_then_put  # type: ignore[method-assign]
     await room.handle(sender, SyncUpdate(make_update("hi")))
     assert seen_durable == [True]
 
@@ -499,3 +499,25 @@ async def test_an_open_rooms_compaction_saves_its_document_without_merging_the_l
     again = Doc()
     again.apply_update(snapshot)
     assert str(again.get("content", type=Text)) == str(doc.get("content", type=Text))
+
+
+async def test_a_relayed_update_is_counted_once_per_peer_it_reaches(rooms: Rooms) -> None:
+    from prometheus_client import REGISTRY
+
+    def out() -> tuple[float, float]:
+        labels = {"type": "sync_update"}
+        return (
+            REGISTRY.get_sample_value("tandem_messages_out_total", labels) or 0.0,
+            REGISTRY.get_sample_value("tandem_bytes_out_total", labels) or 0.0,
+        )
+
+    peers = [connect()[0] for _ in range(4)]
+    for peer in peers:
+        room = await rooms.join(DOC, peer)
+    peers[3].close(CloseCode.NORMAL, "gone")  # still in the room, but nothing reaches it
+    before = out()
+    await room.handle(peers[0], SyncUpdate(make_update("counted")))
+    relayed = [f for f in _drain(peers[1]) if isinstance(decode(f), SyncUpdate)]
+    assert len(relayed) == 1
+    messages, nbytes = (after - was for after, was in zip(out(), before, strict=True))
+    assert (messages, nbytes) == (2, 2 * len(relayed[0]))
