@@ -171,17 +171,18 @@ class _File:
         self._map, self.capacity = mapping, capacity
 
     def clear(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        self._unmap()
         os.ftruncate(self.fd, 0)
         self.size = self.capacity = 0
 
     def close(self) -> None:
+        self._unmap()
+        os.close(self.fd)
+
+    def _unmap(self) -> None:
         if self._map is not None:
             self._map.close()
             self._map = None
-        os.close(self.fd)
 
 
 class FrontLog:
@@ -206,8 +207,10 @@ class FrontLog:
 
     def read(self) -> list[Record]:
         """Every whole record the files held when opened, in seq order: what the last owner
-        left. A torn tail was cut off then, so appends follow the last whole record."""
-        return self._found
+        left. A torn tail was cut off then, so appends follow the last whole record. Handed
+        over once: the log does not keep them."""
+        found, self._found = self._found, []
+        return found
 
     @property
     def active_bytes(self) -> int:

@@ -140,7 +140,12 @@ def decode(frame: Frame) -> Message:
     # A keystroke's frame, read without the general reader: a sync update whose length fits
     # one byte and accounts for the rest of the frame.
     size = len(frame) - 3
-    if 0 <= size < 0x80 and frame[2] == size and frame[1] == SyncType.UPDATE and frame[0] == 0:
+    if (
+        0 <= size < 0x80
+        and frame[2] == size
+        and frame[1] == SyncType.UPDATE
+        and frame[0] == MessageType.SYNC
+    ):
         return SyncUpdate(frame[3:])
     return _decode(frame)
 

@@ -1,19 +1,20 @@
 """The embedded document store: one SQLite file in the data directory, fed by a front log.
 
-An append is one ``write()`` to the front log (``front_log``). Its two files take turns:
-every ``turn_s`` (sooner past ``turn_bytes``) the store drains into SQLite what the inactive
-file holds that no compaction has folded yet (one transaction, a few rows per turn of the
-loop), empties it and makes it the active one. An update thus waits one to two turns in the
-front log, and a document that compacts within that time (a busy one does, every
-``compact_entries``) never has its updates inserted into SQLite, only its snapshots. Inserting
-every update, 100 ms after its append, cost 6-8% of the server's CPU per update at 50 busy
-documents (``bench/sync_bench.py``, before and after); in a 150 s run of that load, no update
-was inserted at all.
+An append is one copy into the front log (``front_log``), two files mapped into memory that
+take turns: every ``turn_s`` (sooner past ``turn_bytes``) the store drains into SQLite what
+the inactive file holds that no compaction has folded yet (one transaction, a few rows per
+turn of the loop), empties it and makes it the active one. An update thus waits one to two
+turns in the front log, and a document that compacts within that time (a busy one does,
+every ``compact_entries``) never has its updates inserted into SQLite, only its snapshots.
+Inserting every update, 100 ms after its append, cost 6-8% of the server's CPU per update at
+50 busy documents (``bench/sync_bench.py``, before and after); in a 150 s run of that load,
+no update was inserted at all.
 
 The front log and SQLite both survive ``kill -9`` of the process (the page cache holds them)
-though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too, with an fsync per append, on the event
-loop's thread: the price of surviving a power cut is then paid by every document of the
-process. A commit per update cost more than everything else the server does for it together.
+though not a power cut; ``TANDEM_SQLITE_SYNCHRONOUS=FULL`` buys that too, with an ``msync``
+per append, on the event loop's thread: the price of surviving a power cut is then paid by
+every document of the process. A commit per update cost more than everything else the server
+does for it together.
 
 Drains stay on the event loop's thread: on a thread of their own, sqlite3 hands the GIL over
 around every row it inserts, and those handovers cost the loop more than the inserts did.
@@ -79,11 +80,12 @@ class SqliteStore:
     (which fsync); a compaction merges in rounds (``merging``), a drain inserts in chunks.
     One write transaction at a time (``_write_lock``): a drain's spans turns of the loop.
 
-    An append is one ``write()`` to the front log (``front_log``), made in its caller's step,
-    so every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
+    An append is one copy into the front log (``front_log``), made in its caller's step, so
+    every append is immediate (``ImmediateAppend``) and none waits for a SQLite commit or a
     WAL truncation. The updates also wait in memory, by document and in order, until a drain
-    has moved them to SQLite or a compaction has folded them into a snapshot. The owner of the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying
-    entries a crash left in both harmless.
+    has moved them to SQLite or a compaction has folded them into a snapshot. The owner of
+    the front log hands out seqs; ``INSERT OR IGNORE`` makes replaying entries a crash left in
+    both harmless.
 
     One process writes (``writer=True``, ``tandem serve``): it holds the front log's lock, and
     a second writer on the same file is refused at open. Readers (``tandem finetune``) take no
@@ -285,12 +287,10 @@ class SqliteStore:
     def _turn(self) -> None:
         """Drain the inactive file, if it holds anything, then swap the files: the appends the
         active one holds wait one more turn, for compactions to fold them."""
-        self._cancel_turn()
-        if self._draining is not None or not self._writable.is_set():
-            return  # the drain under way, or the WAL truncation, schedules the next turn
-        if self._inactive_upto is not None:
+        if self._inactive_upto is not None:  # so too while a drain is under way
             self._start_drain(then_swap=True)
             return
+        self._cancel_turn()
         self._swap()
         self._schedule_turn()
 
@@ -356,9 +356,7 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(_INSERT, rows)
 
-    def _drained(
-        self, upto: int, count: int, then_swap: bool, done: asyncio.Future[None]
-    ) -> None:
+    def _drained(self, upto: int, count: int, then_swap: bool, done: asyncio.Future[None]) -> None:
         self._draining = None
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
@@ -498,7 +496,7 @@ def _past(rows: list[Row], stored: int) -> list[Row]:
     holds for the document: drains commit in seq order, all of a batch at once, and a drain
     under way shows this connection an uncommitted prefix of its batch, so SQLite always holds
     a prefix of the document's log."""
-    return [row for row in rows if row[0] > stored]
+    return rows[_upto(rows, stored) :]
 
 
 def _upto(rows: list[Row], seq: int) -> int:

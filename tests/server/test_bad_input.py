@@ -96,7 +96,9 @@ async def test_document_at_its_size_limit_refuses_growth_with_4413(tmp_path: Pat
 
 
 PADDED_AWARENESS = encode(
-    AwarenessMessage(varuint(1) + varuint(9) + varuint(1) + varbytes(b'{"pad":"%s"}' % (b"x" * 950)))
+    AwarenessMessage(
+        varuint(1) + varuint(9) + varuint(1) + varbytes(b'{"pad":"%s"}' % (b"x" * 950))
+    )
 )
 
 
