@@ -26,8 +26,8 @@ class AppliedUpdate(NamedTuple):
     doc_id: DocId
     peer: Peer
     update: Update
-    inserted: int
-    deleted: int
+    at: float
+    """When it was appended: wall-clock seconds."""
 
 
 class _Malformed(Exception):

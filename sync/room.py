@@ -13,7 +13,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from . import metrics
 from .awareness import REMOTE, RoomAwareness
-from .changes import AppliedUpdate, change_size
+from .changes import AppliedUpdate
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
@@ -39,10 +39,6 @@ _EMPTY_UPDATE = b"\x00\x00"
 
 T = TypeVar("T")
 
-UpdateListener = Callable[[AppliedUpdate], None]
-"""Told of every client update once it is durable (the server's edit history); must be quick
-and must not raise into the room."""
-
 
 class RoomState(Enum):
     LOADING = "loading"
@@ -67,7 +63,7 @@ class Room:
         origin: Origin,
         limits: SyncLimits,
         presence: PresenceBus | None = None,
-        listeners: list[UpdateListener] | None = None,
+        heard: list[AppliedUpdate] | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.state = RoomState.LOADING
@@ -84,7 +80,7 @@ class Room:
         self._limits = limits
         self._doc = Doc()
         self._changes: list[Update] = []
-        self._listeners = listeners if listeners is not None else []
+        self._heard = heard
         self._append_now = store if isinstance(store, ImmediateAppend) else None
         self._doc.observe(self._capture)
         self._closed = asyncio.Event()
@@ -234,17 +230,10 @@ class Room:
     def _relay_client_update(self, change: Update, exclude: Peer | None, received: float) -> None:
         self._broadcast(encode_update(change), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
-        if self._listeners and exclude is not None:
-            # Sized here, not per transaction: only clients' updates are heard, and the
-            # pods' relayed and the server's own changes cost nothing.
-            self._notify(AppliedUpdate(self.doc_id, exclude, change, *change_size(change)))
-
-    def _notify(self, applied: AppliedUpdate) -> None:
-        for listener in self._listeners:
-            try:
-                listener(applied)
-            except Exception:
-                log.exception("update listener failed for %s", self.doc_id)
+        if self._heard is not None and exclude is not None:
+            # Only clients' updates are heard: the pods' relayed and the server's own changes
+            # are nobody's edits. Kept for the listeners, who hear them in batches.
+            self._heard.append(AppliedUpdate(self.doc_id, exclude, change, time.time()))
 
     async def apply_server_change(self, change: Callable[[Doc], T]) -> T:
         with self._doc.transaction(origin="server"):

@@ -12,14 +12,19 @@ from typing import Any, Self, TypeVar
 from pycrdt import Doc
 
 from . import metrics
+from .changes import AppliedUpdate
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
-from .room import Room, RoomState, UpdateListener
+from .room import Room, RoomState
 from .store import DocumentStore, LogGap, LogTail, StoreError
 from .types import DocId, LogId, Origin
 
 log = logging.getLogger(__name__)
+
+UpdateListener = Callable[[list[AppliedUpdate]], None]
+"""Hears client updates once they are durable, in batches (the server's edit history, its
+files' sizes); must not raise."""
 
 T = TypeVar("T")
 
@@ -61,6 +66,8 @@ class Rooms:
         self._closed = False
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[UpdateListener] = []
+        self._heard: list[AppliedUpdate] = []
+        """Client updates made durable since the listeners last heard; the rooms add to it."""
         metrics.LOG_UNCOMPACTED.set_function(
             lambda: sum(r.uncompacted_entries for r in self._rooms.values())
         )
@@ -78,8 +85,23 @@ class Rooms:
 
     def add_update_listener(self, listener: UpdateListener) -> None:
         """``listener`` hears of every client update in every room once it is durable, with
-        the peer that sent it (the server maps peers to users)."""
+        the peer that sent it (the server maps peers to users), in batches: every sweep
+        (a second), and whenever someone calls ``tell_listeners``."""
         self._listeners.append(listener)
+
+    def tell_listeners(self) -> None:
+        """Hand every listener the client updates made durable since the last time, in order.
+        A listener that raises misses this batch; the others hear it."""
+        if not self._heard:
+            return
+        # The rooms hold this very list: copied and emptied, not replaced.
+        batch = self._heard.copy()
+        self._heard.clear()
+        for listener in self._listeners:
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("update listener %r failed", listener)
 
     # -- joining and leaving -------------------------------------------------------------------
 
@@ -107,7 +129,7 @@ class Rooms:
         room = self._rooms.get(doc_id)
         if room is None:
             room = Room(
-                doc_id, self._store, self._origin, self._limits, self._presence, self._listeners
+                doc_id, self._store, self._origin, self._limits, self._presence, self._heard
             )
             self._rooms[doc_id] = room
             metrics.ROOMS.set(len(self._rooms))
@@ -212,6 +234,7 @@ class Rooms:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._sweep_interval_s)
+            self.tell_listeners()
             now, clock = time.time(), loop.time()
             for room in list(self._rooms.values()):
                 for peer in room.peers:
@@ -269,6 +292,7 @@ class Rooms:
 
     async def aclose(self, code: int, reason: str, timeout_s: float = 5.0) -> None:
         self._closed = True
+        self.tell_listeners()
         for timer in self._unload_timers.values():
             timer.cancel()
         self._unload_timers.clear()

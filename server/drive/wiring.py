@@ -54,8 +54,7 @@ async def open_drive(
             locks,
             limits,
         )
-        sizes = TextSizes(drive, directory)
-        rooms.add_update_listener(sizes.on_update)
+        sizes = TextSizes(drive, directory, rooms)
         async with Periodic(sizes.refresh, settings.drive_size_interval_s, "sizing text files"):
             yield drive
 

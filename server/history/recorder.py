@@ -19,7 +19,7 @@ from pycrdt import Doc, Text
 from server.access.directory import Directory
 from server.access.models import new_id
 from server.periodic import Periodic
-from sync.changes import AppliedUpdate
+from sync.changes import AppliedUpdate, change_size
 from sync.rooms import Rooms
 from sync.types import DocId
 
@@ -82,7 +82,7 @@ class HistoryRecorder:
         self._periodic = Periodic(self.flush, limits.flush_s, "writing the edit history")
 
     async def __aenter__(self) -> Self:
-        self._rooms.add_update_listener(self.on_update)
+        self._rooms.add_update_listener(self.on_updates)
         await self._periodic.__aenter__()
         return self
 
@@ -91,40 +91,44 @@ class HistoryRecorder:
         with contextlib.suppress(Exception):
             await self.flush(points=False)  # what was typed last is not lost on shutdown
 
-    # -- hearing updates (synchronous, on the room's path: keep it cheap) ----------------------
+    # -- hearing updates (a batch a second from the rooms) -------------------------------------
 
-    def on_update(self, applied: AppliedUpdate) -> None:
-        doc_id = str(applied.doc_id)
-        if ":" in doc_id:
-            return  # companion documents (suggestions, trees) are written by the server
-        owner: Any = applied.peer.owner
-        user_id = getattr(owner, "user_id", None)
-        now = time.time()
-        key = (doc_id, user_id)
-        session = self._open.get(key)
-        if session is None or now - session.end > self._limits.gap_s:
-            session = _Session(
-                id=new_id(),
-                doc_id=doc_id,
-                workspace_id=self._workspaces.get(doc_id, ""),
-                user_id=user_id,
-                username=getattr(owner, "username", None),
-                pod=self._pod,
-                start=now,
-                end=now,
-            )
-            self._open[key] = session
-        session.end = now
-        session.inserted += applied.inserted
-        session.deleted += applied.deleted
-        session.updates += 1
-        metrics.UPDATES.inc()
-        self._dirty.add(session.id)
-        self._edited.add(doc_id)
+    def on_updates(self, batch: list[AppliedUpdate]) -> None:
+        gap_s = self._limits.gap_s
+        heard = 0
+        for doc_id, peer, update, at in batch:
+            if ":" in doc_id:
+                continue  # companion documents (suggestions, trees) are written by the server
+            owner: Any = peer.owner
+            user_id = getattr(owner, "user_id", None)
+            key = (doc_id, user_id)
+            session = self._open.get(key)
+            if session is None or at - session.end > gap_s:
+                session = _Session(
+                    id=new_id(),
+                    doc_id=doc_id,
+                    workspace_id=self._workspaces.get(doc_id, ""),
+                    user_id=user_id,
+                    username=getattr(owner, "username", None),
+                    pod=self._pod,
+                    start=at,
+                    end=at,
+                )
+                self._open[key] = session
+            inserted, deleted = change_size(update)
+            session.end = at
+            session.inserted += inserted
+            session.deleted += deleted
+            session.updates += 1
+            heard += 1
+            self._dirty.add(session.id)
+            self._edited.add(doc_id)
+        metrics.UPDATES.inc(heard)
 
     # -- writing ---------------------------------------------------------------------------------
 
     async def flush(self, *, points: bool = True) -> None:
+        self._rooms.tell_listeners()  # the edits of the last second too
         async with self._flushing:
             dirty, self._dirty = self._dirty, set()
             batch = [s for s in self._open.values() if s.id in dirty]

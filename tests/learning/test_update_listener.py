@@ -4,7 +4,9 @@ not client edits, and a failing listener does not hurt the room."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,16 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
     durable: list[int] = []
     async with (
         SqliteStore(tmp_path / "t.db") as store,
-        Rooms(store, origin=Origin("p"), limits=SyncLimits()) as rooms,
+        Rooms(store, origin=Origin("p"), limits=SyncLimits(), sweep_interval_s=3600) as rooms,
     ):
 
-        def listen(applied: AppliedUpdate) -> None:
-            heard.append(applied)
-            durable.append(len(durable_seqs(tmp_path / "t.db")))
+        def listen(batch: list[AppliedUpdate]) -> None:
+            durable_now = len(durable_seqs(tmp_path / "t.db"))
+            for applied in batch:
+                heard.append(applied)
+                durable.append(durable_now)
 
-        def broken(applied: AppliedUpdate) -> None:
+        def broken(batch: list[AppliedUpdate]) -> None:
             raise RuntimeError("a listener bug")
 
         rooms.add_update_listener(broken)
@@ -44,6 +48,7 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
         room = await rooms.join(DOC, alice)
         client = Doc()
         text = client.get("content", type=Text)
+        started = time.time()
         before = client.get_state()
         text.insert(0, "Grüße 😀!")
         await room.handle(alice, SyncUpdate(client.get_update(before)))
@@ -52,13 +57,46 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
         await room.handle(alice, SyncUpdate(client.get_update(before)))
         await room.handle(alice, SyncUpdate(client.get_update(before)))  # a resend: nothing
         await rooms.edit(DOC, lambda doc: doc.get("content", type=Text).insert(0, ">"))
-        assert [(h.peer.owner, h.inserted, h.deleted) for h in heard] == [
+        assert heard == []  # heard in batches, when the rooms tell
+        rooms.tell_listeners()
+        assert [(h.peer.owner, *change_size(h.update)) for h in heard] == [
             ("alice", 9, 0),  # 9 UTF-16 units: the emoji is two
             ("alice", 0, 2),
         ]
-        assert durable == [1, 2]
-        assert all(h.doc_id == DOC for h in heard)
+        assert durable == [3, 3]  # the two edits and the server's, all durable
+        assert all(h.doc_id == DOC and started <= h.at <= time.time() for h in heard)
+        rooms.tell_listeners()  # nothing new: nobody hears anything again
+        assert len(heard) == 2
         rooms.leave(room, alice)
+
+
+async def test_the_rooms_tell_listeners_every_sweep_and_when_they_close(tmp_path: Path) -> None:
+    for sweep_interval_s in (0.01, 3600):
+        batches: list[list[AppliedUpdate]] = []
+        told = asyncio.Event()
+
+        def listen(batch: list[AppliedUpdate], batches=batches, told=told) -> None:  # type: ignore[no-untyped-def]
+            batches.append(batch)
+            told.set()
+
+        async with (
+            SqliteStore(tmp_path / f"{sweep_interval_s}.db") as store,
+            Rooms(
+                store, origin=Origin("p"), limits=SyncLimits(), sweep_interval_s=sweep_interval_s
+            ) as rooms,
+        ):
+            rooms.add_update_listener(listen)
+            alice = Peer(MemoryTransport(), owner="alice")
+            room = await rooms.join(DOC, alice)
+            client = Doc()
+            client.get("content", type=Text).insert(0, "typed")
+            await room.handle(alice, SyncUpdate(client.get_update()))
+            if sweep_interval_s < 1:
+                await asyncio.wait_for(told.wait(), 5)  # the sweep told, nobody asked
+                assert [len(b) for b in batches] == [1]
+            else:
+                assert batches == []
+        assert [len(b) for b in batches] == [1]  # the last second's edits heard at the close
 
 
 def _clock_growth(before: bytes, after: bytes) -> int:
