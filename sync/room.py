@@ -40,6 +40,21 @@ _EMPTY_UPDATE = b"\x00\x00"
 T = TypeVar("T")
 
 
+def apply_update(doc: Doc, update: Update) -> None:
+    """``doc.apply_update(update)`` in a transaction of pycrdt's native document, without the
+    Python ``Transaction`` object pycrdt wraps around it: that wrapper (nesting, origins, a
+    lock for threads, models; none of which a room uses) cost 2 of the 5 us an update took
+    to apply. The transaction commits, and so runs the observers, either way, as pycrdt's
+    does. Raises ValueError, as ``Doc.apply_update`` does, for bytes that are no update."""
+    native = doc._doc  # pycrdt is pinned below 0.15; the room tests cover this
+    txn = native.create_transaction()
+    try:
+        native.apply_update(txn, update)
+    finally:
+        txn.commit()
+        txn.drop()
+
+
 class RoomState(Enum):
     LOADING = "loading"
     OPEN = "open"
@@ -219,7 +234,7 @@ class Room:
         if self.size_bytes + len(update) > self._limits.max_doc_bytes:
             raise DocTooLargeError(f"document {self.doc_id} is at its size limit")
         try:
-            self._doc.apply_update(update)
+            apply_update(self._doc, update)
         except ValueError as exc:
             self._changes.clear()
             raise ProtocolError(f"update cannot be applied: {exc}") from exc

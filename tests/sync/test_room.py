@@ -22,7 +22,7 @@ from sync.protocol import (
     decode_awareness,
     encode_awareness,
 )
-from sync.room import Room
+from sync.room import Room, apply_update
 from sync.rooms import Rooms, RoomUnavailableError
 from sync.sqlite_store import SqliteStore
 from sync.store import DocState, LoadedDoc, LogEntry, StoreError
@@ -521,3 +521,27 @@ async def test_a_relayed_update_is_counted_once_per_peer_it_reaches(rooms: Rooms
     assert len(relayed) == 1
     messages, nbytes = (after - was for after, was in zip(out(), before, strict=True))
     assert (messages, nbytes) == (2, 2 * len(relayed[0]))
+
+
+def test_the_rooms_apply_matches_pycrdts_and_its_observers_see_the_transaction() -> None:
+    writer = Doc()
+    text = writer.get("content", type=Text)
+    updates = []
+    writer.observe(lambda event: updates.append(event.update))
+    text.insert(0, "hello")
+    text.insert(5, " world")
+    del text[0:1]
+    ours, theirs = Doc(), Doc()
+    seen: list[bytes] = []
+    ours.observe(lambda event: seen.append(event.update))
+    for update in (updates[1], updates[2], updates[0]):  # out of order: held, then released
+        apply_update(ours, update)
+        theirs.apply_update(update)
+        assert ours.get_update() == theirs.get_update()
+    assert str(ours.get("content", type=Text)) == "ello world"
+    assert len(seen) == 1  # only the last transaction changed it: the first two were held
+    with pytest.raises(ValueError):
+        apply_update(ours, b"\x05\xff\x01garbage")
+    assert str(ours.get("content", type=Text)) == "ello world"
+    apply_update(ours, make_update("!", writer))  # still usable after the error
+    assert str(ours.get("content", type=Text)) == "!ello world"
