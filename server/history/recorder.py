@@ -91,7 +91,7 @@ class HistoryRecorder:
         with contextlib.suppress(Exception):
             await self.flush(points=False)  # what was typed last is not lost on shutdown
 
-    # -- hearing updates (a batch a second from the rooms) -------------------------------------
+    # -- hearing updates (a batch every tenth of a second from the rooms) ----------------------
 
     def on_updates(self, batch: list[AppliedUpdate]) -> None:
         gap_s = self._limits.gap_s

@@ -30,7 +30,7 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
     durable: list[int] = []
     async with (
         SqliteStore(tmp_path / "t.db") as store,
-        Rooms(store, origin=Origin("p"), limits=SyncLimits(), sweep_interval_s=3600) as rooms,
+        Rooms(store, origin=Origin("p"), limits=SyncLimits(), tell_interval_s=3600) as rooms,
     ):
 
         def listen(batch: list[AppliedUpdate]) -> None:
@@ -70,8 +70,10 @@ async def test_listeners_hear_client_updates_after_they_are_durable(tmp_path: Pa
         rooms.leave(room, alice)
 
 
-async def test_the_rooms_tell_listeners_every_sweep_and_when_they_close(tmp_path: Path) -> None:
-    for sweep_interval_s in (0.01, 3600):
+async def test_the_rooms_tell_listeners_every_interval_and_when_they_close(
+    tmp_path: Path,
+) -> None:
+    for tell_interval_s in (0.01, 3600):
         batches: list[list[AppliedUpdate]] = []
         told = asyncio.Event()
 
@@ -80,9 +82,9 @@ async def test_the_rooms_tell_listeners_every_sweep_and_when_they_close(tmp_path
             told.set()
 
         async with (
-            SqliteStore(tmp_path / f"{sweep_interval_s}.db") as store,
+            SqliteStore(tmp_path / f"{tell_interval_s}.db") as store,
             Rooms(
-                store, origin=Origin("p"), limits=SyncLimits(), sweep_interval_s=sweep_interval_s
+                store, origin=Origin("p"), limits=SyncLimits(), tell_interval_s=tell_interval_s
             ) as rooms,
         ):
             rooms.add_update_listener(listen)
@@ -91,8 +93,8 @@ async def test_the_rooms_tell_listeners_every_sweep_and_when_they_close(tmp_path
             client = Doc()
             client.get("content", type=Text).insert(0, "typed")
             await room.handle(alice, SyncUpdate(client.get_update()))
-            if sweep_interval_s < 1:
-                await asyncio.wait_for(told.wait(), 5)  # the sweep told, nobody asked
+            if tell_interval_s < 1:
+                await asyncio.wait_for(told.wait(), 5)  # told on time, nobody asked
                 assert [len(b) for b in batches] == [1]
             else:
                 assert batches == []
