@@ -28,6 +28,23 @@ class LoopCounter:
         yield CounterMetricFamily(self._name, self._documentation, value=self.value)
 
 
+class CountOf:
+    """A counter of the values a histogram was given: for events that are timed anyway, so
+    counting them costs nothing more."""
+
+    def __init__(self, name: str, documentation: str, histogram: LoopHistogram) -> None:
+        self._name = name.removesuffix("_total")
+        self._documentation = documentation
+        self._histogram = histogram
+
+    @property
+    def value(self) -> int:
+        return self._histogram.count
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self.value)
+
+
 class LoopCounters:
     """One counter per value of one label, each value known up front."""
 
@@ -59,6 +76,10 @@ class LoopHistogram:
         # A bucket counts values up to and including its bound ("le").
         self._counts[bisect_left(self._bounds, value)] += 1
         self._sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self._counts)
 
     def collect(self) -> Iterator[Metric]:
         buckets, total = [], 0

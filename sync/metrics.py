@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 
-from .loop_metrics import ByKind, LoopCounter, LoopCounters, LoopHistogram
+from .loop_metrics import ByKind, CountOf, LoopCounters, LoopHistogram
 
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
@@ -20,9 +20,11 @@ UPDATE_APPLY_SECONDS = LoopHistogram(
     "Time to apply one update to the in-memory document",
     buckets=_FAST,
 )
-LOG_APPENDS = LoopCounter("tandem_log_appends_total", "Updates appended to the durable log")
 LOG_APPEND_SECONDS = LoopHistogram(
     "tandem_log_append_seconds", "Time to append one update durably", buckets=_FAST
+)
+LOG_APPENDS = CountOf(
+    "tandem_log_appends_total", "Updates appended to the durable log", LOG_APPEND_SECONDS
 )
 FANOUT_SECONDS = LoopHistogram(
     "tandem_fanout_seconds",

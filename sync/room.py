@@ -97,7 +97,9 @@ class Room:
         self._changes: list[Update] = []
         self._heard = heard
         self._append_now = store if isinstance(store, ImmediateAppend) else None
-        self._doc.observe(self._capture)
+        # On pycrdt's native document, as ``apply_update`` applies: pycrdt's own ``observe``
+        # wraps the callback in two more Python calls per transaction, to collect its errors.
+        self._subscription = self._doc._doc.observe(self._capture)
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -107,7 +109,11 @@ class Room:
         self._changes.append(event.update)
 
     def _take_changes(self) -> Update | None:
-        changes, self._changes = self._changes, []
+        changes = self._changes
+        if len(changes) == 1:  # one transaction changed something: the usual case
+            change = changes.pop()
+            return None if change == _EMPTY_UPDATE else change
+        self._changes = []
         changes = [c for c in changes if c != _EMPTY_UPDATE]
         if not changes:
             return None
@@ -311,7 +317,6 @@ class Room:
 
     def _appended(self, change: Update, last_id: LogId, started: float) -> None:
         self.last_id = last_id
-        metrics.LOG_APPENDS.inc()
         metrics.LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
         self.size_bytes += len(change)
         self.uncompacted_entries += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from sync.loop_metrics import LoopCounter, LoopCounters, LoopHistogram
+from sync.loop_metrics import CountOf, LoopCounter, LoopCounters, LoopHistogram
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0)
 # On a bound, between bounds, below the first and past the last.
@@ -43,3 +43,15 @@ def test_counters_match_prometheus_client() -> None:
     theirs_by.labels("b").inc()
     assert exposition(ours, ours_by) == exposition(theirs, theirs_by)
     assert "t_total 5.5" in exposition(ours)
+
+
+def test_a_count_of_a_histogram_exposes_a_counter_of_its_values() -> None:
+    timed = LoopHistogram("t_seconds", "Time", buckets=BUCKETS)
+    ours = CountOf("t_total", "Ts", timed)
+    theirs = Counter("t_total", "Ts", registry=None)
+    assert exposition(ours) == exposition(theirs)
+    for value in VALUES:
+        timed.observe(value)
+        theirs.inc()
+    assert exposition(ours) == exposition(theirs)
+    assert ours.value == len(VALUES)
