@@ -545,3 +545,36 @@ def test_the_rooms_apply_matches_pycrdts_and_its_observers_see_the_transaction()
     assert str(ours.get("content", type=Text)) == "ello world"
     apply_update(ours, make_update("!", writer))  # still usable after the error
     assert str(ours.get("content", type=Text)) == "!ello world"
+
+
+async def test_joiners_with_nothing_share_one_encoding_of_the_document_until_it_changes(
+    rooms: Rooms,
+) -> None:
+    writer, _ = connect()
+    room = await rooms.join(DOC, writer)
+    await room.handle(writer, SyncUpdate(make_update("hello")))
+
+    async def join_empty() -> bytes:
+        joiner, _ = connect()
+        await rooms.join(DOC, joiner)
+        _drain(joiner)
+        await room.handle(joiner, SyncStep1(Doc().get_state()))
+        (reply,) = _drain(joiner)
+        return reply
+
+    def text_of(reply: bytes) -> str:
+        message = decode(reply)
+        assert isinstance(message, SyncStep2)
+        replica = Doc()
+        replica.apply_update(message.update)
+        return str(replica.get("content", type=Text))
+
+    first, second = await join_empty(), await join_empty()
+    assert first is second and text_of(first) == "hello"
+    await room.handle(writer, SyncUpdate(make_update("typed ")))
+    after_typing = await join_empty()
+    assert "typed " in text_of(after_typing)
+    await rooms.edit(DOC, lambda doc: doc.get("content", type=Text).insert(0, ">"))
+    after_edit = await join_empty()
+    assert text_of(after_edit) == str(room.doc.get("content", type=Text))
+    assert text_of(after_edit).startswith(">")
