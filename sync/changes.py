@@ -10,6 +10,7 @@ if bit 7, else parent info, then the content)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from .types import DocId, Update
@@ -28,6 +29,16 @@ class AppliedUpdate(NamedTuple):
     update: Update
     at: float
     """When it was appended: wall-clock seconds."""
+
+
+class Heard(list[AppliedUpdate]):
+    """Client updates made durable since the listeners last heard of them, in order. The
+    rooms append to it; ``wake`` is called when one lands in it empty, so its owner tells the
+    listeners a little later, and nothing wakes while nobody types."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__()
+        self.wake = wake
 
 
 class _Malformed(Exception):

@@ -13,7 +13,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from . import metrics
 from .awareness import REMOTE, RoomAwareness
-from .changes import AppliedUpdate
+from .changes import AppliedUpdate, Heard
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
@@ -80,7 +80,7 @@ class Room:
         origin: Origin,
         limits: SyncLimits,
         presence: PresenceBus | None = None,
-        heard: list[AppliedUpdate] | None = None,
+        heard: Heard | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.state = RoomState.LOADING
@@ -264,10 +264,13 @@ class Room:
     def _relay_client_update(self, change: Update, exclude: Peer | None, received: float) -> None:
         self._broadcast(encode_update(change), "sync_update", exclude=exclude)
         metrics.FANOUT_SECONDS.observe(time.perf_counter() - received)
-        if self._heard is not None and exclude is not None:
+        heard = self._heard
+        if heard is not None and exclude is not None:
             # Only clients' updates are heard: the pods' relayed and the server's own changes
             # are nobody's edits. Kept for the listeners, who hear them in batches.
-            self._heard.append(AppliedUpdate(self.doc_id, exclude, change, time.time()))
+            if not heard:
+                heard.wake()
+            heard.append(AppliedUpdate(self.doc_id, exclude, change, time.time()))
 
     async def apply_server_change(self, change: Callable[[Doc], T]) -> T:
         with self._doc.transaction(origin="server"):

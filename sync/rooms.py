@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 from pycrdt import Doc
 
 from . import metrics
-from .changes import AppliedUpdate
+from .changes import AppliedUpdate, Heard
 from .limits import SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
@@ -67,10 +67,9 @@ class Rooms:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._sweeper: asyncio.Task[None] | None = None
-        self._teller: asyncio.Task[None] | None = None
+        self._tell_timer: asyncio.TimerHandle | None = None
         self._listeners: list[UpdateListener] = []
-        self._heard: list[AppliedUpdate] = []
-        """Client updates made durable since the listeners last heard; the rooms add to it."""
+        self._heard = Heard(self._tell_soon)
         metrics.LOG_UNCOMPACTED.set_function(
             lambda: sum(r.uncompacted_entries for r in self._rooms.values())
         )
@@ -78,7 +77,6 @@ class Rooms:
 
     async def __aenter__(self) -> Self:
         self._sweeper = self._spawn(self._sweep())
-        self._teller = self._spawn(self._tell_every())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -90,7 +88,8 @@ class Rooms:
     def add_update_listener(self, listener: UpdateListener) -> None:
         """``listener`` hears of every client update in every room once it is durable, with
         the peer that sent it (the server maps peers to users), in batches: every
-        ``tell_interval_s``, and whenever someone calls ``tell_listeners``."""
+        ``tell_interval_s`` after the first of a batch, and whenever someone calls
+        ``tell_listeners``."""
         self._listeners.append(listener)
 
     def tell_listeners(self) -> None:
@@ -234,12 +233,16 @@ class Rooms:
 
     # -- compaction ----------------------------------------------------------------------------
 
-    async def _tell_every(self) -> None:
-        # Often, so each batch is small: folding a second of a busy pod's updates at once
-        # held the loop for milliseconds, in front of the updates that came meanwhile.
-        while True:
-            await asyncio.sleep(self._tell_interval_s)
-            self.tell_listeners()
+    def _tell_soon(self) -> None:
+        # Soon, so each batch is small: folding a second of a busy pod's updates at once held
+        # the loop for milliseconds, in front of the updates that came meanwhile.
+        if self._tell_timer is None and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._tell_timer = loop.call_later(self._tell_interval_s, self._told_on_time)
+
+    def _told_on_time(self) -> None:
+        self._tell_timer = None
+        self.tell_listeners()
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -302,12 +305,15 @@ class Rooms:
 
     async def aclose(self, code: int, reason: str, timeout_s: float = 5.0) -> None:
         self._closed = True
-        self.tell_listeners()
         for timer in self._unload_timers.values():
             timer.cancel()
         self._unload_timers.clear()
         self.close_all(code, reason)
-        for task in [self._sweeper, self._teller, *self._tails.values()]:
+        if self._tell_timer is not None:
+            self._tell_timer.cancel()
+            self._tell_timer = None
+        self.tell_listeners()  # the last tenth of a second's edits, up to the close
+        for task in [self._sweeper, *self._tails.values()]:
             if task is not None:
                 task.cancel()
         if self._tasks:
