@@ -106,6 +106,17 @@ class Rooms:
             except Exception:
                 log.exception("update listener %r failed", listener)
 
+    def _tell_soon(self) -> None:
+        # Soon, so each batch is small: folding a second of a busy pod's updates at once held
+        # the loop for milliseconds, in front of the updates that came meanwhile.
+        if self._tell_timer is None and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._tell_timer = loop.call_later(self._tell_interval_s, self._told_on_time)
+
+    def _told_on_time(self) -> None:
+        self._tell_timer = None
+        self.tell_listeners()
+
     # -- joining and leaving -------------------------------------------------------------------
 
     async def join(self, doc_id: DocId, peer: Peer) -> Room:
@@ -232,17 +243,6 @@ class Rooms:
         self._forget(room)
 
     # -- compaction ----------------------------------------------------------------------------
-
-    def _tell_soon(self) -> None:
-        # Soon, so each batch is small: folding a second of a busy pod's updates at once held
-        # the loop for milliseconds, in front of the updates that came meanwhile.
-        if self._tell_timer is None and not self._closed:
-            loop = asyncio.get_running_loop()
-            self._tell_timer = loop.call_later(self._tell_interval_s, self._told_on_time)
-
-    def _told_on_time(self) -> None:
-        self._tell_timer = None
-        self.tell_listeners()
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
