@@ -2,7 +2,8 @@
 not through the drive, so without this a file listed the size it was uploaded with forever
 and the workspace's quota never saw it grow.
 
-``on_updates`` (a rooms' update listener) only notes the documents; each ``refresh`` (run periodically by the wiring) measures the documents edited since and saves
+``on_updates`` (a rooms' update listener, heard in batches) only notes the documents; each
+``refresh`` (run periodically by the wiring) measures the documents edited since and saves
 their entries: one write per document and period rather than per keystroke. Each pod does
 this for the edits its own clients make."""
 

@@ -128,7 +128,7 @@ class HistoryRecorder:
     # -- writing ---------------------------------------------------------------------------------
 
     async def flush(self, *, points: bool = True) -> None:
-        self._rooms.tell_listeners()  # the edits of the last second too
+        self._rooms.tell_listeners()  # the edits of the batch not yet told, too
         async with self._flushing:
             dirty, self._dirty = self._dirty, set()
             batch = [s for s in self._open.values() if s.id in dirty]
