@@ -20,10 +20,10 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-from assistant.learning.dataset import DatasetLimits
-from assistant.learning.pipeline import Pipeline, RunConfig
-from assistant.learning.provider import Provider, ProviderError
-from assistant.learning.registry import ModelRegistry, RegistryError
+from learning.dataset import DatasetLimits
+from learning.pipeline import Pipeline, RunConfig
+from learning.provider import Provider, ProviderError
+from learning.registry import ModelRegistry, RegistryError
 from assistant.records import Records
 
 from . import logs

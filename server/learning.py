@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.learning.pipeline import dataset_prefix
-from assistant.learning.registry import ModelRegistry
-from assistant.learning.store import LearningStore, Pointer
+from learning.pipeline import dataset_prefix
+from learning.registry import ModelRegistry
+from learning.store import LearningStore, Pointer
 from drive.errors import ObjectMissingError, ObjectStoreError
 from drive.local_objects import LocalObjectStore
 from drive.objects import ObjectStore
@@ -65,13 +65,13 @@ async def open_learning_store(
     settings: Settings, backends: Backends
 ) -> AsyncIterator[LearningStore]:
     if backends.mongo is not None:
-        from assistant.learning.mongo_store import MongoLearningStore
+        from learning.mongo_store import MongoLearningStore
 
         mongo = MongoLearningStore(backends.mongo)
         await mongo.ensure_indexes()
         yield mongo
         return
-    from assistant.learning.sqlite_store import SqliteLearningStore
+    from learning.sqlite_store import SqliteLearningStore
 
     async with SqliteLearningStore(settings.data_dir / "learning.db") as sqlite:
         yield sqlite
@@ -105,7 +105,7 @@ def model_lookup(settings: Settings, backends: Backends) -> ModelLookup:
     the configured model). Needs no lifecycle of its own: MongoDB belongs to the backends, and
     the SQLite file is opened per read, which the registry's cache keeps rare."""
     if backends.mongo is not None:
-        from assistant.learning.mongo_store import MongoLearningStore
+        from learning.mongo_store import MongoLearningStore
 
         return ModelRegistry(
             MongoLearningStore(backends.mongo), cache_s=settings.ft_registry_cache_s
@@ -125,7 +125,7 @@ class _SqlitePointers:
     async def pointer(self, workspace_id: str) -> Pointer | None:
         if not self._path.exists():
             return None  # nothing was ever promoted here
-        from assistant.learning.sqlite_store import SqliteLearningStore
+        from learning.sqlite_store import SqliteLearningStore
 
         async with SqliteLearningStore(self._path) as store:
             return await store.pointer(workspace_id)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from assistant.learning.registry import ModelRegistry, RegistryError
+from learning.registry import ModelRegistry, RegistryError
 
 from .access.guard import access_of, require_workspace
 from .access.models import WorkspaceId

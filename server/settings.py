@@ -115,7 +115,7 @@ class Settings:
     drive_size_interval_s: float = 2.0
     """How often the sizes of text files that were edited are measured and saved."""
 
-    # Learning loop (assistant/learning, server/history): `tandem finetune` and edit history.
+    # Learning loop (learning/, server/history): `tandem finetune` and edit history.
     ft_base_url: str | None = None
     """The fine-tuning provider (OpenAI-compatible files + fine_tuning.jobs); defaults to
     TANDEM_OPENAI_BASE_URL."""

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from assistant.learning.mongo_store import MongoLearningStore
-from assistant.learning.registry import ModelRegistry, RegistryError
-from assistant.learning.sqlite_store import SqliteLearningStore
-from assistant.learning.store import LearningStore
+from learning.mongo_store import MongoLearningStore
+from learning.registry import ModelRegistry, RegistryError
+from learning.sqlite_store import SqliteLearningStore
+from learning.store import LearningStore
 from tests.mongo import MongoServer
 
 

@@ -9,8 +9,8 @@ import pytest
 from pycrdt import Doc, Text
 
 from assistant import acceptance, anchors, board
-from assistant.learning.dataset import DatasetLimits, build, validate_file
-from assistant.learning.outcomes import outcome_of
+from learning.dataset import DatasetLimits, build, validate_file
+from learning.outcomes import outcome_of
 
 
 def suggest(text0: str, original: str, proposal: str) -> tuple[Doc, Text, dict[str, Any]]:

@@ -17,8 +17,8 @@ from typing import Any
 
 from pycrdt import Text
 
-from .. import anchors
-from ..anchors import AnchorError
+from assistant import anchors
+from assistant.anchors import AnchorError
 from .store import Outcome, OutcomeKind
 
 REVERT_SIMILARITY = 0.9

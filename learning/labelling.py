@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 from pycrdt import Doc, Text
 
-from .. import board
-from ..anchors import TEXT_NAME
-from ..records import Records, SuggestionRecord
-from ..types import SuggestionNotFoundError
+from assistant import board
+from assistant.anchors import TEXT_NAME
+from assistant.records import Records, SuggestionRecord
+from assistant.types import SuggestionNotFoundError
 from .outcomes import outcome_of
 from .store import LearningStore
 

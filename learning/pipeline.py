@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..records import Records
+from assistant.records import Records
 from .dataset import Dataset, DatasetLimits, build, labelled, sha256, validate_file
 from .evaluation import Scores, evaluate
 from .labelling import DocumentSource, label_workspace

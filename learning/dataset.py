@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..secrets import redact
+from assistant.secrets import redact
 from .store import Outcome, OutcomeKind
 
 SFT_KINDS = (OutcomeKind.KEPT, OutcomeKind.EDITED, OutcomeKind.REWRITTEN)
