@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.secrets import redact
+
 from .store import Outcome, OutcomeKind
 
 SFT_KINDS = (OutcomeKind.KEPT, OutcomeKind.EDITED, OutcomeKind.REWRITTEN)

@@ -16,6 +16,7 @@ from assistant import board
 from assistant.anchors import TEXT_NAME
 from assistant.records import Records, SuggestionRecord
 from assistant.types import SuggestionNotFoundError
+
 from .outcomes import outcome_of
 from .store import LearningStore
 

@@ -19,6 +19,7 @@ from pycrdt import Text
 
 from assistant import anchors
 from assistant.anchors import AnchorError
+
 from .store import Outcome, OutcomeKind
 
 REVERT_SIMILARITY = 0.9

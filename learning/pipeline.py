@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from assistant.records import Records
+
 from .dataset import Dataset, DatasetLimits, build, labelled, sha256, validate_file
 from .evaluation import Scores, evaluate
 from .labelling import DocumentSource, label_workspace

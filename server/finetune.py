@@ -20,11 +20,11 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from assistant.records import Records
 from learning.dataset import DatasetLimits
 from learning.pipeline import Pipeline, RunConfig
 from learning.provider import Provider, ProviderError
 from learning.registry import ModelRegistry, RegistryError
-from assistant.records import Records
 
 from . import logs
 from .access.wiring import open_directory

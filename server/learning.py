@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from learning.pipeline import dataset_prefix
-from learning.registry import ModelRegistry
-from learning.store import LearningStore, Pointer
 from drive.errors import ObjectMissingError, ObjectStoreError
 from drive.local_objects import LocalObjectStore
 from drive.objects import ObjectStore
+from learning.pipeline import dataset_prefix
+from learning.registry import ModelRegistry
+from learning.store import LearningStore, Pointer
 
 from .backends import Backends
 from .settings import Settings

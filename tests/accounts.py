@@ -1,9 +1,9 @@
 """Accounts for tests: sign up users, make workspaces and documents over the real HTTP API.
 
-    alice = await sign_up(server.http_url, "alice")
-    ws = await alice.create_workspace("Team")
-    doc = await alice.create_doc(ws)
-    await js.connect("a", server.ws_url, doc, params={"token": alice.token})
+alice = await sign_up(server.http_url, "alice")
+ws = await alice.create_workspace("Team")
+doc = await alice.create_doc(ws)
+await js.connect("a", server.ws_url, doc, params={"token": alice.token})
 """
 
 from __future__ import annotations
