@@ -14,7 +14,9 @@ from typing import Protocol
 from .errors import ObjectStoreError
 
 CHUNK_BYTES = 1024 * 1024
-_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,3}")
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}"
+_KEY = re.compile(rf"{_SEGMENT}(/{_SEGMENT}){{0,5}}")
+"""Up to six segments; a dot only inside one (``adapter_config.json``), so no ``.`` or ``..``."""
 
 
 def new_object_key(workspace_id: str) -> str:

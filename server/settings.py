@@ -116,6 +116,40 @@ class Settings:
     """How often the sizes of text files that were edited are measured and saved."""
 
     # Learning loop (learning/, server/history): `tandem finetune` and edit history.
+    base_model: str | None = None
+    """The base model the assistant's model server runs and local training adapts: a Hugging
+    Face id (``@revision`` optional), a local directory or ``s3://bucket/prefix``. Defaults to
+    TANDEM_OPENAI_MODEL for the openai-jobs trainer."""
+    model_cache_dir: Path = Path("model-cache")
+    """Where an S3 base model is copied to, and where training checkpoints are staged."""
+    ft_trainer: str = "local"
+    """local (TRL + PEFT LoRA in this process: the Job's own pod) or openai-jobs (an API
+    compatible with OpenAI's files and fine_tuning.jobs; OpenAI itself takes no new jobs
+    from 6 January 2027)."""
+    ft_shards: int = 1
+    """Shards of workspaces (an Indexed Job's completions); this process trains shard
+    JOB_COMPLETION_INDEX (or --shard) of them."""
+    ft_lora_rank: int = 16
+    ft_lora_alpha: int = 32
+    ft_lora_dropout: float = 0.05
+    ft_lora_target_modules: str = "all-linear"
+    """Comma-separated module names, or all-linear."""
+    ft_epochs: float = 3.0
+    ft_learning_rate: float = 2e-4
+    ft_batch_size: int = 4
+    ft_gradient_accumulation: int = 1
+    ft_max_length: int = 2048
+    """Tokens per example; longer ones are truncated."""
+    ft_dpo_beta: float = 0.1
+    ft_qlora: bool = False
+    """4-bit base weights (bitsandbytes, GPU only)."""
+    ft_seed: int = 0
+    model_host: str = "127.0.0.1"
+    model_port: int = 8002
+    """`tandem model serve`: OpenAI-compatible chat completions over the base + adapters."""
+    model_max_adapters: int = 8
+    """Adapters kept loaded at once by `tandem model serve` (least recently used go first)."""
+    model_max_new_tokens: int = 512
     ft_base_url: str | None = None
     """The fine-tuning provider (OpenAI-compatible files + fine_tuning.jobs); defaults to
     TANDEM_OPENAI_BASE_URL."""
@@ -225,6 +259,10 @@ class Settings:
             raise SettingsError(
                 "cluster mode needs TANDEM_MONGODB_URL: every pod must see the same accounts"
             )
+        if self.ft_trainer not in ("local", "openai-jobs"):
+            raise SettingsError("TANDEM_FT_TRAINER must be local or openai-jobs")
+        if self.ft_shards < 1:
+            raise SettingsError("TANDEM_FT_SHARDS must be at least 1")
         if self.ft_method not in ("supervised", "dpo"):
             raise SettingsError("TANDEM_FT_METHOD must be supervised or dpo")
         if self.redis_url and not self.s3_endpoint:
