@@ -37,6 +37,8 @@ class Objects(Protocol):
         """None when there is no such object."""
         ...
 
+    async def delete_prefix(self, prefix: str) -> int: ...
+
 
 @dataclass(frozen=True)
 class AdapterName:

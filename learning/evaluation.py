@@ -1,19 +1,32 @@
 """The evaluation gate: replay held-out examples through the candidate and the current model,
 score each answer by its similarity to the text people kept, and zero for an answer whose
 format is wrong (empty, fenced when the kept text is not, chatty preamble, far too long).
-The candidate is promoted only when its mean score beats the current model's."""
+The candidate is promoted only when its mean score beats the current model's.
+
+The answers come through the serving path the assistant uses (the same client, the same
+endpoint; the server wires an ``Answerer`` over it), so the gate judges what people get."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from .outcomes import similarity
-from .provider import Provider, ProviderError
 
 _PREAMBLE = re.compile(r"(?i)^\s*(?:sure|certainly|of course|here(?:'s| is| are))\b")
 _FENCE = "```"
+
+
+class AnswerError(Exception):
+    """The serving path gave no answer (unknown model, timeout, error)."""
+
+
+class Answerer(Protocol):
+    async def complete(self, model: str, messages: list[dict[str, str]]) -> str:
+        """The model's whole answer, greedy. Raises AnswerError."""
+        ...
 
 
 def format_valid(output: str, target: str) -> bool:
@@ -54,7 +67,7 @@ HeldOut = list[tuple[list[dict[str, str]], str]]
 
 
 async def evaluate(
-    provider: Provider, model: str, examples: HeldOut, *, concurrency: int = 4
+    answerer: Answerer, model: str, examples: HeldOut, *, concurrency: int = 4
 ) -> Scores:
     """A failed call scores zero: a model that cannot answer is no better."""
     limit = asyncio.Semaphore(concurrency)
@@ -64,8 +77,8 @@ async def evaluate(
         nonlocal errors
         async with limit:
             try:
-                output = await provider.complete(model, prompt)
-            except ProviderError:
+                output = await answerer.complete(model, prompt)
+            except AnswerError:
                 errors += 1
                 return 0.0, False
         return score(output, target), format_valid(output, target)

@@ -6,9 +6,11 @@ Everything is a plain JSON-able dict at this boundary, so both stores keep it as
 
 - run: ``workspace_id, day`` (UTC ``YYYY-MM-DD``, the idempotency key), ``state`` (see
   ``RunState``), ``started_at, updated_at, cutoff`` (examples labelled up to then were seen),
-  ``counts, manifest_key, training_file, validation_file, job_id, job_status,
-  fine_tuned_model, scores, error``
-- model: ``workspace_id, model_id, run_day, base_model, created_at, scores``
+  ``trainer, attempts, new_examples, examples {train, validation}, counts, manifest_key,
+  dataset_sha256, progress {step, total_steps, loss, tokens_per_s, eta_s}, loss [{step,
+  loss, epoch}], eval_loss, model_id, fine_tuned_model, scores {candidate, current}, reason,
+  error`` and what the trainer reports (``job_id``, ``base_revision``, ``hyperparameters``)
+- model: ``workspace_id, model_id, run_day, trainer, base_model, base_revision, created_at``
 - pointer: ``workspace_id, history`` (promoted model ids, oldest first; the last is current,
   the one before it the rollback target), ``updated_at``
 - outcome: ``suggestion_id, workspace_id, doc_id, user_id, kind`` (see ``OutcomeKind``),
@@ -28,19 +30,27 @@ Outcome = dict[str, Any]
 
 class RunState(StrEnum):
     STARTED = "started"
-    """Claimed: nothing submitted yet."""
+    """Claimed: no dataset stored yet."""
     SKIPPED = "skipped"
     """Too few new examples, or training not allowed: nothing to do today."""
+    TRAINING = "training"
+    """The dataset is stored and the trainer was called: a rerun calls it again, and it
+    resumes (a checkpoint, the provider's job) rather than training twice."""
     SUBMITTED = "submitted"
-    """Files uploaded and the job created: a rerun follows this job, never a new one."""
+    """What runs of the jobs API were called before ``training``; read as ``training``."""
     FAILED = "failed"
+    """The trainer failed (``error`` says why); a rerun tries again, up to a limit."""
     REJECTED = "rejected"
     """The candidate did not beat the current model."""
     PROMOTED = "promoted"
 
     @property
     def final(self) -> bool:
-        return self in (RunState.SKIPPED, RunState.FAILED, RunState.REJECTED, RunState.PROMOTED)
+        return self in (RunState.SKIPPED, RunState.REJECTED, RunState.PROMOTED)
+
+    @property
+    def training(self) -> bool:
+        return self in (RunState.TRAINING, RunState.SUBMITTED)
 
 
 class OutcomeKind(StrEnum):

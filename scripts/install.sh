@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[cluster,test]'
+# torch first, pinned: 2.13.0 is a CPU wheel in pip's find-links here, where an unpinned torch
+# would pull the multi-GB CUDA build. Then the project with the training/serving extra.
+.venv/bin/python -m pip install --quiet 'torch==2.13.0'
+.venv/bin/python -m pip install --quiet -e '.[cluster,train,test]'
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
 # The web app: its npm packages and the bundle `tandem serve` serves at / (web/dist), and

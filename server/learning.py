@@ -11,16 +11,22 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drive.errors import ObjectMissingError, ObjectStoreError
 from drive.local_objects import LocalObjectStore
 from drive.objects import ObjectStore
+from learning import models
+from learning.artifacts import models_prefix
 from learning.pipeline import dataset_prefix
 from learning.registry import ModelRegistry
 from learning.store import LearningStore, Pointer
 
 from .backends import Backends
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from learning.trainers.local import LocalConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,9 @@ class ObjectDatasets:
         except ObjectMissingError:
             return None
 
+    async def delete_prefix(self, prefix: str) -> int:
+        return await self._objects.delete_prefix(prefix)
+
 
 @dataclass
 class LearningPart:
@@ -55,9 +64,10 @@ class LearningPart:
         return await self.registry.model_for(workspace_id)
 
     async def delete_workspace(self, workspace_id: str) -> None:
-        """Privacy: a deleted workspace's outcomes, runs, models and datasets go."""
+        """Privacy: a deleted workspace's outcomes, runs, models, datasets and adapters go."""
         await self.store.delete_workspace(workspace_id)
         await self.objects.delete_prefix(dataset_prefix(workspace_id))
+        await self.objects.delete_prefix(models_prefix(workspace_id))
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +105,36 @@ async def open_learning(settings: Settings, backends: Backends) -> AsyncIterator
     async with open_learning_store(settings, backends) as store:
         registry = ModelRegistry(store, cache_s=settings.ft_registry_cache_s)
         yield LearningPart(store, registry, await open_objects(settings, backends))
+
+
+def local_trainer_config(settings: Settings, backends: Backends) -> LocalConfig:
+    """The local trainer's settings; resolving the base copies an S3 base once."""
+    from learning.trainers.local import LocalConfig, LoraSettings, TrainSettings
+
+    spec = settings.base_model or settings.openai_model
+    base = models.resolve(spec, cache_dir=settings.model_cache_dir, s3=backends.minio)
+    return LocalConfig(
+        base=base,
+        work_dir=settings.model_cache_dir / "runs",
+        lora=LoraSettings(
+            rank=settings.ft_lora_rank,
+            alpha=settings.ft_lora_alpha,
+            dropout=settings.ft_lora_dropout,
+            target_modules=settings.ft_lora_target_modules,
+        ),
+        train=TrainSettings(
+            epochs=settings.ft_epochs,
+            learning_rate=settings.ft_learning_rate,
+            batch_size=settings.ft_batch_size,
+            gradient_accumulation=settings.ft_gradient_accumulation,
+            max_length=settings.ft_max_length,
+            beta=settings.ft_dpo_beta,
+            seed=settings.ft_seed,
+            qlora=settings.ft_qlora,
+            save_steps=settings.ft_save_steps,
+        ),
+        processes=settings.ft_processes,
+    )
 
 
 ModelLookup = Callable[[str], Awaitable[str | None]]

@@ -144,6 +144,14 @@ class Settings:
     ft_qlora: bool = False
     """4-bit base weights (bitsandbytes, GPU only)."""
     ft_seed: int = 0
+    ft_save_steps: int = 0
+    """A checkpoint every this many steps; 0: one per epoch."""
+    ft_processes: int = 1
+    """GPUs one workspace trains on (data parallel under torchrun); above 1 needs that many."""
+    ft_max_attempts: int = 3
+    """Reruns of a failed run the same day (the Job's pod retries) before it stays failed."""
+    ft_serve_wait_s: float = 120.0
+    """How long the gate waits for the serving path to know a new adapter."""
     model_host: str = "127.0.0.1"
     model_port: int = 8002
     """`tandem model serve`: OpenAI-compatible chat completions over the base + adapters."""
@@ -234,6 +242,9 @@ class Settings:
         for name, value in (overrides or {}).items():
             if value is not None:
                 values[name] = value
+        if values.get("base_model") and "openai_model" not in values:
+            # The assistant's model with no adapter promoted is the base the model server runs.
+            values["openai_model"] = str(values["base_model"]).partition("@")[0]
         settings = cls(**values)
         settings._validate()
         return settings

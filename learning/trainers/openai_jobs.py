@@ -1,6 +1,9 @@
-"""The fine-tuning provider: any server speaking OpenAI's files and fine_tuning.jobs API (and
-chat completions, for the evaluation), by base URL and key. Every call has a timeout and a
-bounded number of retries (openai-python defaults to ten minutes and two)."""
+"""The ``openai-jobs`` trainer: any server speaking OpenAI's files and fine_tuning.jobs API, by
+base URL and key (OpenAI itself takes no new fine-tuning jobs from 6 January 2027). Every call
+has a timeout and a bounded number of retries (openai-python defaults to ten minutes and two).
+
+A run's job is created once: its metadata names the run, so a rerun after a crash between
+creating the job and recording it finds that job instead of creating a second."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from . import Progress, TrainingError, TrainingRequest, TrainingResult
+
 log = logging.getLogger(__name__)
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -21,7 +26,7 @@ RUN_KEY = "tandem_run"
 second one, even if it crashed between creating the job and recording it."""
 
 
-class ProviderError(Exception):
+class ProviderError(TrainingError):
     """The provider refused or failed a call, or a job did not end in time."""
 
 
@@ -118,13 +123,45 @@ class Provider:
             log.info("fine-tuning job %s is %s", job_id, job.status)
             await asyncio.sleep(poll_s)  # polling a remote job: there is nothing to wait on
 
-    async def complete(self, model: str, messages: list[dict[str, str]]) -> str:
-        try:
-            response = await self._client.chat.completions.create(
-                model=model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=0,
+
+class OpenAIJobsTrainer:
+    """The trainer port over a ``Provider``: upload, create the job once, follow it."""
+
+    name = "openai-jobs"
+
+    def __init__(
+        self, provider: Provider, *, base_model: str, poll_s: float, timeout_s: float
+    ) -> None:
+        self._provider = provider
+        self._base_model = base_model
+        self._poll_s = poll_s
+        self._timeout_s = timeout_s
+
+    async def train(self, request: TrainingRequest, progress: Progress) -> TrainingResult:
+        run_key = f"{request.workspace_id}/{request.run}"
+        job = await self._provider.find_job(run_key)
+        if job is None:
+            kind = "sft" if request.method == "supervised" else "preference"
+            stem = f"{request.workspace_id}-{request.run}-{kind}"
+            training_file = await self._provider.upload(f"{stem}-train", request.train)
+            validation_file = (
+                await self._provider.upload(f"{stem}-validation", request.validation)
+                if request.validation.strip()
+                else None
             )
-        except openai.OpenAIError as exc:
-            raise ProviderError(f"asking {model}: {exc}") from exc
-        return response.choices[0].message.content or ""
+            job = await self._provider.create_job(
+                run_key=run_key,
+                model=self._base_model,
+                training_file=training_file,
+                validation_file=validation_file,
+                method=request.method,
+                suffix=f"tandem-{request.run}",
+            )
+        await progress({"job_id": job.id, "job_status": job.status})
+        job = await self._provider.follow(job.id, poll_s=self._poll_s, timeout_s=self._timeout_s)
+        if job.status != "succeeded" or not job.fine_tuned_model:
+            raise TrainingError(f"job {job.id} {job.status}: {job.error or 'no model'}")
+        return TrainingResult(
+            job.fine_tuned_model,
+            {"job_id": job.id, "job_status": job.status, "base_model": self._base_model},
+        )
