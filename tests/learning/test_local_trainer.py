@@ -36,9 +36,7 @@ def prompt(text: str) -> list[dict[str, str]]:
 
 
 def sft_lines() -> bytes:
-    return jsonl(
-        {"messages": [*prompt(a), {"role": "assistant", "content": b}]} for a, b in PAIRS
-    )
+    return jsonl({"messages": [*prompt(a), {"role": "assistant", "content": b}]} for a, b in PAIRS)
 
 
 def preference_lines() -> bytes:
