@@ -24,7 +24,15 @@ def free_port() -> int:
 class TandemProcess:
     """One server process. ``start`` waits until /healthz answers; ``kill`` is SIGKILL."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int = 0,
+        command: tuple[str, ...] = ("serve",),
+    ) -> None:
+        self.command = command
+        """``("serve",)``, or another long-running ``tandem`` command: ``("model", "serve")``."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra_env = env or {}
@@ -45,12 +53,13 @@ class TandemProcess:
             **os.environ,
             "TANDEM_HOST": "127.0.0.1",
             "TANDEM_PORT": str(self.port),
+            "TANDEM_MODEL_PORT": str(self.port),  # where `tandem model serve` listens
             "TANDEM_DATA_DIR": str(self.data_dir),
             **self.extra_env,
         }
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child process
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.cli", "serve", env=env, stdout=log, stderr=log
+            sys.executable, "-m", "server.cli", *self.command, env=env, stdout=log, stderr=log
         )
         log.close()
         await self._wait_ready()
@@ -62,7 +71,7 @@ class TandemProcess:
             while True:
                 assert self.proc is not None
                 if self.proc.returncode is not None:
-                    raise RuntimeError(f"tandem serve exited early:\n{self.log()}")
+                    raise RuntimeError(f"tandem {self.command[0]} exited early:\n{self.log()}")
                 try:
                     response = await client.get(f"{self.http_url}/healthz", timeout=1.0)
                     if response.status_code == 200:
