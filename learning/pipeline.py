@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 DATASET_FILES = ("sft-train", "sft-validation", "preference-train", "preference-validation")
 _PROGRESS_SAVE_S = 2.0
+_CURVE_POINTS = 500
 
 
 class Workspaces(Protocol):
@@ -291,6 +292,9 @@ class Pipeline:
         ws = run["workspace_id"]
         candidate = result.model_id
         details = {k: v for k, v in result.details.items() if k not in ("trainer",)}
+        for curve in ("loss", "eval_loss"):
+            if curve in details:  # the manifest keeps every step; the run a readable curve
+                details[curve] = thin(details[curve], _CURVE_POINTS)
         # Registered before the evaluation: the vLLM sidecar copies registered adapters.
         await self.registry.register(
             {
@@ -375,6 +379,14 @@ class _ProgressRecorder:
         if now - self._saved >= _PROGRESS_SAVE_S:
             self._saved = now
             self.run = await self._pipeline._save(self.run, RunState.TRAINING)
+
+
+def thin(points: list[Any], most: int) -> list[Any]:
+    """At most ``most`` points, evenly spaced, the first and the last always kept."""
+    if len(points) <= most:
+        return list(points)
+    step = (len(points) - 1) / (most - 1)
+    return [points[round(i * step)] for i in range(most)]
 
 
 def _decide(candidate: Scores, current: Scores, margin: float) -> tuple[bool, str]:

@@ -125,3 +125,13 @@ async def test_a_training_that_fails_says_why(tiny_base: Path, tmp_path: Path) -
 
     with pytest.raises(TrainingError, match="training exited with 1"):
         await local.train(request("supervised", bad), progress)
+
+
+def test_a_long_loss_curve_is_thinned_evenly_for_the_run_record() -> None:
+    from learning.pipeline import thin
+
+    points = list(range(2000))
+    kept = thin(points, 500)
+    assert len(kept) == 500 and kept[0] == 0 and kept[-1] == 1999
+    assert kept == sorted(set(kept))
+    assert thin(points[:10], 500) == points[:10]
