@@ -3,6 +3,7 @@ adapter and manifest in object storage, loss falling on the train split; SFT and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,21 @@ def test_a_long_loss_curve_is_thinned_evenly_for_the_run_record() -> None:
     assert len(kept) == 500 and kept[0] == 0 and kept[-1] == 1999
     assert kept == sorted(set(kept))
     assert thin(points[:10], 500) == points[:10]
+
+
+async def test_data_parallel_under_torchrun_shares_each_step_over_the_processes(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    """Two CPU processes (gloo) stand in for two GPUs of a node: torchrun launches them,
+    each takes a batch of two per step, so an epoch of six examples is two steps, not three."""
+    local, objects = trainer(tiny_base, tmp_path)
+    local = LocalTrainer(dataclasses.replace(local.config, processes=2), objects)
+
+    async def progress(event: dict[str, Any]) -> None:
+        return None
+
+    result = await local.train(request("supervised", sft_lines()), progress)
+    assert result.details["processes"] == 2
+    assert result.details["steps"] == 16  # 8 epochs x ceil(6 / (2 x 2))
+    manifest = await read_manifest(objects, AdapterName.parse(result.model_id))
+    assert manifest["processes"] == 2 and len(manifest["loss"]) == 16
