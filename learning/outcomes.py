@@ -22,9 +22,6 @@ from assistant.anchors import AnchorError
 
 from .store import Outcome, OutcomeKind
 
-REVERT_SIMILARITY = 0.9
-"""Text this close to the original (and closer to it than to the proposal) was put back."""
-
 
 def similarity(a: str, b: str) -> float:
     """difflib's ratio (0..1); cheap enough for the lengths a suggestion has."""
@@ -78,7 +75,7 @@ def outcome_of(
         return {**base, "kind": OutcomeKind.GONE.value, "similarity": None, "final_text": None}
     score = similarity(current, proposal)
     if status == "accepted":
-        kind = _accepted_kind(current, original, proposal, score)
+        kind = _accepted_kind(current, original, proposal)
     elif current == original:
         kind = OutcomeKind.UNCHANGED
     elif not current:
@@ -88,12 +85,18 @@ def outcome_of(
     return {**base, "kind": kind.value, "similarity": round(score, 4), "final_text": current}
 
 
-def _accepted_kind(current: str, original: str, proposal: str, score: float) -> OutcomeKind:
+def _accepted_kind(current: str, original: str, proposal: str) -> OutcomeKind:
     if current == proposal:
         return OutcomeKind.KEPT
     if not current:
         return OutcomeKind.REVERTED  # the accepted text was deleted again
-    back = similarity(current, original) if original else 0.0
-    if current == original or (back >= REVERT_SIMILARITY and back > score):
+    # Put back means the original itself (white space aside). Text merely near it is a
+    # person's own correction: a one-letter fix of a typo is as close to the original as
+    # an undo, and it is the best label there is.
+    if _words(current) == _words(original):
         return OutcomeKind.REVERTED
     return OutcomeKind.EDITED
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
