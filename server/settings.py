@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -18,6 +19,49 @@ class SettingsError(ValueError):
 
 
 _SYNC = SyncLimits()
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_WS_IMPLS = ("websockets-sansio", "websockets", "wsproto", "auto")
+_AT_LEAST_ONE = (
+    "outbox_frames",
+    "max_doc_bytes",
+    "max_awareness_bytes",
+    "compact_entries",
+    "compact_bytes",
+    "redis_readers",
+    "assistant_workers",
+    "assistant_queue_max",
+    "openai_concurrency",
+    "assistant_streams_per_workspace",
+    "model_max_adapters",
+    "model_max_new_tokens",
+    "ft_lora_rank",
+    "ft_lora_alpha",
+    "ft_batch_size",
+    "ft_gradient_accumulation",
+    "ft_max_length",
+    "ft_processes",
+    "ft_max_attempts",
+    "history_keep_points",
+)
+"""Counts and sizes where zero would silently stop the thing they size."""
+_POSITIVE_DURATIONS = (
+    "access_token_ttl_s",
+    "refresh_token_ttl_s",
+    "access_recheck_s",
+    "redis_timeout_s",
+    "s3_timeout_s",
+    "mongodb_timeout_s",
+    "openai_timeout_s",
+    "openai_total_timeout_s",
+    "send_timeout_s",
+    "ws_ping_interval_s",
+    "ws_ping_timeout_s",
+    "ft_request_timeout_s",
+    "ft_epochs",
+    "ft_learning_rate",
+)
 
 
 def _env_name(name: str) -> str:
@@ -250,6 +294,18 @@ class Settings:
         return settings
 
     def _validate(self) -> None:
+        self._validate_numbers()
+        if self.log_level.lower() not in _LOG_LEVELS:
+            raise SettingsError(f"TANDEM_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        if self.ws_impl not in _WS_IMPLS:
+            raise SettingsError(f"TANDEM_WS_IMPL must be one of {', '.join(_WS_IMPLS)}")
+        _check_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
+        _check_url("mongodb_url", self.mongodb_url, ("mongodb", "mongodb+srv"))
+        if self.s3_endpoint and ("://" in self.s3_endpoint or "/" in self.s3_endpoint):
+            raise SettingsError(
+                "TANDEM_S3_ENDPOINT must be host:port, without a scheme or path "
+                "(TANDEM_S3_SECURE=true for TLS)"
+            )
         if not 0 < self.port < 65536:
             raise SettingsError(f"TANDEM_PORT must be 1-65535, not {self.port}")
         if not 0 <= self.assistant_health_port < 65536:
@@ -278,6 +334,32 @@ class Settings:
             raise SettingsError("TANDEM_FT_METHOD must be supervised or dpo")
         if self.redis_url and not self.s3_endpoint:
             raise SettingsError("cluster mode needs TANDEM_S3_ENDPOINT with TANDEM_REDIS_URL")
+
+    def _validate_numbers(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            name = _env_name(f.name)
+            if not math.isfinite(value):
+                raise SettingsError(f"{name} must be a finite number, not {value}")
+            if value < 0:
+                raise SettingsError(f"{name} must not be negative, not {value}")
+            if f.name in _AT_LEAST_ONE and value < 1:
+                raise SettingsError(f"{name} must be at least 1, not {value}")
+            if f.name in _POSITIVE_DURATIONS and value <= 0:
+                raise SettingsError(f"{name} must be more than 0, not {value}")
+
+
+def _check_url(name: str, value: str | None, schemes: tuple[str, ...]) -> None:
+    if value is None:
+        return
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in schemes or not rest:
+        raise SettingsError(
+            f"{_env_name(name)} must be a URL starting with "
+            + " or ".join(f"{s}://" for s in schemes)
+        )
 
 
 def _parse(name: str, raw: str, type_name: str) -> Any:

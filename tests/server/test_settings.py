@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,17 @@ def test_flags_override_the_environment() -> None:
         ({"TANDEM_REDIS_URL": "redis://x", "TANDEM_S3_ENDPOINT": "s3:9000"}, "MONGODB_URL"),
         ({"TANDEM_SIGNUP": "maybe"}, "open, invite or closed"),
         ({"TANDEM_JWT_SECRET": "short"}, "at least 32 bytes"),
+        ({"TANDEM_LOG_LEVEL": "loud"}, "TANDEM_LOG_LEVEL must be one of debug"),
+        ({"TANDEM_WS_IMPL": "fast"}, "TANDEM_WS_IMPL must be one of"),
+        ({"TANDEM_OUTBOX_FRAMES": "0"}, "TANDEM_OUTBOX_FRAMES must be at least 1"),
+        ({"TANDEM_ACCESS_TOKEN_TTL_S": "-5"}, "TANDEM_ACCESS_TOKEN_TTL_S must not be negative"),
+        ({"TANDEM_WS_PING_TIMEOUT_S": "0"}, "TANDEM_WS_PING_TIMEOUT_S must be more than 0"),
+        ({"TANDEM_ROOM_GRACE_S": "nan"}, "TANDEM_ROOM_GRACE_S must be a finite number"),
+        ({"TANDEM_FT_EPOCHS": "inf"}, "TANDEM_FT_EPOCHS must be a finite number"),
+        ({"TANDEM_MONGODB_URL": "localhost:27017"}, "TANDEM_MONGODB_URL must be a URL"),
+        ({"TANDEM_REDIS_URL": "http://r:6379"}, "TANDEM_REDIS_URL must be a URL"),
+        ({"TANDEM_S3_ENDPOINT": "http://minio:9000"}, "TANDEM_S3_ENDPOINT must be host:port"),
+        ({"TANDEM_FT_TRAINER": "cloud"}, "TANDEM_FT_TRAINER must be local or openai-jobs"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
@@ -61,3 +75,29 @@ def test_secrets_stay_out_of_repr() -> None:
         }
     )
     assert "s3cr3t-value" not in repr(settings) and "k3y" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"TANDEM_LOG_LEVEL": "loud"}, "tandem: TANDEM_LOG_LEVEL must be one of"),
+        (
+            {"TANDEM_MONGODB_URL": "mongodb://127.0.0.1:1/t", "TANDEM_MONGODB_TIMEOUT_S": "0.5"},
+            "start-up failed: pymongo.errors.ServerSelectionTimeoutError",
+        ),
+    ],
+)
+def test_a_server_that_cannot_start_says_why_in_one_line_and_exits_non_zero(
+    tmp_path: Path, env: dict[str, str], words: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "serve", "--data-dir", str(tmp_path), "--port", "1"],
+        env={**os.environ, **env},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert words in done.stderr, done.stderr
