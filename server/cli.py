@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from . import admin, finetune, logs
+from . import admin, finetune, logs, model_cli
 from .app import create_app
 from .settings import Settings, SettingsError
 
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     assistant.set_defaults(run=_assistant)
     admin.add_parser(commands)
     finetune.add_parser(commands)
+    model_cli.add_parser(commands)
     return parser
 
 
