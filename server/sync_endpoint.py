@@ -13,6 +13,7 @@ from sync.peer import CloseCode, Peer
 from sync.rooms import RoomUnavailableError
 from sync.types import InvalidDocIdError, parse_doc_id
 
+from .access.guard import Principal
 from .access.sync_gate import Grant, SyncRefusedError, grant_for
 from .context import AppContext
 from .sync_inbound import Inbound
@@ -49,6 +50,7 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
         outbox_frames=limits.outbox_frames,
         send_timeout_s=limits.send_timeout_s,
         owner=grant.principal,
+        user=presence_user(grant.principal),
     )
     try:
         room = await ctx.rooms.join(doc_id, peer)
@@ -78,6 +80,31 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
             await asyncio.wait_for(writer, limits.send_timeout_s)
         except TimeoutError:
             log.warning("writer of peer %s did not finish; cancelled", peer.id)
+
+
+def presence_user(principal: Principal | None) -> dict[str, str] | None:
+    """The ``user`` field of a connection's awareness states as everyone sees them: the
+    account's name and colour, whatever the client sends (None with open access: states
+    are left as sent). The web app sends the same shape (web/src/views/editor.ts)."""
+    if principal is None:
+        return None
+    user_id = str(principal.user_id)
+    return {"id": user_id, "name": principal.username, **user_color(user_id)}
+
+
+PALETTE = ("#b3261e", "#1a6b3c", "#1f5fbf", "#8a3ffc", "#a3470a", "#00727a", "#b0176b", "#5c5f00")
+"""web/src/editor/colors.ts's palette: the server writes the colour the web app would."""
+
+
+def user_color(user_id: str) -> dict[str, str]:
+    """``userColor`` of web/src/editor/colors.ts: FNV-1a over the id's UTF-16 code units."""
+    digest = 0x811C9DC5
+    units = user_id.encode("utf-16-le", "surrogatepass")
+    for i in range(0, len(units), 2):
+        digest ^= units[i] | units[i + 1] << 8
+        digest = (digest * 0x01000193) & 0xFFFFFFFF
+    color = PALETTE[digest % len(PALETTE)]
+    return {"color": color, "colorLight": color + "33"}
 
 
 _pending = 0

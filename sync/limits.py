@@ -25,3 +25,20 @@ class SyncLimits:
     """Compactions a process runs at the same time. When a crowd leaves, every room unloads
     within the same grace period; fifty compactions at once each took a turn of the loop in
     every round, and joiners waited hundreds of milliseconds behind them."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessLimits:
+    """How a room holds presence (awareness.py)."""
+
+    remote_timeout_s: float = 30.0
+    """A state relayed from another pod and not renewed for this long is forgotten (clients
+    renew every 15 s; y-protocols times states out after 30 s)."""
+    removal_memory_s: float = 60.0
+    """How long a removal's clock is kept, so that the echoes of the removed state that
+    clients send back are known as old news."""
+    strikes: int = 30
+    strike_refill_s: float = 2.0
+    """Awareness messages about others' client ids a connection may send at once, and the
+    seconds in which one more is allowed; past them it is closed (1008). A stock client sends
+    one when it times a silent state out (every 3 s at most), a hand-made one at will."""

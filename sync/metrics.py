@@ -91,3 +91,12 @@ PRESENCE_DROPPED = Counter(
     "tandem_presence_dropped_total",
     "Awareness updates not relayed to other pods (queue full or Redis unavailable)",
 )
+
+AWARENESS_DROPPED = Counter(
+    "tandem_awareness_dropped_total",
+    "Awareness entries dropped (not applied, not relayed), by reason: not_owned (another "
+    "connection's or pod's client id), claimed (its own id, still held by an older "
+    "connection), id_limit (a second id), not_object (a state that cannot carry the "
+    "account's user), relay_not_owned (another pod's update for an id owned elsewhere)",
+    ["reason"],
+)

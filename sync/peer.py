@@ -7,8 +7,9 @@ import contextlib
 import itertools
 import logging
 from collections import deque
+from collections.abc import Mapping
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import metrics
 from .types import Frame
@@ -68,10 +69,15 @@ class Peer:
         outbox_frames: int = 1024,
         send_timeout_s: float = 10.0,
         owner: object = None,
+        user: Mapping[str, Any] | None = None,
     ) -> None:
         self.id = next(_ids)
         self.owner = owner
-        """Whom the server admitted this connection for; opaque to the sync layer."""
+        """Whom the server admitted this connection for; opaque to the sync layer, which
+        only compares it (a reconnecting client of the same account keeps its presence)."""
+        self.user = user
+        """The ``user`` field of this connection's awareness states as others see them (the
+        account's name and colour), whatever the client claims; None leaves states as sent."""
         self.can_write = can_write
         self.state = PeerState.OPEN
         self.close_code: int | None = None

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .types import DocId
+from .types import DocId, Origin
 
-PresenceListener = Callable[[DocId, bytes], None]
-"""Called with an awareness update that another process relayed for a watched document."""
+PresenceListener = Callable[[DocId, Origin, bytes], None]
+"""Called with an awareness update that another process (``Origin``, its pod id) relayed
+for a watched document: the ids it announces belong to that pod."""
 
 
 class PresenceBus(Protocol):

@@ -9,10 +9,10 @@ A frame is ``varuint message_type`` followed by a type-specific body (lib0 encod
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import IntEnum
 
+from . import strict_json
 from .types import Frame
 
 
@@ -209,19 +209,29 @@ class AwarenessEntry:
         return self.state == "null"
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Browsers read varuints as doubles: lib0 throws past this, and rounds near it."""
+
+
 def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
-    """Parse and validate an awareness update; invalid JSON would make every client throw."""
+    """Parse and validate an awareness update: every state strict JSON (strict_json.py),
+    every client id and clock one a browser reads exactly. Anything else would make every
+    client that gets it throw."""
     reader = _Reader(payload)
     count = reader.varuint()
     entries = []
     for _ in range(count):
         client_id = reader.varuint()
         clock = reader.varuint()
+        if client_id > MAX_SAFE_INTEGER or clock > MAX_SAFE_INTEGER:
+            raise ProtocolError(f"awareness client id or clock past 2**53 (client {client_id})")
         state = reader.varstring()
         try:
-            json.loads(state)
-        except ValueError as exc:
-            raise ProtocolError(f"awareness state of client {client_id} is not JSON") from exc
+            strict_json.loads(state)
+        except strict_json.StrictJsonError as exc:
+            raise ProtocolError(
+                f"awareness state of client {client_id} is not JSON: {exc}"
+            ) from exc
         entries.append(AwarenessEntry(client_id, clock, state))
     reader.done()
     return entries

@@ -118,4 +118,5 @@ class RedisPresence:
             return  # our own echo, or not ours to read
         name = raw_channel.decode()
         if name.startswith(_PREFIX) and name.endswith(_SUFFIX):
-            self._listener(DocId(name[len(_PREFIX) : -len(_SUFFIX)]), payload)
+            doc_id = DocId(name[len(_PREFIX) : -len(_SUFFIX)])
+            self._listener(doc_id, Origin(origin.decode(errors="replace")), payload)

@@ -12,13 +12,14 @@ from typing import TypeVar
 from pycrdt import Doc, TransactionEvent, merge_updates
 
 from . import metrics
-from .awareness import REMOTE, RoomAwareness
+from .awareness import Applied, RoomAwareness
 from .changes import AppliedUpdate, Heard
-from .limits import SyncLimits
+from .limits import AwarenessLimits, SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
 from .protocol import (
     AuthMessage,
+    AwarenessEntry,
     AwarenessMessage,
     Message,
     ProtocolError,
@@ -28,6 +29,7 @@ from .protocol import (
     SyncUpdate,
     decode_awareness,
     encode,
+    encode_awareness,
     encode_update,
 )
 from .store import DocState, DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 _EMPTY_UPDATE = b"\x00\x00"
 _EMPTY_STATE = b"\x00"
 """The state vector of a client that has nothing of the document yet: a new tab's."""
+_NO_PRESENCE = encode(AwarenessMessage(encode_awareness([])))
+"""Sent to a peer whose awareness update was dropped entirely: the stock client reconnects
+after 30 s without a message, and its own renewals, echoed back, would have kept it alive."""
 
 T = TypeVar("T")
 
@@ -81,11 +86,12 @@ class Room:
         limits: SyncLimits,
         presence: PresenceBus | None = None,
         heard: Heard | None = None,
+        awareness_limits: AwarenessLimits | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.state = RoomState.LOADING
         self.peers: set[Peer] = set()
-        self.awareness = RoomAwareness()
+        self.awareness = RoomAwareness(awareness_limits)
         self.last_id: LogId | None = None
         self.uncompacted_entries = 0
         self.uncompacted_bytes = 0
@@ -210,12 +216,12 @@ class Room:
             case AwarenessMessage(payload):
                 if len(payload) > self._limits.max_awareness_bytes:
                     raise ProtocolError("awareness update too large")
-                self.awareness.apply(peer.id, decode_awareness(payload))
-                # Echoed to the sender too: the stock client reconnects after 30 s without
-                # a message, and its own periodic awareness renewal keeps it alive this way.
-                self._broadcast(encode(message), "awareness", exclude=None)
-                if self._presence is not None:
-                    self._presence.publish(self.doc_id, payload)
+                entries = decode_awareness(payload)
+                applied = self.awareness.apply_local(peer, entries)
+                self._relay_awareness(payload, entries, applied, peer)
+                if applied.close:
+                    log.info("closing peer %s: awareness for others' client ids", peer.id)
+                    peer.close(CloseCode.POLICY_VIOLATION, "awareness for others' client ids")
             case QueryAwareness():
                 if (present := self.awareness.encode_all()) is not None:
                     peer.send(encode(AwarenessMessage(present)), "awareness")
@@ -305,16 +311,33 @@ class Room:
             self._broadcast(encode_update(change), "sync_update", exclude=None)
         return change
 
-    def apply_remote_awareness(self, payload: bytes) -> None:
+    def apply_remote_awareness(self, pod: Origin, payload: bytes) -> None:
         """Awareness another pod relayed: checked again, since one bad relay would make
-        every client here throw."""
+        every client here throw, and an id owned here stays so."""
         try:
             entries = decode_awareness(payload)
         except ProtocolError:
             log.warning("dropping invalid awareness relayed for %s", self.doc_id)
             return
-        self.awareness.apply(REMOTE, entries)
-        self._broadcast(encode(AwarenessMessage(payload)), "awareness", exclude=None)
+        self._relay_awareness(payload, entries, self.awareness.apply_remote(pod, entries), None)
+
+    def _relay_awareness(
+        self, payload: bytes, entries: list[AwarenessEntry], applied: Applied, sender: Peer | None
+    ) -> None:
+        """Send what ``applied`` accepted to every peer, the sender too (its renewals echoed
+        keep it alive), and from a peer here to the other pods."""
+        for reason, count in applied.dropped.items():
+            metrics.AWARENESS_DROPPED.labels(reason).inc(count)
+        if applied.entries:
+            # Relayed as received when nothing was dropped or rewritten: the usual case.
+            update = payload if applied.entries == entries else encode_awareness(applied.entries)
+            self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
+            if sender is not None and self._presence is not None:
+                self._presence.publish(self.doc_id, update)
+        elif sender is not None and applied.dropped:
+            sender.send(_NO_PRESENCE, "awareness")
+        if sender is not None and applied.reply:
+            sender.send(encode(AwarenessMessage(encode_awareness(applied.reply))), "awareness")
 
     async def _append(self, change: Update) -> None:
         started = time.perf_counter()

@@ -232,10 +232,10 @@ class Rooms:
         if doc_id not in self._rooms and self._presence is not None:  # reopened meanwhile?
             await self._presence.unwatch(doc_id)
 
-    def _on_remote_presence(self, doc_id: DocId, payload: bytes) -> None:
+    def _on_remote_presence(self, doc_id: DocId, pod: Origin, payload: bytes) -> None:
         room = self._rooms.get(doc_id)
         if room is not None and room.state is RoomState.OPEN:
-            room.apply_remote_awareness(payload)
+            room.apply_remote_awareness(pod, payload)
 
     def drop(self, room: Room, code: int, reason: str) -> None:
         """Close every peer of a room whose in-memory state can no longer be trusted."""
