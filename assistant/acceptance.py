@@ -1,5 +1,5 @@
 """Applying suggestions to the content: find the anchored range, check it still holds the
-original text, replace it. Runs inside one ``Rooms.edit`` transaction of the content doc, so
+original text and that the proposal holds no placeholder where a secret was, replace it. Runs inside one ``Rooms.edit`` transaction of the content doc, so
 nobody's edit can land between the check and the replacement on this replica; the caller
 serializes accepts per document across processes."""
 
@@ -13,10 +13,45 @@ from pycrdt import Doc, Text
 from . import anchors
 from .anchors import AnchorError
 from .board import sha256
+from .placeholders import mentions
 
 
 class StaleError(Exception):
     """The anchored text no longer equals the original."""
+
+
+class UnrestorableError(Exception):
+    """The proposal holds placeholders that stand for no secret: accepting it would write
+    them where the secrets were."""
+
+    def __init__(self, placeholders: list[str]) -> None:
+        super().__init__(
+            f"the suggestion holds placeholders for secrets that cannot be put back"
+            f" ({', '.join(placeholders)}): accepting it would write them into the text"
+            " instead of the secrets; reject it and ask again"
+        )
+        self.placeholders = placeholders
+
+
+def unrestorable(text: Text, suggestion: dict[str, Any]) -> list[str]:
+    """What the worker found it could not put back; for a suggestion no such worker checked
+    (``unrestorable`` unset: written before placeholders were put back), any placeholder in
+    the proposal that the text itself does not hold."""
+    checked = suggestion.get("unrestorable")
+    if checked is not None:
+        return list(checked)
+    found = mentions(suggestion["proposal"])
+    if not found:
+        return []
+    current = str(text)
+    return [mention for mention in dict.fromkeys(found) if mention not in current]
+
+
+def check_restored(doc: Doc, suggestion: dict[str, Any]) -> None:
+    """Raises UnrestorableError; changes nothing."""
+    found = unrestorable(text_of(doc), suggestion)
+    if found:
+        raise UnrestorableError(found)
 
 
 @dataclass(frozen=True)
@@ -71,12 +106,16 @@ def _overlaps(a: Placement, b: Placement) -> bool:
 
 def accept_many(doc: Doc, suggestions: list[dict[str, Any]]) -> dict[str, str]:
     """Accept-all: every suggestion is located first, then applied in document order; one
-    whose range overlaps an earlier applied one is skipped. Returns id -> applied | overlapping
-    | stale. Replacements run from the end backwards, so earlier offsets stay valid."""
+    whose range overlaps an earlier applied one is skipped, and so is one holding placeholders
+    it cannot put back. Returns id -> applied | overlapping | stale | unrestorable.
+    Replacements run from the end backwards, so earlier offsets stay valid."""
     text = text_of(doc)
     outcome: dict[str, str] = {}
     placed: list[tuple[Placement, dict[str, Any]]] = []
     for suggestion in suggestions:
+        if unrestorable(text, suggestion):
+            outcome[suggestion["id"]] = "unrestorable"
+            continue
         try:
             placed.append((locate(text, suggestion), suggestion))
         except StaleError:

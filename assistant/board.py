@@ -8,7 +8,10 @@ Layout (what a Yjs client reads; the web app observes it deeply)::
                                                content doc's Y.Text "content"
                                                (Y.decodeRelativePosition / createAbsolute...)
         original, original_sha256              the selected text when asked, its hex sha256
-        proposal                               Y.Text: tokens are appended as they stream
+        proposal                               Y.Text: tokens are appended as they stream,
+                                               with the secrets the model saw as placeholders
+                                               put back (the values behind them never enter
+                                               this document otherwise)
         status                                 streaming|pending|accepted|rejected|stale|
                                                failed|cancelled
         requested_by, requested_by_name        user id, username
@@ -16,6 +19,11 @@ Layout (what a Yjs client reads; the web app observes it deeply)::
         model                                  model id (set when the worker starts)
         owner                                  the worker attempt writing it (internal)
         error                                  why it failed or went stale (or None)
+        unrestorable                           list of placeholders in the proposal that
+                                               stand for no secret (the model altered or
+                                               invented them): accept refuses it. [] once
+                                               a worker checked, None before
+        warning                                why it cannot be accepted (or None)
         created_at, started_at, first_token_at, finished_at, decided_at
                                                epoch seconds (float) or None
 
@@ -67,6 +75,8 @@ def create(doc: Doc, fields: dict[str, Any]) -> None:
         "decided_by_name": None,
         "model": None,
         "error": None,
+        "unrestorable": None,
+        "warning": None,
         "created_at": now,
         "started_at": None,
         "first_token_at": None,

@@ -1,5 +1,5 @@
 """The conversation manager: turns a queued job into the prompt that is sent, and says what
-was removed on the way (for the records)."""
+was removed on the way (for the records) and what stands for it (for putting it back)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import prompt
 from .cleansing import cleanse_document_text, cleanse_instruction
+from .placeholders import Placeholders
 from .secrets import redact
 from .types import Job
 
@@ -26,6 +27,8 @@ class Intake:
     messages: list[dict[str, str]]
     analysis: prompt.Analysis
     redactions: dict[str, int]
+    placeholders: Placeholders
+    """The values behind the prompt's placeholders: the worker's alone, for this job."""
 
 
 def prepare(job: Job, limits: IntakeLimits, workspace_instructions: str = "") -> Intake:
@@ -38,10 +41,11 @@ def prepare(job: Job, limits: IntakeLimits, workspace_instructions: str = "") ->
     )
     analysis = prompt.analyze(selection or before[-2000:], instruction, job.mode, job.language)
     found: dict[str, int] = {}
+    placeholders = Placeholders((instruction, selection, before, after, workspace_instructions))
     if limits.redact_secrets:
         parts = []
         for part in (instruction, selection, before, after, workspace_instructions):
-            result = redact(part, min_entropy=limits.min_entropy)
+            result = redact(part, min_entropy=limits.min_entropy, placeholders=placeholders)
             for kind, n in result.found.items():
                 found[kind] = found.get(kind, 0) + n
             parts.append(result.text)
@@ -55,4 +59,4 @@ def prepare(job: Job, limits: IntakeLimits, workspace_instructions: str = "") ->
         analysis=analysis,
         workspace_instructions=workspace_instructions,
     )
-    return Intake(messages, analysis, found)
+    return Intake(messages, analysis, found, placeholders)

@@ -28,6 +28,10 @@ MODEL_ERRORS = Counter(
     "tandem_assistant_model_errors_total", "Model calls that failed, by kind", ["kind"]
 )
 DECISIONS = Counter("tandem_assistant_decisions_total", "Decisions on suggestions", ["action"])
+UNRESTORABLE = Counter(
+    "tandem_assistant_unrestorable_total",
+    "Proposals holding placeholders for secrets that could not be put back",
+)
 REDACTIONS = Counter(
     "tandem_assistant_redactions_total", "Secrets redacted from prompts, by kind", ["kind"]
 )

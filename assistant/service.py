@@ -17,7 +17,7 @@ from sync.rooms import Rooms
 from sync.types import DocId
 
 from . import acceptance, anchors, board, metrics
-from .acceptance import StaleError
+from .acceptance import StaleError, UnrestorableError
 from .anchors import AnchorError
 from .cleansing import cleanse_instruction
 from .limits import Limiter
@@ -59,6 +59,15 @@ class InvalidRequestError(ValueError):
 
 class NotAcceptableError(Exception):
     """Explanations are read, not applied."""
+
+
+class UnrestorableSecretError(Exception):
+    """The proposal holds placeholders for secrets that cannot be put back."""
+
+    def __init__(self, suggestion_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.suggestion_id = suggestion_id
+        self.reason = reason
 
 
 class StaleSuggestionError(Exception):
@@ -239,9 +248,11 @@ class Assistant:
 
     async def accept(self, doc_id: str, sid: str, actor: Actor) -> dict[str, Any]:
         """Raises SuggestionNotFoundError, TransitionError (not pending: e.g. accepted twice),
-        NotAcceptableError, StaleSuggestionError (and marks it stale)."""
+        NotAcceptableError, UnrestorableSecretError (changing nothing), StaleSuggestionError
+        (and marks it stale)."""
         board_id = board.board_id(doc_id)
         async with self._serial.turn(doc_id):
+            await self._check_restored(doc_id, sid)
 
             def claim(doc: Doc) -> dict[str, Any]:
                 suggestion = board.read(doc, sid)
@@ -266,6 +277,17 @@ class Assistant:
         await self._decided(doc_id, sid, actor, Status.ACCEPTED.value, "accept")
         return {"id": sid, "status": Status.ACCEPTED.value}
 
+    async def _check_restored(self, doc_id: str, sid: str) -> None:
+        """Before the claim: a refused accept leaves the suggestion pending for a reject. The
+        proposal no longer changes once pending, and the turn keeps other accepts out."""
+        suggestion = await self._edit(board.board_id(doc_id), lambda doc: board.read(doc, sid))
+        if suggestion["status"] != Status.PENDING.value or suggestion["mode"] == Mode.EXPLAIN.value:
+            return  # the claim says why not
+        try:
+            await self._edit(doc_id, lambda doc: acceptance.check_restored(doc, suggestion))
+        except UnrestorableError as exc:
+            raise UnrestorableSecretError(sid, str(exc)) from None
+
     async def accept_all(self, doc_id: str, actor: Actor) -> dict[str, list[str]]:
         board_id = board.board_id(doc_id)
         async with self._serial.turn(doc_id):
@@ -286,7 +308,12 @@ class Assistant:
                         )
 
             await self._edit(board_id, settle)
-        report: dict[str, list[str]] = {"applied": [], "overlapping": [], "stale": []}
+        report: dict[str, list[str]] = {
+            "applied": [],
+            "overlapping": [],
+            "stale": [],
+            "unrestorable": [],
+        }
         for s in pending:  # document order of the report follows creation order of suggestions
             report[outcome[s["id"]]].append(s["id"])
         for sid in report["applied"]:
@@ -338,4 +365,5 @@ __all__ = [
     "StaleSuggestionError",
     "SuggestionNotFoundError",
     "TransitionError",
+    "UnrestorableSecretError",
 ]

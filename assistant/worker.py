@@ -1,5 +1,6 @@
 """The worker: takes jobs off the queue, runs the conversation manager and the model, and
-streams the proposal into the suggestions document. In the embedded default a pool of these
+streams the proposal into the suggestions document, with the secrets the model saw as
+placeholders put back (placeholders.py). In the embedded default a pool of these
 loops runs inside ``tandem serve``; in cluster mode ``tandem assistant`` runs them (the only
 processes that hold the model API key). A failing job ends its suggestion as ``failed`` with
 a reason; the loop goes on to the next job."""
@@ -196,17 +197,29 @@ class Worker:
             serializer=self._serializer,
             owner=owner,
         )
+        restorer = intake.placeholders.stream()
+
+        async def add(piece: str) -> bool:
+            shown = restorer.feed(piece)
+            return await writer.add(shown) if shown else writer.status is Status.STREAMING
+
         result: dict[str, Any] = {}
         async with writer:
             try:
-                completion = await self._model.stream(intake.messages, writer.add, model=model)
+                completion = await self._model.stream(intake.messages, add, model=model)
+                if rest := restorer.close():
+                    await writer.add(rest)
             except ModelError as exc:
                 metrics.MODEL_ERRORS.labels(exc.kind).inc()
                 status = await writer.fail(exc.reason)
                 result = {"error": exc.reason}
             else:
+                unrestorable = restorer.unrestorable
+                if unrestorable:
+                    metrics.UNRESTORABLE.inc()
                 result = {
-                    "output": completion.text,
+                    "output": restorer.text,
+                    "unrestorable": unrestorable,
                     "model": completion.model,
                     "first_token_ms": _ms(completion.first_token_at, started),
                     "total_ms": _ms(completion.finished_at, started),
@@ -215,12 +228,15 @@ class Worker:
                 }
                 if completion.stopped:
                     status = writer.status
-                elif not completion.text.strip():
+                elif not restorer.text.strip():
                     status = await writer.fail("the model returned no text")
                     result["error"] = "the model returned no text"
                 else:
                     status = await writer.finish(
-                        finished_at=completion.finished_at, model=completion.model
+                        finished_at=completion.finished_at,
+                        model=completion.model,
+                        unrestorable=unrestorable,
+                        warning=_unrestorable_warning(unrestorable),
                     )
                     if writer.final_text is not None:
                         result["output"] = writer.final_text
@@ -237,6 +253,15 @@ class Worker:
         )
         log.info("suggestion %s ended %s", sid, status.value)
         return status
+
+
+def _unrestorable_warning(unrestorable: list[str]) -> str | None:
+    if not unrestorable:
+        return None
+    return (
+        f"the model changed or made up placeholders for secrets ({', '.join(unrestorable)}):"
+        " they cannot be put back, so this suggestion cannot be accepted; reject it and ask again"
+    )
 
 
 def _ms(at: float | None, since: float) -> float | None:

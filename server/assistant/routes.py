@@ -20,6 +20,7 @@ from assistant.service import (
     NotAcceptableError,
     Selection,
     StaleSuggestionError,
+    UnrestorableSecretError,
 )
 from assistant.types import Mode, SuggestionNotFoundError, TransitionError
 from sync.rooms import RoomUnavailableError
@@ -79,6 +80,8 @@ async def _run(call: Any) -> Any:
         raise not_found("no such suggestion") from None
     except StaleSuggestionError as exc:
         raise conflict(f"the suggestion is stale: {exc.reason}", "stale") from None
+    except UnrestorableSecretError as exc:
+        raise conflict(exc.reason, "unrestorable_secret") from None
     except TransitionError as exc:
         raise conflict(str(exc), f"already_{exc.current.value}") from None
     except NotAcceptableError as exc:
