@@ -134,6 +134,9 @@ class Settings:
     owner created), closed (only `tandem admin create-user`)."""
     access_token_ttl_s: float = 900.0
     refresh_token_ttl_s: float = 30 * 24 * 3600.0
+    user_cache_s: float = 5.0
+    """An account found to exist is looked up again after this: a deleted account's tokens
+    stop working within it."""
     access_recheck_s: float = 10.0
     """Open websockets re-check their member's role this often; a removed member is closed."""
     open_access: bool = False

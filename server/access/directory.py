@@ -21,6 +21,11 @@ class Directory(Protocol):
 
     async def user_by_name(self, username: str) -> User | None: ...
 
+    async def delete_user(self, user_id: UserId) -> None:
+        """Removes the account, its memberships and its refresh tokens. Idempotent. The
+        caller checks first that no workspace is left without an owner."""
+        ...
+
     # -- workspaces ----------------------------------------------------------------------------
     async def create_workspace(self, name: str, owner: UserId) -> Workspace:
         """Creates the workspace with ``owner`` as its first owner."""

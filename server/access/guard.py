@@ -6,7 +6,8 @@ ids cannot be probed; a member whose role is too low gets 403."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
@@ -37,15 +38,33 @@ class Access:
     invites: InviteSigner
     signup: str = "open"
     signin_attempts_per_min: int = 10
+    user_cache_s: float = 5.0
+    """How long an account found to exist is taken to still exist: a deleted account's
+    access tokens stop working within this (on every pod)."""
+    _known: dict[UserId, float] = field(default_factory=dict, repr=False)
 
-    def principal_from_token(self, token: str | None) -> Principal:
+    async def principal_from_token(self, token: str | None) -> Principal:
+        """A valid token of an account that exists; else 401. A correctly signed token
+        outlives a deleted account, so the account is looked up (briefly cached)."""
         if not token:
             raise unauthorized("missing bearer token")
         try:
             claims = self.signer.verify(token, "access")
         except TokenError as exc:
             raise unauthorized(str(exc)) from None
+        now = time.monotonic()
+        seen = self._known.get(claims.user_id)
+        if seen is None or now - seen > self.user_cache_s:
+            if await self.directory.user(claims.user_id) is None:
+                self._known.pop(claims.user_id, None)
+                raise unauthorized("the account no longer exists")
+            if len(self._known) > 100_000:
+                self._known.clear()  # bounded: a cache, not a register
+            self._known[claims.user_id] = now
         return Principal(claims.user_id, claims.username)
+
+    def forget_user(self, user_id: UserId) -> None:
+        self._known.pop(user_id, None)
 
     async def require_workspace(self, principal: Principal, workspace_id: str, need: Role) -> Role:
         role = await self.directory.role(WorkspaceId(workspace_id), principal.user_id)
@@ -86,7 +105,7 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 async def authenticate(conn: HTTPConnection) -> Principal:
     """The caller of an ``/api`` route, from ``Authorization: Bearer <access token>``."""
-    return access_of(conn).principal_from_token(bearer_token(conn))
+    return await access_of(conn).principal_from_token(bearer_token(conn))
 
 
 async def require_workspace(conn: HTTPConnection, workspace_id: str, need: Role) -> Principal:

@@ -199,6 +199,12 @@ class MongoDirectory:
     async def revoke_refresh(self, token_id: str) -> None:
         await self._refresh.delete_one({"_id": token_id})
 
+    async def delete_user(self, user_id: UserId) -> None:
+        # The account first: a crash half-way leaves no account whose tokens still work.
+        await self._users.delete_one({"_id": user_id})
+        await self._members.delete_many({"user_id": user_id})
+        await self._refresh.delete_many({"user_id": user_id})
+
     async def revoke_all_refresh(self, user_id: UserId) -> None:
         await self._refresh.delete_many({"user_id": user_id})
 

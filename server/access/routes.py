@@ -165,6 +165,34 @@ async def me(request: Request) -> Response:
     return JSONResponse(user_json(user))
 
 
+async def delete_me(request: Request) -> Response:
+    """Deletes the caller's account, with its password: memberships and sessions go, and
+    its access tokens stop working on every pod within ``TANDEM_USER_CACHE_S``. Refused
+    (409 ``sole_owner``) while a workspace has it as its only owner."""
+    access = access_of(request)
+    principal = await authenticate(request)
+    body = await read_json(request)
+    password = string_field(body, "password", max_length=4096) or ""
+    user = await access.directory.user(principal.user_id)
+    found = await access.directory.credentials(user.username) if user else None
+    if found is None or not await access.passwords.verify(found.password_hash, password):
+        raise ApiError(401, "bad_credentials", "wrong password")
+    for workspace, role in await access.directory.workspaces_of(principal.user_id):
+        if role is not Role.OWNER:
+            continue
+        owners = [m for m in await access.directory.members(workspace.id) if m.role is Role.OWNER]
+        if len(owners) < 2:
+            raise conflict(
+                f"you are the only owner of {workspace.name!r}: make someone else owner or "
+                "delete it first",
+                "sole_owner",
+            )
+    await access.directory.delete_user(principal.user_id)
+    access.forget_user(principal.user_id)
+    log.info("user %s deleted their account", principal.user_id)
+    return Response(status_code=204)
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -338,6 +366,7 @@ ROUTES = [
     Route("/api/auth/refresh", refresh, methods=["POST"]),
     Route("/api/auth/signout", signout, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
+    Route("/api/me", delete_me, methods=["DELETE"]),
     Route("/api/workspaces", list_workspaces, methods=["GET"]),
     Route("/api/workspaces", create_workspace, methods=["POST"]),
     Route("/api/workspaces/{ws}", get_workspace, methods=["GET"]),

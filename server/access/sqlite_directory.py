@@ -261,6 +261,16 @@ class SqliteDirectory(SqliteFile):
     async def revoke_refresh(self, token_id: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM refresh_tokens WHERE id=?", (token_id,)))
 
+    async def delete_user(self, user_id: UserId) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("BEGIN")
+                db.execute("DELETE FROM users WHERE id=?", (user_id,))
+                db.execute("DELETE FROM members WHERE user_id=?", (user_id,))
+                db.execute("DELETE FROM refresh_tokens WHERE user_id=?", (user_id,))
+
+        await self._run(work)
+
     async def revoke_all_refresh(self, user_id: UserId) -> None:
         await self._run(
             lambda db: db.execute("DELETE FROM refresh_tokens WHERE user_id=?", (user_id,))

@@ -64,7 +64,7 @@ async def grant_for(access: Access, token: str | None, doc_id: str, *, open_acce
     if open_access:
         return Grant(None, None, can_write=True)
     try:
-        principal = access.principal_from_token(token)
+        principal = await access.principal_from_token(token)
     except ApiError as exc:
         raise SyncRefusedError(CloseCode.UNAUTHORIZED, exc.message) from None
     record = await resolve_doc(access.directory, doc_id)
