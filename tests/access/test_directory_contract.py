@@ -121,6 +121,25 @@ async def test_refresh_tokens_are_single_use_and_revocable(directory: Directory)
     assert await directory.take_refresh("t2", now) is None
 
 
+async def test_deleting_a_user_removes_the_account_memberships_and_sessions(
+    directory: Directory,
+) -> None:
+    owner = await directory.create_user("olga", "h")
+    gone = await directory.create_user("gus", "h")
+    workspace = await directory.create_workspace("Team", owner.id)
+    await directory.set_member(workspace.id, gone.id, Role.EDITOR)
+    await directory.store_refresh("g1", gone.id, time.time() + 60)
+    await directory.delete_user(gone.id)
+    await directory.delete_user(gone.id)  # idempotent
+    assert await directory.user(gone.id) is None
+    assert await directory.credentials("gus") is None
+    assert await directory.role(workspace.id, gone.id) is None
+    assert await directory.workspaces_of(gone.id) == []
+    assert await directory.take_refresh("g1", time.time()) is None
+    assert [m.user.id for m in await directory.members(workspace.id)] == [owner.id]
+    assert (await directory.create_user("gus", "h2")).id != gone.id  # the name is free again
+
+
 async def test_unknown_ids_answer_none(directory: Directory) -> None:
     assert await directory.user(UserId("nope")) is None
     assert await directory.workspace(WorkspaceId("nope")) is None
