@@ -134,6 +134,9 @@ class Settings:
     owner created), closed (only `tandem admin create-user`)."""
     access_token_ttl_s: float = 900.0
     refresh_token_ttl_s: float = 30 * 24 * 3600.0
+    refresh_reuse_grace_s: float = 30.0
+    """A rotated refresh token still works this long after its first use (a reload or a
+    second tab racing the rotation); 0: strictly once."""
     user_cache_s: float = 5.0
     """An account found to exist is looked up again after this: a deleted account's tokens
     stop working within it."""

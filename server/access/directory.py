@@ -79,9 +79,11 @@ class Directory(Protocol):
     # -- refresh tokens (sign-out revokes them) ------------------------------------------------
     async def store_refresh(self, token_id: str, user_id: UserId, expires_at: float) -> None: ...
 
-    async def take_refresh(self, token_id: str, now: float) -> UserId | None:
-        """Consumes a refresh token (each is used once: rotation) and returns its user, or
-        None when it is unknown, revoked or expired."""
+    async def take_refresh(self, token_id: str, now: float, grace_s: float = 0.0) -> UserId | None:
+        """Uses a refresh token (rotation) and returns its user, or None when it is unknown,
+        revoked or expired. Its first use leaves it valid for ``grace_s`` more (never longer
+        than it had): a page that reloads, or a second tab, while a rotation's answer is on
+        its way presents the same token again and must not be signed out."""
         ...
 
     async def revoke_refresh(self, token_id: str) -> None: ...

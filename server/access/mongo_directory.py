@@ -189,12 +189,14 @@ class MongoDirectory:
             {"_id": token_id, "user_id": user_id, "expires_at": expires_at}
         )
 
-    async def take_refresh(self, token_id: str, now: float) -> UserId | None:
-        # find_one_and_delete is atomic: two refreshes racing with one token get one session.
-        found = await self._refresh.find_one_and_delete({"_id": token_id})
-        if found is None or found["expires_at"] <= now:
-            return None
-        return UserId(found["user_id"])
+    async def take_refresh(self, token_id: str, now: float, grace_s: float = 0.0) -> UserId | None:
+        # The update only ever shortens the expiry, and only while the token is valid, so
+        # racing refreshes with one token all land inside the one grace window.
+        found = await self._refresh.find_one_and_update(
+            {"_id": token_id, "expires_at": {"$gt": now}},
+            {"$min": {"expires_at": now + grace_s}},
+        )
+        return None if found is None else UserId(found["user_id"])
 
     async def revoke_refresh(self, token_id: str) -> None:
         await self._refresh.delete_one({"_id": token_id})

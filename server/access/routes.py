@@ -135,7 +135,9 @@ async def refresh(request: Request) -> Response:
         claims = access.signer.verify(token, "refresh")
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from None
-    user_id = await access.directory.take_refresh(claims.token_id, time.time())
+    user_id = await access.directory.take_refresh(
+        claims.token_id, time.time(), access.refresh_reuse_grace_s
+    )
     user = await access.directory.user(user_id) if user_id is not None else None
     if user is None:
         raise ApiError(401, "unauthorized", "the refresh token was revoked or used already")

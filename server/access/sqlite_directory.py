@@ -247,14 +247,15 @@ class SqliteDirectory(SqliteFile):
             )
         )
 
-    async def take_refresh(self, token_id: str, now: float) -> UserId | None:
+    async def take_refresh(self, token_id: str, now: float, grace_s: float = 0.0) -> UserId | None:
+        # One statement: two refreshes racing with one token agree on what it allows.
         def take(db: sqlite3.Connection) -> UserId | None:
             row = db.execute(
-                "DELETE FROM refresh_tokens WHERE id=? RETURNING user_id, expires_at", (token_id,)
+                "UPDATE refresh_tokens SET expires_at = MIN(expires_at, ?)"
+                " WHERE id=? AND expires_at > ? RETURNING user_id",
+                (now + grace_s, token_id, now),
             ).fetchone()
-            if row is None or row[1] <= now:
-                return None
-            return UserId(row[0])
+            return None if row is None else UserId(row[0])
 
         return await self._run(take)
 

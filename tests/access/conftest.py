@@ -23,6 +23,7 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tand
         "TANDEM_JWT_SECRET": JWT_SECRET,
         "TANDEM_ACCESS_RECHECK_S": "0.3",
         "TANDEM_SIGNIN_ATTEMPTS_PER_MIN": "50",
+        "TANDEM_REFRESH_REUSE_GRACE_S": "0",  # strictly once: the grace has its own test
     }
     async with TandemProcess(tmp_path_factory.mktemp("access"), env=env) as proc:
         yield proc

@@ -23,7 +23,11 @@ async def test_pods_share_accounts_sessions_and_throttling(
     js: YjsClients,
 ) -> None:
     env = cluster_env(
-        valkey, s3, TANDEM_MONGODB_URL=mongo_server.url(), TANDEM_SIGNIN_ATTEMPTS_PER_MIN="4"
+        valkey,
+        s3,
+        TANDEM_MONGODB_URL=mongo_server.url(),
+        TANDEM_SIGNIN_ATTEMPTS_PER_MIN="4",
+        TANDEM_REFRESH_REUSE_GRACE_S="0",  # strictly once, across pods
     )
     a = await pod(tmp_path, 0, env).start()
     b = await pod(tmp_path, 1, env).start()

@@ -121,6 +121,22 @@ async def test_refresh_tokens_are_single_use_and_revocable(directory: Directory)
     assert await directory.take_refresh("t2", now) is None
 
 
+async def test_a_used_refresh_token_lasts_the_grace_and_no_longer(directory: Directory) -> None:
+    user = await directory.create_user("gina", "h")
+    now = time.time()
+    await directory.store_refresh("g1", user.id, now + 3600)
+    assert await directory.take_refresh("g1", now, grace_s=30) == user.id
+    # The reload racing the rotation presents it again: still inside the window.
+    assert await directory.take_refresh("g1", now + 10, grace_s=30) == user.id
+    # Reuse does not stretch the window, and past it the token is spent.
+    assert await directory.take_refresh("g1", now + 29, grace_s=30) == user.id
+    assert await directory.take_refresh("g1", now + 31, grace_s=30) is None
+    # The window never outlasts the token itself.
+    await directory.store_refresh("g2", user.id, now + 5)
+    assert await directory.take_refresh("g2", now, grace_s=30) == user.id
+    assert await directory.take_refresh("g2", now + 6, grace_s=30) is None
+
+
 async def test_deleting_a_user_removes_the_account_memberships_and_sessions(
     directory: Directory,
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import websockets
 
-from tests.access.conftest import start
+from tests.access.conftest import JWT_SECRET, start
 from tests.accounts import PASSWORD, sign_up, unique_username
 from tests.server_proc import TandemProcess
 
@@ -130,3 +130,29 @@ async def test_passwords_and_tokens_never_reach_logs_or_responses(tmp_path: Path
     assert "signed up" in log  # the log is being written at all
     for secret in (PASSWORD, "wrong-pass", account.token, account.refresh_token, "argon2"):
         assert secret not in log
+
+
+async def test_a_refresh_repeated_within_the_grace_keeps_the_session(tmp_path: Path) -> None:
+    """A reload (or a second tab) that sends the refresh token the page just rotated gets a
+    session too, instead of signing the person out; signing out ends both."""
+    env = {"TANDEM_JWT_SECRET": JWT_SECRET, "TANDEM_REFRESH_REUSE_GRACE_S": "30"}
+    async with TandemProcess(tmp_path, env=env) as server:
+        account = await sign_up(server.http_url)
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            body = {"refresh_token": account.refresh_token}
+            first, second = [await http.post("/api/auth/refresh", json=body) for _ in range(2)]
+            assert first.status_code == second.status_code == 200
+            tokens = [r.json() for r in (first, second)]
+            for issued in tokens:
+                me = await http.get(
+                    "/api/me", headers={"authorization": f"Bearer {issued['access_token']}"}
+                )
+                assert me.status_code == 200 and me.json()["id"] == account.user_id
+            everywhere = {"refresh_token": tokens[1]["refresh_token"], "everywhere": True}
+            assert (await http.post("/api/auth/signout", json=everywhere)).status_code == 204
+            for issued in tokens:
+                after = await http.post(
+                    "/api/auth/refresh", json={"refresh_token": issued["refresh_token"]}
+                )
+                assert after.status_code == 401
+            assert (await http.post("/api/auth/refresh", json=body)).status_code == 401
