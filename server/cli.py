@@ -57,6 +57,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # uvicorn believes X-Forwarded-For from any loopback peer by default; we believe it
+        # only from the proxies named in the settings (the ingress), and from nobody else.
+        proxy_headers=bool(settings.proxies),
+        forwarded_allow_ips=settings.proxies or [],
     )
     _Server(config).run()
     return 0

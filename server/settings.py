@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import socket
@@ -134,6 +135,10 @@ class Settings:
     owner created), closed (only `tandem admin create-user`)."""
     access_token_ttl_s: float = 900.0
     refresh_token_ttl_s: float = 30 * 24 * 3600.0
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (CIDR) of the reverse proxies in front of the
+    server: only from them are X-Forwarded-For and X-Forwarded-Proto believed. Empty: from
+    nobody, so the peer's own address counts (a client cannot pick its sign-in budget)."""
     refresh_reuse_grace_s: float = 30.0
     """A rotated refresh token still works this long after its first use (a reload or a
     second tab racing the rotation); 0: strictly once."""
@@ -147,6 +152,8 @@ class Settings:
     trusted single-user setups: it turns access control off for /sync."""
     signin_attempts_per_min: int = 10
     """Failed sign-ins allowed per username and per client address each minute."""
+    signups_per_min: int = 10
+    """Sign-ups per client address each minute (each costs an argon2 hash)."""
     ws_max_frames_per_s: float = 500.0
     ws_max_bytes_per_s: float = 32 * 1024 * 1024
     """Per connection, averaged over a burst of one second: a faster client is closed 1008."""
@@ -266,6 +273,10 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
 
     @property
+    def proxies(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
     def embedded(self) -> bool:
         return self.redis_url is None
 
@@ -305,6 +316,13 @@ class Settings:
             raise SettingsError(f"TANDEM_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         if self.ws_impl not in _WS_IMPLS:
             raise SettingsError(f"TANDEM_WS_IMPL must be one of {', '.join(_WS_IMPLS)}")
+        for proxy in self.proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"TANDEM_TRUSTED_PROXIES: {proxy!r} is not an address or network (CIDR)"
+                ) from None
         _check_url("redis_url", self.redis_url, ("redis", "rediss", "unix"))
         _check_url("mongodb_url", self.mongodb_url, ("mongodb", "mongodb+srv"))
         if self.s3_endpoint and ("://" in self.s3_endpoint or "/" in self.s3_endpoint):

@@ -55,6 +55,8 @@ class TandemProcess:
             "TANDEM_PORT": str(self.port),
             "TANDEM_MODEL_PORT": str(self.port),  # where `tandem model serve` listens
             "TANDEM_DATA_DIR": str(self.data_dir),
+            # Tests sign up many accounts from one address; the budget has a test of its own.
+            "TANDEM_SIGNUPS_PER_MIN": "100000",
             **self.extra_env,
         }
         log = open(self.log_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child process

@@ -38,6 +38,7 @@ class Access:
     invites: InviteSigner
     signup: str = "open"
     signin_attempts_per_min: int = 10
+    signups_per_min: int = 10
     refresh_reuse_grace_s: float = 30.0
     user_cache_s: float = 5.0
     """How long an account found to exist is taken to still exist: a deleted account's

@@ -95,6 +95,12 @@ async def signup(request: Request) -> Response:
         access.passwords.check_policy(password)
     except PasswordPolicyError as exc:
         raise bad_request(str(exc), "weak_password") from None
+    # Each sign-up costs an argon2 hash (tens of milliseconds of a core): budget it per
+    # address before hashing, like failed sign-ins.
+    budget = f"signup:ip:{_client(request)}"
+    if await access.attempts.count(budget) >= access.signups_per_min:
+        raise too_many("too many sign-ups from this address; try again in a minute", 60)
+    await access.attempts.add(budget)
     try:
         user = await access.directory.create_user(username, await access.passwords.hash(password))
     except ConflictError:

@@ -44,6 +44,7 @@ async def open_access(settings: Settings, backends: Backends) -> AsyncIterator[A
             attempts=attempts,
             signup=settings.signup,
             signin_attempts_per_min=settings.signin_attempts_per_min,
+            signups_per_min=settings.signups_per_min,
             user_cache_s=settings.user_cache_s,
             refresh_reuse_grace_s=settings.refresh_reuse_grace_s,
         )

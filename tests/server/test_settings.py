@@ -56,6 +56,7 @@ def test_flags_override_the_environment() -> None:
         ({"TANDEM_REDIS_URL": "http://r:6379"}, "TANDEM_REDIS_URL must be a URL"),
         ({"TANDEM_S3_ENDPOINT": "http://minio:9000"}, "TANDEM_S3_ENDPOINT must be host:port"),
         ({"TANDEM_FT_TRAINER": "cloud"}, "TANDEM_FT_TRAINER must be local or openai-jobs"),
+        ({"TANDEM_TRUSTED_PROXIES": "10.0.0.0/8, ingress"}, "'ingress' is not an address"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env: dict[str, str], message: str) -> None:
