@@ -49,7 +49,7 @@ async def rooms(tmp_path: Path) -> AsyncIterator[Rooms]:
         yield opened
 
 
-async def queue_job(rooms: Rooms, doc_id: str, sid: str, text: str) -> Job:
+async def queue_job(rooms: Rooms, doc_id: str, sid: str, text: str, selected: int = 4) -> Job:
     def write(doc: Doc) -> None:
         doc.get("content", type=Text).insert(0, text)
 
@@ -57,13 +57,14 @@ async def queue_job(rooms: Rooms, doc_id: str, sid: str, text: str) -> Job:
 
     def anchor(doc: Doc) -> tuple[str, str]:
         content = doc.get("content", type=Text)
-        return anchors.encode(content, 0), anchors.encode(content, 4)
+        return anchors.encode(content, 0), anchors.encode(content, selected)
 
     start, end = await rooms.edit(DocId(doc_id), anchor)
-    fields = {"id": sid, "doc_id": doc_id, "mode": "rewrite", "original": text[:4]}
+    original = text[:selected]
+    fields = {"id": sid, "doc_id": doc_id, "mode": "rewrite", "original": original}
     fields |= {"anchor_start": start, "anchor_end": end}
     await rooms.edit(DocId(board.board_id(doc_id)), lambda doc: board.create(doc, fields))
-    return Job(sid, doc_id, "w", "u", "alice", Mode.REWRITE, "x", text[:4], "", text[4:])
+    return Job(sid, doc_id, "w", "u", "alice", Mode.REWRITE, "x", original, "", text[selected:])
 
 
 def worker_on(
@@ -160,3 +161,30 @@ async def test_a_drain_lets_the_job_under_way_finish_and_takes_no_more(
     assert done["status"] == "pending" and done["proposal"] == "one two three four"
     assert worker.processed == 1
     assert await queue.depth() == 1  # the job queued after the drain was left alone
+
+
+async def test_the_record_keeps_the_proposal_as_shown_with_the_secret_put_back(
+    tmp_path: Path, rooms: Rooms
+) -> None:
+    """The learning loop labels from what became of the proposal: the record's output is the
+    text people saw and accepted, not the placeholders (its dataset redacts again)."""
+    key = "AKIAIOSFODNN7EXAMPLE"
+    reply = Reply(tokens=["key: [REDAC", "TED:aws_acc", "ess_key#1]", " done"])
+    async with ModelServer(default=reply) as model, SqliteRecords(tmp_path / "a.db") as rec:
+        client = ModelClient(ModelConfig(base_url=model.base_url, api_key="k", model="m"))
+        try:
+            job = await queue_job(rooms, "doc-k", "k1", f"key = {key} and more", selected=26)
+            await rec.create(
+                {"id": "k1", "workspace_id": "w", "doc_id": "doc-k", "created_at": 0.0}
+            )
+            assert await worker_on(rooms, client, rec, 1).process(job) == "pending"
+        finally:
+            await client.aclose()
+        shown = await rooms.edit(DocId("doc-k:suggestions"), lambda d: board.read(d, "k1"))
+        record = await rec.get("k1")
+    assert shown["proposal"] == f"key: {key} done" and shown["unrestorable"] == []
+    assert record is not None and record["output"] == shown["proposal"]
+    assert record["unrestorable"] == []
+    assert (
+        key not in str(record["prompt"]) and "[REDACTED:aws_access_key#1]" in model.requests[0].text
+    )
