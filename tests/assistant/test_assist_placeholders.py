@@ -105,6 +105,15 @@ def test_the_prompt_carries_numbered_placeholders_and_no_value() -> None:
     assert intake.placeholders.restore(selection).text == config
 
 
+def test_a_retried_job_issues_the_same_placeholders_so_nothing_needs_storing() -> None:
+    """Another worker that takes the job over redacts it afresh and restores it alike."""
+    job = Job("s", "d", "w", "u", "alice", Mode.FIX, "fix", f"a={AWS_1} b={AWS_2}", f"{AWS_2}", "")
+    first, again = prepare(job, IntakeLimits()), prepare(job, IntakeLimits())
+    assert first.messages == again.messages
+    answer = "a=[REDACTED:aws_access_key#1] b=[REDACTED:aws_access_key#2]"
+    assert again.placeholders.restore(answer).text == f"a={AWS_1} b={AWS_2}"
+
+
 TEXT = "a [REDACTED:aws_access_key#1] b [REDACTED:jwt#1]\n[x] RED [REDACTED:nope#9] end"
 
 
