@@ -1,7 +1,8 @@
 """Applying suggestions to the content: find the anchored range, check it still holds the
-original text and that the proposal holds no placeholder where a secret was, replace it. Runs inside one ``Rooms.edit`` transaction of the content doc, so
-nobody's edit can land between the check and the replacement on this replica; the caller
-serializes accepts per document across processes."""
+original text (and that the proposal holds no placeholder where a secret was), replace it.
+Runs inside one ``Rooms.edit`` transaction of the content doc, so nobody's edit can land
+between the check and the replacement on this replica; the caller serializes accepts per
+document across processes."""
 
 from __future__ import annotations
 

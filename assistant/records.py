@@ -14,8 +14,9 @@ stage that writes it:
   ``started_at``, ``attempt``
 - when it ends: ``status`` (pending | failed | stale | cancelled), ``output`` (the proposal
   text as shown, the secrets the model saw as placeholders put back), ``unrestorable``
-  (placeholders it holds that stand for no secret), ``error`` (reason or None), ``first_token_ms``, ``total_ms`` (from started_at),
-  ``queue_ms`` (created_at to started_at), ``prompt_tokens``, ``completion_tokens``
+  (placeholders it holds that stand for no secret), ``error`` (reason or None),
+  ``first_token_ms``, ``total_ms`` (from started_at), ``queue_ms`` (created_at to
+  started_at), ``prompt_tokens``, ``completion_tokens``
   (from the model's usage, None when it sent none), ``finished_at``
 - at each decision: ``status`` (accepted | rejected | stale | cancelled), ``decided_by``,
   ``decided_at``

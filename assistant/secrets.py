@@ -25,74 +25,67 @@ class SecretKind:
     example: str
     """Made-up text holding one secret of this kind: tests redact and restore every kind by
     its example, so a new kind is covered as soon as it is added here."""
-    pattern: re.Pattern[str] | None = None
-    """None for the two nets that are not a single pattern (assignments, entropy)."""
 
 
-_PATTERNS: list[SecretKind] = [
-    SecretKind(
-        "private_key",
-        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
-        "4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n"
-        "-----END RSA PRIVATE KEY-----",
+_PATTERNS: list[tuple[SecretKind, re.Pattern[str]]] = [
+    (
+        SecretKind(
+            "private_key",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
+            "4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n"
+            "-----END RSA PRIVATE KEY-----",
+        ),
         re.compile(
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
             re.DOTALL,
         ),
     ),
-    SecretKind(
-        "aws_access_key",
-        "AKIAIOSFODNN7EXAMPLE",
+    (
+        SecretKind("aws_access_key", "AKIAIOSFODNN7EXAMPLE"),
         re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
     ),
-    SecretKind(
-        "github_token",
-        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    (
+        SecretKind("github_token", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"),
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})"),
     ),
-    SecretKind(
-        "openai_key",
-        "sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz",
+    (
+        SecretKind("openai_key", "sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz"),
         re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"),
     ),
-    SecretKind(
-        "stripe_key",
-        "rk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    (
+        SecretKind("stripe_key", "rk_test_4eC39HqLyjWDarjtT1zdp7dc"),
         re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}"),
     ),
-    SecretKind(
-        "slack_token",
-        "xoxb-1234567890-abcdefghij",
+    (
+        SecretKind("slack_token", "xoxb-1234567890-abcdefghij"),
         re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
     ),
-    SecretKind(
-        "google_api_key",
-        "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+    (
+        SecretKind("google_api_key", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"),
         re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
     ),
-    SecretKind(
-        "jwt",
-        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    (
+        SecretKind(
+            "jwt",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+            ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        ),
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     ),
-    SecretKind(
-        "bearer_token",
-        "Authorization: Bearer abcdefghijklmnopqrstuvwx",
+    (
+        SecretKind("bearer_token", "Authorization: Bearer abcdefghijklmnopqrstuvwx"),
         re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/-]{16,}=*"),
     ),
-    SecretKind(
-        "url_password",
-        "postgres://app:s3cr3t-pass@db.internal:5432/app",
+    (
+        SecretKind("url_password", "postgres://app:s3cr3t-pass@db.internal:5432/app"),
         re.compile(r"(?<=://)[^\s:/@]+:[^\s/@]+(?=@)"),
     ),
 ]
+_PASSWORD = SecretKind("password", "DB_PASSWORD=Tr0ub4dor-3x")
+_HIGH_ENTROPY = SecretKind("high_entropy", "session_seed q8Zt3LmX0vR7nW2kP9sY4bH6")
 
-KINDS: tuple[SecretKind, ...] = (
-    *_PATTERNS,
-    SecretKind("password", "DB_PASSWORD=Tr0ub4dor-3x"),
-    SecretKind("high_entropy", "session_seed q8Zt3LmX0vR7nW2kP9sY4bH6"),
-)
+KINDS: tuple[SecretKind, ...] = (*(kind for kind, _ in _PATTERNS), _PASSWORD, _HIGH_ENTROPY)
 """Every kind the redactor knows, in the order it looks for them."""
 
 # `password = "hunter2"`, `API_KEY: abc...`, `"client_secret": "..."`: the value goes.
@@ -176,16 +169,15 @@ def redact(
 
         return sub
 
-    for kind in _PATTERNS:
-        assert kind.pattern is not None
-        text = kind.pattern.sub(replace(kind.name), text)  # type: ignore[arg-type]
+    for kind, pattern in _PATTERNS:
+        text = pattern.sub(replace(kind.name), text)  # type: ignore[arg-type]
 
     def assignment(match: re.Match[str]) -> str:
         value = match["value"]
         if _REDACTED.fullmatch(value) or value.lower() in ("none", "null", "true", "false"):
             return match[0]
         found["password_assignment"] += 1
-        return f"{match['name']}{match['sep']}{match['quote']}{issuer.issue('password', value)}"
+        return f"{match['name']}{match['sep']}{match['quote']}{issuer.issue(_PASSWORD.name, value)}"
 
     text = _ASSIGNMENT.sub(assignment, text)
     if entropy:
@@ -195,7 +187,7 @@ def redact(
             if "REDACTED" in token or not looks_random(token, min_entropy):
                 return token
             found["high_entropy"] += 1
-            return issuer.issue("high_entropy", token)
+            return issuer.issue(_HIGH_ENTROPY.name, token)
 
         text = _TOKEN.sub(random_token, text)
     return Redaction(text, found)
