@@ -239,16 +239,15 @@ class YjsClients:
         count: int | None = None,
         has: int | None = None,
         state: Any = None,
+        includes: dict[str, Any] | None = None,
         lacks: int | None = None,
         timeout_ms: int = 10000,
     ) -> dict[int, Any]:
-        """Wait until ``name`` sees ``count`` others, sees a client id (with ``state`` if
-        given), or no longer sees one; return the others' states."""
-        predicate = {
-            key: value
-            for key, value in {"count": count, "has": has, "state": state, "lacks": lacks}.items()
-            if value is not None
-        }
+        """Wait until ``name`` sees ``count`` others, sees a client id (with exactly ``state``,
+        or a state with the fields of ``includes``, if given), or no longer sees one; return
+        the others' states."""
+        wanted = {"count": count, "has": has, "state": state, "includes": includes, "lacks": lacks}
+        predicate = {key: value for key, value in wanted.items() if value is not None}
         states = await self.call(
             "waitAwareness", name=name, predicate=predicate, timeoutMs=timeout_ms
         )

@@ -102,10 +102,17 @@ const randomEdit = (text, random) => {
 const othersAwareness = (client) => Object.fromEntries(
   [...client.provider.awareness.getStates()].filter(([id]) => id !== client.doc.clientID))
 
-const awarenessPredicate = (client, { count, has, state, lacks }) => {
+const includes = (found, part) =>
+  found !== undefined && Object.entries(part).every(([k, v]) => isDeepStrictEqual(found[k], v))
+
+const awarenessPredicate = (client, { count, has, state, includes: part, lacks }) => {
   const states = client.provider.awareness.getStates()
   if (count !== undefined) return states.size - (states.has(client.doc.clientID) ? 1 : 0) === count
-  if (has !== undefined) return states.has(has) && (state === undefined || isDeepStrictEqual(states.get(has), state))
+  if (has !== undefined) {
+    return states.has(has) &&
+      (state === undefined || isDeepStrictEqual(states.get(has), state)) &&
+      (part === undefined || includes(states.get(has), part))
+  }
   if (lacks !== undefined) return !states.has(lacks)
   throw new Failure('predicate needs one of count, has, lacks')
 }
