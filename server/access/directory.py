@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .models import Credentials, DocRecord, Member, User, UserId, Workspace, WorkspaceId
+from .models import (
+    Credentials,
+    DocRecord,
+    InviteRecord,
+    Member,
+    User,
+    UserId,
+    Workspace,
+    WorkspaceId,
+)
 from .roles import Role
 
 
@@ -75,6 +84,20 @@ class Directory(Protocol):
         ...
 
     async def unregister_doc(self, doc_id: str) -> None: ...
+
+    # -- invites -------------------------------------------------------------------------------
+
+    async def store_invite(self, invite: InviteRecord) -> None: ...
+
+    async def invite(self, invite_id: str) -> InviteRecord | None: ...
+
+    async def invites(self, workspace_id: WorkspaceId) -> list[InviteRecord]:
+        """The workspace's invites, oldest first (expired ones too, until deleted)."""
+        ...
+
+    async def revoke_invite(self, workspace_id: WorkspaceId, invite_id: str) -> bool:
+        """False when the workspace has no such invite."""
+        ...
 
     # -- refresh tokens (sign-out revokes them) ------------------------------------------------
     async def store_refresh(self, token_id: str, user_id: UserId, expires_at: float) -> None: ...

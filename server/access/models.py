@@ -50,6 +50,19 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteRecord:
+    """An invite as the directory keeps it (the code itself is a signed bearer secret and
+    is never stored): owners list and revoke these; sign-up checks the code's id is here."""
+
+    id: str
+    workspace_id: WorkspaceId
+    role: str
+    invited_by: UserId
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class DocRecord:
     """A document and the workspace it belongs to. ``server_only`` documents (a workspace's
     live tree, a document's suggestions) take no writes from clients, whatever their role."""

@@ -12,7 +12,17 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from .errors import ConflictError, NotFoundError
-from .models import Credentials, DocRecord, Member, User, UserId, Workspace, WorkspaceId, new_id
+from .models import (
+    Credentials,
+    DocRecord,
+    InviteRecord,
+    Member,
+    User,
+    UserId,
+    Workspace,
+    WorkspaceId,
+    new_id,
+)
 from .roles import Role
 from .sqlite_directory import username_key
 
@@ -24,6 +34,7 @@ class MongoDirectory:
         self._members = db["members"]
         self._docs = db["docs"]
         self._refresh = db["refresh_tokens"]
+        self._invites = db["invites"]
 
     async def ensure_indexes(self) -> None:
         await self._users.create_index([("username_key", ASCENDING)], unique=True)
@@ -33,6 +44,7 @@ class MongoDirectory:
         await self._members.create_index([("user_id", ASCENDING)])
         await self._docs.create_index([("workspace_id", ASCENDING)])
         await self._refresh.create_index([("user_id", ASCENDING)])
+        await self._invites.create_index([("workspace_id", ASCENDING), ("created_at", ASCENDING)])
 
     async def aclose(self) -> None:
         """The client belongs to the app's backends, which close it."""
@@ -114,6 +126,7 @@ class MongoDirectory:
         await self._workspaces.delete_one({"_id": workspace_id})
         await self._members.delete_many({"workspace_id": workspace_id})
         await self._docs.delete_many({"workspace_id": workspace_id})
+        await self._invites.delete_many({"workspace_id": workspace_id})
 
     async def workspaces_of(self, user_id: UserId) -> list[tuple[Workspace, Role]]:
         roles = {
@@ -201,6 +214,32 @@ class MongoDirectory:
     async def revoke_refresh(self, token_id: str) -> None:
         await self._refresh.delete_one({"_id": token_id})
 
+    async def store_invite(self, invite: InviteRecord) -> None:
+        await self._invites.insert_one(
+            {
+                "_id": invite.id,
+                "workspace_id": invite.workspace_id,
+                "role": invite.role,
+                "invited_by": invite.invited_by,
+                "created_at": invite.created_at,
+                "expires_at": invite.expires_at,
+            }
+        )
+
+    async def invite(self, invite_id: str) -> InviteRecord | None:
+        found = await self._invites.find_one({"_id": invite_id})
+        return None if found is None else _invite(found)
+
+    async def invites(self, workspace_id: WorkspaceId) -> list[InviteRecord]:
+        cursor = self._invites.find({"workspace_id": workspace_id}).sort(
+            [("created_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [_invite(d) for d in await cursor.to_list(None)]
+
+    async def revoke_invite(self, workspace_id: WorkspaceId, invite_id: str) -> bool:
+        result = await self._invites.delete_one({"_id": invite_id, "workspace_id": workspace_id})
+        return bool(result.deleted_count)
+
     async def delete_user(self, user_id: UserId) -> None:
         # The account first: a crash half-way leaves no account whose tokens still work.
         await self._users.delete_one({"_id": user_id})
@@ -209,6 +248,17 @@ class MongoDirectory:
 
     async def revoke_all_refresh(self, user_id: UserId) -> None:
         await self._refresh.delete_many({"user_id": user_id})
+
+
+def _invite(found: dict[str, Any]) -> InviteRecord:
+    return InviteRecord(
+        str(found["_id"]),
+        WorkspaceId(found["workspace_id"]),
+        str(found["role"]),
+        UserId(found["invited_by"]),
+        float(found["created_at"]),
+        float(found["expires_at"]),
+    )
 
 
 def _user(found: dict[str, Any]) -> User:

@@ -17,7 +17,7 @@ from server.requests import read_json, string_field
 
 from .errors import ConflictError
 from .guard import Access, access_of, authenticate, require_doc, require_workspace
-from .models import User, UserId, Workspace, WorkspaceId, new_id
+from .models import InviteRecord, User, UserId, Workspace, WorkspaceId, new_id
 from .passwords import PasswordPolicyError
 from .roles import Role
 from .tokens import Invite, TokenError
@@ -91,6 +91,8 @@ async def signup(request: Request) -> Response:
             invite = access.invites.verify(invite_code)
         except TokenError:
             raise forbidden("the invite code is invalid or expired") from None
+        if await access.directory.invite(invite.id) is None:
+            raise forbidden("the invite was revoked")
     try:
         access.passwords.check_policy(password)
     except PasswordPolicyError as exc:
@@ -339,8 +341,40 @@ async def create_invite(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     principal = await require_workspace(request, ws, Role.OWNER)
     role = _role_field(await read_json(request))
-    code = access_of(request).invites.issue(Invite(ws, role.label, principal.user_id))
-    return JSONResponse({"invite": code, "role": role.label}, status_code=201)
+    access = access_of(request)
+    code, issued = access.invites.issue(Invite(ws, role.label, principal.user_id))
+    record = InviteRecord(
+        issued.id, ws, issued.role, principal.user_id, time.time(), issued.expires_at
+    )
+    await access.directory.store_invite(record)
+    return JSONResponse({"invite": code, **invite_json(record)}, status_code=201)
+
+
+def invite_json(record: InviteRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "role": record.role,
+        "invited_by": record.invited_by,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+async def list_invites(request: Request) -> Response:
+    """The workspace's invites that still work (the codes themselves are not shown again)."""
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    now = time.time()
+    found = await access_of(request).directory.invites(ws)
+    return JSONResponse({"invites": [invite_json(r) for r in found if r.expires_at > now]})
+
+
+async def revoke_invite(request: Request) -> Response:
+    ws = WorkspaceId(request.path_params["ws"])
+    await require_workspace(request, ws, Role.OWNER)
+    if not await access_of(request).directory.revoke_invite(ws, request.path_params["invite_id"]):
+        raise not_found("no such invite")
+    return Response(status_code=204)
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -385,6 +419,8 @@ ROUTES = [
     Route("/api/workspaces/{ws}/members/{user_id}", change_member, methods=["PATCH"]),
     Route("/api/workspaces/{ws}/members/{user_id}", remove_member, methods=["DELETE"]),
     Route("/api/workspaces/{ws}/invites", create_invite, methods=["POST"]),
+    Route("/api/workspaces/{ws}/invites", list_invites, methods=["GET"]),
+    Route("/api/workspaces/{ws}/invites/{invite_id}", revoke_invite, methods=["DELETE"]),
     Route("/api/workspaces/{ws}/docs", create_doc, methods=["POST"]),
     Route("/api/docs/{doc_id}", get_doc, methods=["GET"]),
 ]

@@ -6,11 +6,22 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from sync.sqlite_file import SqliteFile
 
 from .errors import ConflictError, NotFoundError
-from .models import Credentials, DocRecord, Member, User, UserId, Workspace, WorkspaceId, new_id
+from .models import (
+    Credentials,
+    DocRecord,
+    InviteRecord,
+    Member,
+    User,
+    UserId,
+    Workspace,
+    WorkspaceId,
+    new_id,
+)
 from .roles import Role
 
 _SCHEMA = """
@@ -46,6 +57,15 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS refresh_by_user ON refresh_tokens (user_id);
+CREATE TABLE IF NOT EXISTS invites (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    invited_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invites_by_workspace ON invites (workspace_id, created_at);
 """
 
 
@@ -154,6 +174,7 @@ class SqliteDirectory(SqliteFile):
                 db.execute("BEGIN")
                 db.execute("DELETE FROM members WHERE workspace_id=?", (workspace_id,))
                 db.execute("DELETE FROM docs WHERE workspace_id=?", (workspace_id,))
+                db.execute("DELETE FROM invites WHERE workspace_id=?", (workspace_id,))
                 db.execute("DELETE FROM workspaces WHERE id=?", (workspace_id,))
 
         await self._run(delete)
@@ -262,6 +283,44 @@ class SqliteDirectory(SqliteFile):
     async def revoke_refresh(self, token_id: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM refresh_tokens WHERE id=?", (token_id,)))
 
+    async def store_invite(self, invite: InviteRecord) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO invites VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    invite.id,
+                    invite.workspace_id,
+                    invite.role,
+                    invite.invited_by,
+                    invite.created_at,
+                    invite.expires_at,
+                ),
+            )
+        )
+
+    async def invite(self, invite_id: str) -> InviteRecord | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT * FROM invites WHERE id=?", (invite_id,)).fetchone()
+        )
+        return None if row is None else _invite(row)
+
+    async def invites(self, workspace_id: WorkspaceId) -> list[InviteRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT * FROM invites WHERE workspace_id=? ORDER BY created_at, id",
+                (workspace_id,),
+            ).fetchall()
+        )
+        return [_invite(r) for r in rows]
+
+    async def revoke_invite(self, workspace_id: WorkspaceId, invite_id: str) -> bool:
+        cursor = await self._run(
+            lambda db: db.execute(
+                "DELETE FROM invites WHERE id=? AND workspace_id=?", (invite_id, workspace_id)
+            )
+        )
+        return cursor.rowcount > 0
+
     async def delete_user(self, user_id: UserId) -> None:
         def work(db: sqlite3.Connection) -> None:
             with db:
@@ -276,6 +335,17 @@ class SqliteDirectory(SqliteFile):
         await self._run(
             lambda db: db.execute("DELETE FROM refresh_tokens WHERE user_id=?", (user_id,))
         )
+
+
+def _invite(row: tuple[Any, ...]) -> InviteRecord:
+    return InviteRecord(
+        str(row[0]),
+        WorkspaceId(row[1]),
+        str(row[2]),
+        UserId(row[3]),
+        float(row[4]),
+        float(row[5]),
+    )
 
 
 def _workspace(row: tuple[object, ...]) -> Workspace:

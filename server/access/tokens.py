@@ -81,31 +81,39 @@ class Invite:
     workspace_id: str
     role: str
     invited_by: str
+    id: str = ""
+    expires_at: float = 0.0
 
 
 class InviteSigner:
-    """Invite codes are signed, not stored: a code names the workspace and role it grants
-    and stops working when it expires."""
+    """Invite codes are signed: a code names the workspace and role it grants, its id, and
+    stops working when it expires. The directory keeps a record of each id, so owners can list
+    and revoke invites; sign-up accepts only a code whose record is still there."""
 
     def __init__(self, secret: str, ttl_s: float = 7 * 24 * 3600.0) -> None:
         self._secret = secret
         self._ttl_s = ttl_s
 
-    def issue(self, invite: Invite) -> str:
+    def issue(self, invite: Invite) -> tuple[str, Invite]:
         now = time.time()
-        return jwt.encode(
+        issued = Invite(
+            invite.workspace_id, invite.role, invite.invited_by, new_id(), int(now + self._ttl_s)
+        )
+        code = jwt.encode(
             {
                 "iss": _ISSUER,
                 "typ": "invite",
-                "ws": invite.workspace_id,
-                "role": invite.role,
-                "by": invite.invited_by,
+                "jti": issued.id,
+                "ws": issued.workspace_id,
+                "role": issued.role,
+                "by": issued.invited_by,
                 "iat": int(now),
-                "exp": int(now + self._ttl_s),
+                "exp": int(issued.expires_at),
             },
             self._secret,
             algorithm=_ALGORITHM,
         )
+        return code, issued
 
     def verify(self, code: str) -> Invite:
         try:
@@ -114,10 +122,16 @@ class InviteSigner:
                 self._secret,
                 algorithms=[_ALGORITHM],
                 issuer=_ISSUER,
-                options={"require": ["exp", "iat", "typ", "iss"]},
+                options={"require": ["exp", "iat", "typ", "iss", "jti"]},
             )
         except jwt.PyJWTError as exc:
             raise TokenError(f"invalid invite: {type(exc).__name__}") from None
         if payload.get("typ") != "invite":
             raise TokenError("not an invite")
-        return Invite(str(payload["ws"]), str(payload["role"]), str(payload.get("by", "")))
+        return Invite(
+            str(payload["ws"]),
+            str(payload["role"]),
+            str(payload.get("by", "")),
+            str(payload["jti"]),
+            float(payload["exp"]),
+        )

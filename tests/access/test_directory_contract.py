@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 
 from server.access.directory import Directory
 from server.access.errors import ConflictError
-from server.access.models import UserId, WorkspaceId
+from server.access.models import InviteRecord, UserId, WorkspaceId
 from server.access.mongo_directory import MongoDirectory
 from server.access.roles import Role
 from server.access.sqlite_directory import SqliteDirectory
@@ -154,6 +154,25 @@ async def test_deleting_a_user_removes_the_account_memberships_and_sessions(
     assert await directory.take_refresh("g1", time.time()) is None
     assert [m.user.id for m in await directory.members(workspace.id)] == [owner.id]
     assert (await directory.create_user("gus", "h2")).id != gone.id  # the name is free again
+
+
+async def test_invites_are_kept_listed_and_revoked(directory: Directory) -> None:
+    owner = await directory.create_user("ivy", "h")
+    workspace = await directory.create_workspace("Team", owner.id)
+    other = await directory.create_workspace("Other", owner.id)
+    now = time.time()
+    first = InviteRecord("i1", workspace.id, "viewer", owner.id, now, now + 60)
+    second = InviteRecord("i2", workspace.id, "editor", owner.id, now + 1, now + 60)
+    for invite in (second, first):
+        await directory.store_invite(invite)
+    assert await directory.invites(workspace.id) == [first, second]
+    assert await directory.invite("i2") == second
+    assert not await directory.revoke_invite(other.id, "i1")  # not that workspace's
+    assert await directory.revoke_invite(workspace.id, "i1")
+    assert not await directory.revoke_invite(workspace.id, "i1")
+    assert await directory.invite("i1") is None
+    await directory.delete_workspace(workspace.id)
+    assert await directory.invite("i2") is None
 
 
 async def test_unknown_ids_answer_none(directory: Directory) -> None:

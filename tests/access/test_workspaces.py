@@ -157,6 +157,32 @@ async def test_sign_up_policies(tmp_path: Path) -> None:
                 headers={"authorization": f"Bearer {token}"},
             )
         assert [(w["id"], w["role"]) for w in mine.json()["workspaces"]] == [(ws, "viewer")]
+
+        # Owners list the invites that still work and revoke them; a revoked code admits
+        # nobody, and neither a member nor an outsider sees or revokes them.
+        path = f"/api/workspaces/{ws}/invites"
+        second = await first.request("POST", path, json={"role": "editor"}, expect=201)
+        listed = (await first.request("GET", path, expect=200)).json()["invites"]
+        assert [i["role"] for i in listed] == ["viewer", "editor"]
+        assert all("invite" not in i for i in listed)  # the code is shown once, at creation
+        member = Account(invite_only.http_url, "", "", token, "")
+        await member.request("GET", path, expect=403)
+        await member.request("DELETE", f"{path}/{second.json()['id']}", expect=403)
+        await first.request("DELETE", f"{path}/{second.json()['id']}", expect=204)
+        await first.request("DELETE", f"{path}/{second.json()['id']}", expect=404)
+        assert [i["id"] for i in (await first.request("GET", path)).json()["invites"]] == [
+            invite.json()["id"]
+        ]
+        async with httpx.AsyncClient() as http:
+            revoked = await http.post(
+                f"{invite_only.http_url}/api/auth/signup",
+                json={
+                    "username": unique_username("late"),
+                    "password": PASSWORD,
+                    "invite": second.json()["invite"],
+                },
+            )
+        assert revoked.status_code == 403 and "revoked" in revoked.json()["error"]["message"]
     finally:
         await closed.kill()
         await invite_only.kill()
