@@ -5,6 +5,7 @@ hands a job out again) and the worker goes on."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -164,10 +165,12 @@ async def test_a_drain_lets_the_job_under_way_finish_and_takes_no_more(
 
 
 async def test_the_record_keeps_the_proposal_as_shown_with_the_secret_put_back(
-    tmp_path: Path, rooms: Rooms
+    tmp_path: Path, rooms: Rooms, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The learning loop labels from what became of the proposal: the record's output is the
-    text people saw and accepted, not the placeholders (its dataset redacts again)."""
+    text people saw and accepted, not the placeholders (its dataset redacts again). No log
+    line names the secret."""
+    caplog.set_level(logging.DEBUG)
     key = "AKIAIOSFODNN7EXAMPLE"
     reply = Reply(tokens=["key: [REDAC", "TED:aws_acc", "ess_key#1]", " done"])
     async with ModelServer(default=reply) as model, SqliteRecords(tmp_path / "a.db") as rec:
@@ -185,6 +188,7 @@ async def test_the_record_keeps_the_proposal_as_shown_with_the_secret_put_back(
     assert shown["proposal"] == f"key: {key} done" and shown["unrestorable"] == []
     assert record is not None and record["output"] == shown["proposal"]
     assert record["unrestorable"] == []
+    assert caplog.records and key not in caplog.text
     assert (
         key not in str(record["prompt"]) and "[REDACTED:aws_access_key#1]" in model.requests[0].text
     )
