@@ -232,7 +232,8 @@ class LoadedAdapters:
                 yield self._peft
             return
         self._load(adapter)
-        self._peft.set_adapter(adapter.key)
+        if self._peft.active_adapter != adapter.key:
+            self._peft.set_adapter(adapter.key)  # walks every module: not per request
         yield self._peft
 
     def _load(self, adapter: LocalAdapter) -> None:
