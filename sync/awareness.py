@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from . import strict_json
 from .limits import AwarenessLimits
-from .protocol import AwarenessEntry, encode_awareness
+from .protocol import MAX_SAFE_INTEGER, AwarenessEntry, encode_awareness
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,8 @@ class RoomAwareness:
         self._renewed: dict[int, float] = {}
         """When each remote entry was last renewed."""
         self._connections: dict[int, _Connection] = {}
+        self._waiting: dict[int, int] = {}
+        """The highest clock a connection sent for an id while another owned it (``claimed``)."""
 
     # -- from this pod's connections -----------------------------------------------------------
 
@@ -174,6 +176,7 @@ class RoomAwareness:
             return None  # the same account's client, reconnected: its id moves along
         if conn.slot is None or conn.slot == cid:
             conn.slot = cid
+            self._waiting[cid] = max(entry.clock, self._waiting.get(cid, 0))
             return DropReason.CLAIMED
         return DropReason.NOT_OWNED
 
@@ -194,6 +197,7 @@ class RoomAwareness:
         if isinstance(owner, int) and (previous := self._connections.get(owner)) is not None:
             previous.slot = None
         self._owner[cid] = peer_id
+        self._waiting.pop(cid, None)
         conn.slot = cid
 
     def _strike(self, conn: _Connection, now: float) -> bool:
@@ -208,15 +212,34 @@ class RoomAwareness:
     def remove_owner(self, owner: int) -> bytes | None:
         """Forget connection ``owner``; returns the removal of its state to broadcast."""
         conn = self._connections.pop(owner, None)
-        if conn is None or conn.slot is None or self._owner.get(conn.slot) != owner:
+        if conn is None or conn.slot is None:
             return None
         cid = conn.slot
+        if self._owner.get(cid) != owner:
+            self._waiting.pop(cid, None)  # it waited for the id; others may wait longer
+            return None
         del self._owner[cid]
         entry = self._entries.get(cid)
         if entry is None:
             return None  # it removed its state itself
-        self._remove(cid, entry.clock + 1, time.monotonic())
-        return encode_awareness([AwarenessEntry(cid, entry.clock + 1, "null")])
+        clock = self._removal_clock(cid, entry.clock + 1)
+        self._remove(cid, clock, time.monotonic())
+        return encode_awareness([AwarenessEntry(cid, clock, "null")])
+
+    def _removal_clock(self, cid: int, clock: int) -> int:
+        """``clock``, or past what a connection waiting for the id sent: told of a removal
+        newer than its own state, the stock client sends its state again at once. Without
+        it, a client that reconnected before its old connection was found dead and moved
+        its cursor meanwhile would show up only at its next renewal (15 s)."""
+        waited = self._waiting.pop(cid, None)
+        if (
+            waited is None
+            or waited < clock
+            or waited - clock > self._limits.waiting_clock_lead
+            or waited >= MAX_SAFE_INTEGER
+        ):
+            return clock
+        return waited + 1
 
     # -- from other pods -----------------------------------------------------------------------
 
@@ -235,7 +258,9 @@ class RoomAwareness:
                 continue
             if entry.removed:
                 self._owner.pop(cid, None)
-                self._remove(cid, entry.clock, now)
+                if (clock := self._removal_clock(cid, entry.clock)) != entry.clock:
+                    entry = AwarenessEntry(cid, clock, "null")
+                self._remove(cid, clock, now)
             else:
                 self._entries[cid] = entry
                 self._owner[cid] = remote

@@ -42,3 +42,6 @@ class AwarenessLimits:
     """Awareness messages about others' client ids a connection may send at once, and the
     seconds in which one more is allowed; past them it is closed (1008). A stock client sends
     one when it times a silent state out (every 3 s at most), a hand-made one at will."""
+    waiting_clock_lead: int = 10_000
+    """How far past the owner's clock a connection waiting for the same client id may have
+    counted and still have the owner's removal sent past its clock (so it re-announces)."""

@@ -171,8 +171,10 @@ def test_another_pods_ids_cannot_be_claimed_here_until_it_removes_them() -> None
     assert room.owner_of(10) == RemoteOwner("pod-b")
     assert room.apply_local(Conn(1), [state(5, 10, {})]).dropped == {DropReason.CLAIMED: 1}
     assert room.apply_local(Conn(2), [removal(2, 10)]).dropped == {DropReason.NOT_OWNED: 1}
-    assert room.apply_remote("pod-b", [removal(2, 10)]).entries == [removal(2, 10)]
-    assert room.apply_local(Conn(1), [state(6, 10, {})]).entries
+    # Its removal reaches this pod's clients past the clock the waiting connection sent, so
+    # that client re-announces at once (y-protocols bumps its clock past a removal of itself).
+    assert room.apply_remote("pod-b", [removal(2, 10)]).entries == [removal(6, 10)]
+    assert room.apply_local(Conn(1), [state(7, 10, {})]).entries
 
 
 def test_a_relay_cannot_change_an_id_owned_here_or_by_a_third_pod() -> None:
@@ -206,3 +208,20 @@ def test_removals_are_remembered_for_a_while_only(monkeypatch: pytest.MonkeyPatc
         room.remove_owner(cid)
         now[0] += 1
     assert len(room._removed) <= 61
+
+
+def test_the_owners_removal_goes_past_the_clock_of_a_connection_waiting_for_its_id() -> None:
+    room = RoomAwareness()
+    old, new = Conn(1), Conn(2)
+    room.apply_local(old, [state(3, 10, {"cursor": 1})])
+    for clock in (4, 5, 9):  # reconnected before the old connection was found dead
+        assert room.apply_local(new, [state(clock, 10, {"cursor": clock})]).dropped
+    assert decode_awareness(room.remove_owner(1) or b"") == [removal(10, 10)]
+    assert room.apply_local(new, [state(11, 10, {"cursor": 9})]).entries
+
+
+def test_a_waiting_clock_far_ahead_does_not_move_the_removal() -> None:
+    room = RoomAwareness(AwarenessLimits(waiting_clock_lead=100))
+    room.apply_local(Conn(1), [state(3, 10, {})])
+    room.apply_local(Conn(2), [state(2**53 - 1, 10, {})])
+    assert decode_awareness(room.remove_owner(1) or b"") == [removal(4, 10)]
