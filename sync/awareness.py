@@ -21,6 +21,14 @@ Nothing in the awareness protocol ties a client id to a connection, so the room 
   the account, as the web app shows them); a state that is not a JSON object is dropped.
 - States relayed from another pod belong to that pod until it removes them, or until they
   go unrenewed for the remote timeout (the pod may have died without saying so).
+- A reconnecting stock client sends its state at the clock it had, which its old
+  connection's removal already passed: it is told of that removal and re-announces. One
+  that reconnected before its old connection was found dead waits for it (``claimed``); the
+  old one's removal then goes out past the clock it reached, for the same effect.
+- What the room relays, hands joiners and answers query-awareness with is only what it
+  accepted: a whole update as received when nothing was dropped or rewritten, else the
+  accepted entries encoded again. A sender whose update was dropped entirely gets an empty
+  one, since its silence watchdog (30 s) would otherwise miss its own echo.
 """
 
 from __future__ import annotations
@@ -222,7 +230,8 @@ class RoomAwareness:
         entry = self._entries.get(cid)
         if entry is None:
             return None  # it removed its state itself
-        clock = self._removal_clock(cid, entry.clock + 1)
+        # A removal at the state's own clock still removes it (y-protocols), at the limit.
+        clock = self._removal_clock(cid, min(entry.clock + 1, MAX_SAFE_INTEGER))
         self._remove(cid, clock, time.monotonic())
         return encode_awareness([AwarenessEntry(cid, clock, "null")])
 

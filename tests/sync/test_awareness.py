@@ -225,3 +225,9 @@ def test_a_waiting_clock_far_ahead_does_not_move_the_removal() -> None:
     room.apply_local(Conn(1), [state(3, 10, {})])
     room.apply_local(Conn(2), [state(2**53 - 1, 10, {})])
     assert decode_awareness(room.remove_owner(1) or b"") == [removal(4, 10)]
+
+
+def test_a_removal_on_close_never_counts_past_what_browsers_read() -> None:
+    room = RoomAwareness()
+    room.apply_local(Conn(1), [state(2**53 - 1, 10, {})])
+    assert decode_awareness(room.remove_owner(1) or b"") == [removal(2**53 - 1, 10)]
