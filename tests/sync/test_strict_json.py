@@ -90,21 +90,20 @@ json_values = st.recursive(
 NON_FINITE_TEXT = ["NaN", "Infinity", "-Infinity", "1e400", "-1e999", "9" * 400, "-" + "9" * 320]
 
 
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, list | dict):
-        return any(map(_has_non_finite, value.values() if isinstance(value, dict) else value))
-    return False
-
-
-values_with_non_finite = st.recursive(
-    st.floats() | st.integers() | st.text(max_size=4),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
-    ),
-    max_leaves=10,
-).filter(_has_non_finite)
+@st.composite
+def values_with_non_finite(draw: st.DrawFn) -> Any:
+    """A JSON-like value with NaN or an infinity somewhere inside, a few levels down."""
+    value: Any = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
+    for _ in range(draw(st.integers(0, 3))):
+        items = [*draw(st.lists(json_values, max_size=2)), value]
+        if draw(st.booleans()):
+            value = draw(st.permutations(items))
+        else:
+            keys = draw(
+                st.lists(st.text(max_size=4), min_size=len(items), max_size=len(items), unique=True)
+            )
+            value = dict(zip(keys, items, strict=True))
+    return value
 
 
 @st.composite
@@ -112,7 +111,7 @@ def with_non_finite(draw: st.DrawFn) -> str:
     """JSON as Python writes it with a non-finite float somewhere inside, or valid JSON
     beside a number too large for a double."""
     if draw(st.booleans()):
-        return json.dumps(draw(values_with_non_finite))
+        return json.dumps(draw(values_with_non_finite()))
     value = json.dumps(draw(json_values))
     bad = draw(st.sampled_from(NON_FINITE_TEXT))
     return draw(st.sampled_from([f'{{"v":{value},"bad":{bad}}}', f"[{value},{bad}]", bad]))
@@ -196,3 +195,10 @@ def test_awareness_ids_and_clocks_browsers_cannot_read_are_refused(field: str) -
     assert decode_awareness(fine)[0].client_id == MAX_SAFE_INTEGER
     with pytest.raises(ProtocolError, match="2\\*\\*53"):
         decode_awareness(_awareness(b"{}", **{field: MAX_SAFE_INTEGER + 1}))
+
+
+@pytest.mark.parametrize("text", ["null", " null", "null\n", "\tnull "])
+def test_a_null_state_is_a_removal_however_it_is_spaced(text: str) -> None:
+    """Clients remove a state whose JSON is null; the server must see the same removal."""
+    (entry,) = decode_awareness(_awareness(text.encode()))
+    assert entry.removed and entry.state == "null"
