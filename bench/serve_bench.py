@@ -166,7 +166,15 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="blocks of each path, in turn")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per block")
     parser.add_argument("--max-tokens", type=int, default=16)
+    parser.add_argument(
+        "--threads", type=int, help="torch threads of both paths (default: torch's)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the server inherits it
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         base_dir, adapter_dir = build(root)
@@ -249,7 +257,7 @@ def report(label: str, rounds: list[dict[str, list[float]]]) -> None:
 def os_threads() -> Any:
     import torch
 
-    return os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads()
+    return torch.get_num_threads()
 
 
 if __name__ == "__main__":
