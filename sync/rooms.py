@@ -13,7 +13,7 @@ from pycrdt import Doc
 
 from . import metrics
 from .changes import AppliedUpdate, Heard
-from .limits import SyncLimits
+from .limits import AwarenessLimits, SyncLimits
 from .peer import CloseCode, Peer
 from .presence import PresenceBus
 from .room import Room, RoomState
@@ -45,10 +45,12 @@ class Rooms:
         limits: SyncLimits,
         tail: LogTail | None = None,
         presence: PresenceBus | None = None,
+        awareness_limits: AwarenessLimits | None = None,
         sweep_interval_s: float = 1.0,
         tell_interval_s: float = 0.1,
     ) -> None:
         self._store = store
+        self._awareness_limits = awareness_limits
         self._presence = presence
         if presence is not None:
             presence.listen(self._on_remote_presence)
@@ -143,7 +145,13 @@ class Rooms:
         room = self._rooms.get(doc_id)
         if room is None:
             room = Room(
-                doc_id, self._store, self._origin, self._limits, self._presence, self._heard
+                doc_id,
+                self._store,
+                self._origin,
+                self._limits,
+                self._presence,
+                self._heard,
+                self._awareness_limits,
             )
             self._rooms[doc_id] = room
             metrics.ROOMS.set(len(self._rooms))
