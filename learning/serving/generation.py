@@ -19,6 +19,7 @@ from . import BadRequestError
 from .adapters import LoadedAdapters, LocalAdapter
 
 T = TypeVar("T")
+_GREEDY_BELOW = 1e-5
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ class Generator:
 
         max_new = self._max_new(prompt, sampling)
         options: dict[str, Any] = {"max_new_tokens": max_new}
-        if sampling.temperature == 0:
+        # Below this, logits divided by the temperature overflow to inf and sampling fails;
+        # OpenAI reads a temperature that low as greedy too.
+        if sampling.temperature < _GREEDY_BELOW:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
             options.update(

@@ -237,6 +237,21 @@ async def test_streamed_chunks_make_the_completion_under_greedy_decoding(
         assert whole["usage"]["completion_tokens"] == GREEDY["max_tokens"]
 
 
+async def test_a_vanishing_temperature_answers_as_greedy_and_sampling_follows_its_seed(
+    serve: Any, base: BaseModel
+) -> None:
+    served = await serve()
+    greedy = await served.answer(base.id)
+    tiny = await served.chat(base.id, temperature=1e-300, top_p=1e-300)
+    assert tiny.status_code == 200
+    assert tiny.json()["choices"][0]["message"]["content"] == greedy
+    sampled = [
+        (await served.chat(base.id, temperature=1.5, seed=7)).json()["choices"][0]["message"]
+        for _ in range(2)
+    ]
+    assert sampled[0] == sampled[1]
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 
