@@ -216,6 +216,11 @@ class LoadedAdapters:
         self.loads = 0
         self.evictions = 0
 
+    @property
+    def base_model(self) -> Any:
+        """The base's module (wrapped in the PeftModel once an adapter loads)."""
+        return self._base
+
     def names(self) -> list[str]:
         """Loaded adapters, least recently used first (any thread)."""
         with self._names_lock:

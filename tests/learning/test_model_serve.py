@@ -26,6 +26,7 @@ from learning.artifacts import ADAPTER_FILES, AdapterName, write_manifest
 from learning.models import BaseModel
 from learning.serving.adapters import DIGESTS, adapter_digests
 from learning.serving.app import ADAPTER_HEADER, ModelServer, create_app, open_model_server
+from learning.serving.generation import Sampling
 from learning.sqlite_store import SqliteLearningStore
 from server.learning import ObjectDatasets
 from tests.server_proc import TandemProcess, free_port
@@ -250,6 +251,27 @@ async def test_a_vanishing_temperature_answers_as_greedy_and_sampling_follows_it
         for _ in range(2)
     ]
     assert sampled[0] == sampled[1]
+
+
+async def test_a_stream_closed_early_stops_its_generation(serve: Any, base: BaseModel) -> None:
+    served = await serve()
+    generator = served.server.generator
+    steps = 0
+
+    def count(*_: Any) -> None:
+        nonlocal steps
+        steps += 1
+
+    hook = generator.adapters.base_model.register_forward_pre_hook(count)
+    try:
+        stream = generator.stream(generator.prompt(PROMPT), Sampling(32, 0.0), None)
+        assert isinstance(await anext(stream), str)
+        await stream.aclose()
+        await generator.run(lambda: None)  # after the stopped generation's job
+    finally:
+        hook.remove()
+    assert 0 < steps < 32
+    assert await served.answer(base.id)  # the model's thread is free
 
 
 # -- refusals --------------------------------------------------------------------------------
