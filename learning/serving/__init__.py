@@ -37,7 +37,9 @@ class ServingError(Exception):
 
 
 class BadRequestError(ServingError):
-    def __init__(self, message: str, *, code: str = "invalid_request", param: str | None = None):
+    def __init__(
+        self, message: str, *, code: str = "invalid_request", param: str | None = None
+    ) -> None:
         super().__init__(message, param=param)
         self.code = code
 
