@@ -10,6 +10,10 @@ Two halves, on two threads:
 - ``LoadedAdapters`` (the model's thread only): the adapters inside the PeftModel, least
   recently used first, at most ``max_adapters``; the oldest is deleted when one more loads.
 
+Local copies stay on disk after their adapter is unloaded (a later use loads without a fetch),
+one directory per version: the cache directory grows with the adapters ever asked for, so in a
+pod it is an emptyDir with a size limit.
+
 Stored runs are immutable, so promoting a new adapter needs nothing here: the assistant asks
 for the new name and it is fetched then. That is the whole of "hot reload"."""
 
