@@ -13,12 +13,16 @@ to places. Runs are immutable once stored, so a name always means the same weigh
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_DIGESTS = "adapter_sha256"
+"""The manifest's ``{file: sha256 hex}`` of the adapter's files: servers check what they
+fetched against it, and fetch again when it changes."""
 MANIFEST = "manifest.json"
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}"
 _NAME = re.compile(rf"({_PART})/({_PART})")
@@ -71,6 +75,10 @@ class AdapterName:
 
     def checkpoint_key(self, file: str) -> str:
         return self.key("checkpoint", file)
+
+
+def adapter_digests(files: dict[str, bytes]) -> dict[str, str]:
+    return {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
 
 
 def models_prefix(workspace_id: str) -> str:

@@ -25,7 +25,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import ADAPTER_FILES, AdapterName, Objects, write_manifest
+from ..artifacts import (
+    ADAPTER_DIGESTS,
+    ADAPTER_FILES,
+    AdapterName,
+    Objects,
+    adapter_digests,
+    write_manifest,
+)
 from ..models import BaseModel
 from . import Progress, TrainingError, TrainingRequest, TrainingResult
 
@@ -88,10 +95,9 @@ class LocalTrainer:
             await progress({"resumed_from_step": resume_step})
         await self._run_child(name, request, workdir, progress)
         result = json.loads((workdir / "result.json").read_text())
-        for file in ADAPTER_FILES:
-            await self._objects.write(
-                name.adapter_key(file), (workdir / "adapter" / file).read_bytes()
-            )
+        adapter = {file: (workdir / "adapter" / file).read_bytes() for file in ADAPTER_FILES}
+        for file, data in adapter.items():
+            await self._objects.write(name.adapter_key(file), data)
         details = {
             "trainer": self.name,
             "base_model": self.config.base.id,
@@ -106,7 +112,14 @@ class LocalTrainer:
             **result,
         }
         await write_manifest(
-            self._objects, name, {"adapter": str(name), "created_at": time.time(), **details}
+            self._objects,
+            name,
+            {
+                "adapter": str(name),
+                "created_at": time.time(),
+                ADAPTER_DIGESTS: adapter_digests(adapter),
+                **details,
+            },
         )
         await self._objects.delete_prefix(name.key("checkpoint"))
         shutil.rmtree(workdir, ignore_errors=True)

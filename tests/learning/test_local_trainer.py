@@ -103,6 +103,8 @@ async def test_training_stores_an_adapter_whose_training_loss_fell(
     base = resolve(str(tiny_base))
     assert manifest["base_model"] == base.id and manifest["base_revision"] == base.revision
     assert manifest["dataset_sha256"] == sha256(lines())
+    for file, digest in manifest["adapter_sha256"].items():
+        assert sha256(await objects.read(name.adapter_key(file)) or b"") == digest
     assert manifest["hyperparameters"]["lora"]["rank"] == 16
     losses = [point["loss"] for point in manifest["loss"]]
     assert len(losses) == manifest["steps"] == 24  # 6 examples / batch 2 x 8 epochs
