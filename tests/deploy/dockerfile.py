@@ -49,6 +49,20 @@ def parse(path: Path = DOCKERFILE) -> list[Instruction]:
     return instructions
 
 
+def parents(instructions: list[Instruction]) -> dict[str, str]:
+    """Each stage's FROM: another stage's name or an image."""
+    return {i.stage: i.arguments.split()[0] for i in instructions if i.keyword == "FROM"}
+
+
+def lineage(stage: str, instructions: list[Instruction]) -> list[str]:
+    """The stage, the stage it is FROM, and so on up to the image (last)."""
+    found = parents(instructions)
+    chain = [stage]
+    while chain[-1] in found:
+        chain.append(found[chain[-1]])
+    return chain
+
+
 def ignored_patterns(path: Path = ROOT / ".dockerignore") -> list[str]:
     return [
         line.strip()

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from server.cli import build_parser
 from server.web_routes import DEFAULT_DIST
-from tests.deploy.dockerfile import DOCKERFILE, build_context, ignored_patterns, parse
+from tests.deploy.dockerfile import (
+    DOCKERFILE,
+    Instruction,
+    build_context,
+    ignored_patterns,
+    lineage,
+    parse,
+)
 from tests.deploy.tools import ROOT, run, tool
 
 CARELESS_DOCKERFILE = """FROM python:latest
@@ -93,7 +100,9 @@ def test_server_finds_the_web_bundle_where_the_image_puts_it() -> None:
     instructions = parse()
     final = instructions[-1].stage
     [build_dir] = [
-        i.arguments for i in instructions if i.stage == "build" and i.keyword == "WORKDIR"
+        i.arguments
+        for i in instructions
+        if i.stage in lineage("build", instructions) and i.keyword == "WORKDIR"
     ]
     assert any(
         i.keyword == "RUN" and "pip install" in i.arguments and "-e ." in i.arguments
@@ -115,32 +124,84 @@ def test_server_finds_the_web_bundle_where_the_image_puts_it() -> None:
     assert project[1:] == [build_dir, build_dir]
 
 
-def test_dependency_layer_installs_what_pyproject_declares_except_test_tools(
-    tmp_path: Path,
-) -> None:
-    [step] = [i for i in parse() if i.keyword == "RUN" and "tomllib" in i.arguments]
-    words = shlex.split(step.arguments.split(" > ")[0])
+def requirements_printed(step: Instruction, directory: Path) -> list[str]:
+    """What the ``python -c`` of a dependency step prints for our pyproject.toml."""
+    program = step.arguments.split(" > ")[0]
+    program = program[program.index("python -c") :]
+    words = shlex.split(program)
     assert words[:2] == ["python", "-c"]
-    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (directory / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     done = subprocess.run(
         [sys.executable, "-c", words[2]],
-        cwd=tmp_path,
+        cwd=directory,
         capture_output=True,
         text=True,
         check=True,
         timeout=30,
     )
-    listed = done.stdout.split("\n")
+    return done.stdout.split("\n")
+
+
+def requirement_steps(stage: str) -> list[Instruction]:
+    return [
+        i for i in parse() if i.stage == stage and i.keyword == "RUN" and "tomllib" in i.arguments
+    ]
+
+
+def test_dependency_layer_installs_what_pyproject_declares_except_test_tools_and_training(
+    tmp_path: Path,
+) -> None:
+    [step] = requirement_steps("deps")
+    listed = requirements_printed(step, tmp_path)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert set(project["dependencies"]) <= set(listed)
     assert set(project["optional-dependencies"]["cluster"]) <= set(listed)
     runtime = set(project["dependencies"]) | set(project["optional-dependencies"]["cluster"])
     test_only = set(project["optional-dependencies"]["test"]) - runtime
     assert test_only and not test_only & set(listed)
-    # Installed before the sources are copied: a code change reuses the dependency layer.
-    order = [(i.keyword, i.arguments) for i in parse() if i.stage == step.stage]
-    first_copy_all = order.index(("COPY", ". ."))
-    assert order.index((step.keyword, step.arguments)) < first_copy_all
+    train_only = set(project["optional-dependencies"]["train"]) - runtime
+    assert train_only and not train_only & set(listed)
+    # Installed in a stage before the sources are copied: a code change reuses the layer.
+    instructions = parse()
+    assert not [i for i in instructions if i.stage == "deps" and i.arguments == ". ."]
+    assert "deps" in lineage("build", instructions)
+
+
+def test_train_target_adds_the_train_extra_and_the_runtime_does_not(tmp_path: Path) -> None:
+    instructions = parse()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    train = set(project["optional-dependencies"]["train"])
+    [step] = requirement_steps("train-deps")
+    assert set(requirements_printed(step, tmp_path)) >= train
+    assert "pip install --no-cache-dir -r train-requirements.txt" in step.arguments
+    # torch first, pinned, from the index the build argument names (CPU or a CUDA build).
+    args = {i.arguments.split("=")[0]: i.arguments for i in instructions if i.keyword == "ARG"}
+    assert args["TORCH_INDEX_URL"].endswith("/whl/cpu")
+    assert '--index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"' in step.arguments
+    assert "train-deps" in lineage("train-build", instructions)
+    # Each image takes only its own build: the runtime never sees torch's stage.
+    [train_copy] = [i.arguments for i in instructions if i.stage == "train" and i.keyword == "COPY"]
+    assert train_copy.startswith("--from=train-build ")
+    runtime = instructions[-1].stage
+    assert runtime == "runtime"
+    sources = [
+        i.arguments.split()[0].removeprefix("--from=")
+        for i in instructions
+        if i.stage == runtime and i.keyword == "COPY"
+    ]
+    for source in [runtime, *sources]:
+        assert "train-deps" not in lineage(source, instructions), source
+    # Both run as the manifests' user, with the same entry point.
+    for stage in ("train", runtime):
+        staged = [i for i in instructions if i.stage == stage]
+        assert [i.arguments for i in staged if i.keyword == "USER"] == ["10001:10001"]
+        assert [i.exec_form() for i in staged if i.keyword == "ENTRYPOINT"] == [["tandem"]]
+    [command] = [i.exec_form() for i in instructions if i.stage == "train" and i.keyword == "CMD"]
+    assert command[0] in subcommands()
+    # The header says how to build both.
+    header = DOCKERFILE.read_text().split("FROM", 1)[0]
+    assert "docker build --target train -t tandem-train:dev ." in header
+    assert "docker build -t tandem:dev ." in header
 
 
 def test_build_context_leaves_out_tests_benchmarks_and_local_state() -> None:
