@@ -38,8 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.local_objects import LocalObjectStore
 from learning import models
-from learning.artifacts import ADAPTER_FILES, AdapterName, write_manifest
-from learning.serving.adapters import DIGESTS, adapter_digests
+from learning.artifacts import (
+    ADAPTER_DIGESTS,
+    ADAPTER_FILES,
+    AdapterName,
+    adapter_digests,
+    write_manifest,
+)
 from server.learning import ObjectDatasets
 from tests.server_proc import TandemProcess, free_port
 from tests.tiny_model import build_tiny_model
@@ -190,7 +195,7 @@ async def main() -> None:
             {
                 "base_model": base.id,
                 "base_revision": base.revision,
-                DIGESTS: adapter_digests(files),
+                ADAPTER_DIGESTS: adapter_digests(files),
             },
         )
         direct = Direct(base_dir, adapter_dir)

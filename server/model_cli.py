@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from learning.artifacts import ADAPTER_FILES, AdapterName, ArtifactError, Objects, read_manifest
+from learning.artifacts import (
+    ADAPTER_DIGESTS,
+    ADAPTER_FILES,
+    AdapterName,
+    ArtifactError,
+    Objects,
+    read_manifest,
+)
 from learning.store import LearningStore
 
 from . import logs
@@ -190,7 +197,7 @@ async def _copy(
         ):
             return f"trained on {manifest.get('base_model')}@{manifest.get('base_revision')}"
     files: dict[str, bytes] = {}
-    expected = manifest.get("adapter_sha256") or {}
+    expected = manifest.get(ADAPTER_DIGESTS) or {}
     for file in ADAPTER_FILES:
         data = await objects.read(name.adapter_key(file))
         if data is None:

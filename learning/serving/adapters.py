@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from learning.artifacts import ADAPTER_FILES, AdapterName, Objects
+from learning.artifacts import ADAPTER_DIGESTS, ADAPTER_FILES, AdapterName, Objects
 from learning.models import BaseModel
 
 from . import (
@@ -47,8 +47,6 @@ from . import (
 
 log = logging.getLogger(__name__)
 
-DIGESTS = "adapter_sha256"
-"""The manifest's ``{file: sha256 hex}`` of the adapter's files, when the trainer wrote it."""
 _COMPLETE = ".complete"
 
 
@@ -65,11 +63,6 @@ class LocalAdapter:
         """The PeftModel's adapter name: one per version, and free of the dots and slashes
         that module names cannot hold."""
         return "a" + hashlib.sha256(f"{self.name}\0{self.digest}".encode()).hexdigest()[:20]
-
-
-def adapter_digests(files: dict[str, bytes]) -> dict[str, str]:
-    """What a trainer writes as the manifest's ``adapter_sha256``."""
-    return {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
 
 
 def check_base(name: AdapterName, manifest: dict[str, Any], base: BaseModel) -> None:
@@ -89,23 +82,23 @@ def parse_manifest(name: AdapterName, raw: bytes) -> dict[str, Any]:
         raise AdapterInvalidError(f"{name}'s manifest is not JSON") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("base_model"), str):
         raise AdapterInvalidError(f"{name}'s manifest names no base model")
-    digests = manifest.get(DIGESTS)
+    digests = manifest.get(ADAPTER_DIGESTS)
     if digests is not None and not (
         isinstance(digests, dict) and all(isinstance(digests.get(f), str) for f in ADAPTER_FILES)
     ):
-        raise AdapterInvalidError(f"{name}'s manifest has a malformed {DIGESTS}")
+        raise AdapterInvalidError(f"{name}'s manifest has a malformed {ADAPTER_DIGESTS}")
     return manifest
 
 
 def manifest_digest(manifest: dict[str, Any], raw: bytes) -> str:
     """Which version of the files a manifest stands for."""
-    digests = manifest.get(DIGESTS)
+    digests = manifest.get(ADAPTER_DIGESTS)
     source = json.dumps(digests, sort_keys=True).encode() if digests else raw
     return hashlib.sha256(source).hexdigest()[:32]
 
 
 def verify_files(name: AdapterName, manifest: dict[str, Any], files: dict[str, bytes]) -> None:
-    expected = manifest.get(DIGESTS)
+    expected = manifest.get(ADAPTER_DIGESTS)
     if not expected:
         return
     for file, data in files.items():

@@ -22,9 +22,14 @@ from starlette.testclient import TestClient
 
 from drive.local_objects import LocalObjectStore
 from learning import models
-from learning.artifacts import ADAPTER_FILES, AdapterName, write_manifest
+from learning.artifacts import (
+    ADAPTER_DIGESTS,
+    ADAPTER_FILES,
+    AdapterName,
+    adapter_digests,
+    write_manifest,
+)
 from learning.models import BaseModel
-from learning.serving.adapters import DIGESTS, adapter_digests
 from learning.serving.app import ADAPTER_HEADER, ModelServer, create_app, open_model_server
 from learning.serving.generation import Sampling
 from learning.sqlite_store import SqliteLearningStore
@@ -106,7 +111,7 @@ async def store_adapter(
             "adapter": name,
             "base_model": base.id,
             "base_revision": base.revision,
-            DIGESTS: adapter_digests(files),
+            ADAPTER_DIGESTS: adapter_digests(files),
             **manifest,
         },
     )
