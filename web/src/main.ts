@@ -9,6 +9,7 @@ import { authView } from './views/auth'
 import { editorView } from './views/editor'
 import { fileView } from './views/file'
 import { homeView } from './views/home'
+import { learningView } from './views/learning'
 import { workspaceView } from './views/workspace'
 
 const session = new Session()
@@ -71,6 +72,8 @@ function viewFor(route: Route): View {
       return homeView(ctx)
     case 'workspace':
       return workspaceView(ctx, route.ws)
+    case 'learning':
+      return learningView(ctx, route.ws)
     case 'doc':
       return editorView(ctx, route.ws, route.doc)
     case 'file':

@@ -6,6 +6,7 @@ export type Route =
   | { name: 'signup'; invite?: string; next?: string }
   | { name: 'home' }
   | { name: 'workspace'; ws: string }
+  | { name: 'learning'; ws: string }
   | { name: 'doc'; ws: string; doc: string }
   | { name: 'file'; ws: string; entry: string }
   | { name: 'missing'; path: string }
@@ -22,6 +23,7 @@ export function parseRoute(hash: string): Route {
     return { name: 'signup', invite: params.get('invite') ?? undefined, next }
   }
   if (parts[0] === 'w' && parts.length === 2) return { name: 'workspace', ws: parts[1] }
+  if (parts[0] === 'w' && parts[2] === 'learning' && parts.length === 3) return { name: 'learning', ws: parts[1] }
   if (parts[0] === 'w' && parts[2] === 'd' && parts.length === 4) {
     return { name: 'doc', ws: parts[1], doc: parts[3] }
   }
@@ -36,6 +38,7 @@ export const href = {
   signin: (next?: string) => (next ? `#/signin?next=${encodeURIComponent(next)}` : '#/signin'),
   signup: (next?: string) => (next ? `#/signup?next=${encodeURIComponent(next)}` : '#/signup'),
   workspace: (ws: string) => `#/w/${encodeURIComponent(ws)}`,
+  learning: (ws: string) => `#/w/${encodeURIComponent(ws)}/learning`,
   doc: (ws: string, doc: string) => `#/w/${encodeURIComponent(ws)}/d/${encodeURIComponent(doc)}`,
   file: (ws: string, entry: string) => `#/w/${encodeURIComponent(ws)}/f/${encodeURIComponent(entry)}`,
   invite: (code: string) => `${location.origin}/#/signup?invite=${encodeURIComponent(code)}`,

@@ -4,6 +4,7 @@ import { ApiError, type Workspace } from '../api'
 import type { AppContext } from '../context'
 import { h, notice, replace } from '../dom'
 import { formatTime } from '../drive/model'
+import { href } from '../routes'
 
 interface Learning {
   current: string | null
@@ -101,6 +102,7 @@ export function assistantSettings(ctx: AppContext, workspace: Workspace): HTMLEl
     ),
     h('div', { class: 'field checkbox' }, h('label', {}, training, ' Let the assistant learn from accepted suggestions here')),
     model,
+    h('p', {}, h('a', { href: href.learning(workspace.id) }, 'Learning: training runs and models')),
     status.el,
   )
 }
