@@ -167,13 +167,23 @@ async def _cluster(settings: Settings) -> AsyncIterator[Backends]:
                 store=store,
                 tail=follower,
                 presence=presence,
-                readiness={"redis": redis_ready},
+                readiness={"redis": redis_ready, "presence": presence_check(presence)},
                 degradations={"s3": s3_ready},
                 redis=redis,
                 minio=minio,
             )
     finally:
         await store.aclose()
+
+
+def presence_check(presence: Any) -> Check:
+    """Unready while cross-pod presence has no subscription: this pod's users would not see
+    the cursors of people on other pods, nor they theirs."""
+
+    async def check() -> str | None:
+        return None if presence.subscribed else "presence not subscribed; resubscribing"
+
+    return check
 
 
 def s3_client(

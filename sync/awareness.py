@@ -289,6 +289,12 @@ class RoomAwareness:
             return None
         return encode_awareness(list(self._entries.values()))
 
+    def encode_local(self) -> bytes | None:
+        """The states of this pod's own connections: what a pod that just opened the room
+        asks the others for."""
+        local = [e for cid, e in self._entries.items() if isinstance(self._owner.get(cid), int)]
+        return encode_awareness(local) if local else None
+
     def owner_of(self, client_id: int) -> Owner | None:
         return self._owner_of(client_id, time.monotonic())
 

@@ -87,6 +87,11 @@ for _collector in (
 ):
     REGISTRY.register(_collector)
 
+BACKGROUND_ERRORS = Counter(
+    "tandem_background_errors_total",
+    "Errors a background loop survived (it backs off and goes on), by loop",
+    ["loop"],
+)
 PRESENCE_DROPPED = Counter(
     "tandem_presence_dropped_total",
     "Awareness updates not relayed to other pods (queue full or Redis unavailable)",

@@ -311,6 +311,12 @@ class Room:
             self._broadcast(encode_update(change), "sync_update", exclude=None)
         return change
 
+    def publish_local_awareness(self) -> None:
+        """Another pod opened this document and asks for its presence: send it this pod's
+        connections' states now, not at their next renewal (up to 15-30 s away)."""
+        if self._presence is not None and (states := self.awareness.encode_local()) is not None:
+            self._presence.publish(self.doc_id, states)
+
     def apply_remote_awareness(self, pod: Origin, payload: bytes) -> None:
         """Awareness another pod relayed: checked again, since one bad relay would make
         every client here throw, and an id owned here stays so."""

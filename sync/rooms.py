@@ -15,7 +15,7 @@ from . import metrics
 from .changes import AppliedUpdate, Heard
 from .limits import AwarenessLimits, SyncLimits
 from .peer import CloseCode, Peer
-from .presence import PresenceBus
+from .presence import ASK_FOR_PRESENCE, PresenceBus
 from .room import Room, RoomState
 from .store import DocumentStore, LogGap, LogTail, StoreError
 from .types import DocId, LogId, Origin
@@ -242,7 +242,11 @@ class Rooms:
 
     def _on_remote_presence(self, doc_id: DocId, pod: Origin, payload: bytes) -> None:
         room = self._rooms.get(doc_id)
-        if room is not None and room.state is RoomState.OPEN:
+        if room is None or room.state is not RoomState.OPEN:
+            return
+        if payload == ASK_FOR_PRESENCE:
+            room.publish_local_awareness()
+        else:
             room.apply_remote_awareness(pod, payload)
 
     def drop(self, room: Room, code: int, reason: str) -> None:
