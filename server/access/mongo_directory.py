@@ -203,6 +203,13 @@ class MongoDirectory:
         )
 
     async def take_refresh(self, token_id: str, now: float, grace_s: float = 0.0) -> UserId | None:
+        if grace_s <= 0:
+            # Strictly once: find_one_and_delete is atomic, so two racing refreshes with one
+            # token get one session (an expiry clipped to "now" would hang on float rounding).
+            gone = await self._refresh.find_one_and_delete({"_id": token_id})
+            if gone is None or gone["expires_at"] <= now:
+                return None
+            return UserId(gone["user_id"])
         # The update only ever shortens the expiry, and only while the token is valid, so
         # racing refreshes with one token all land inside the one grace window.
         found = await self._refresh.find_one_and_update(
