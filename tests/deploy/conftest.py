@@ -43,3 +43,22 @@ def minikube(rendered: dict[str, list[Obj]]) -> list[Obj]:
 @pytest.fixture(scope="session")
 def eks(rendered: dict[str, list[Obj]]) -> list[Obj]:
     return rendered["eks"]
+
+
+@pytest.fixture(scope="session")
+def external_model(manifests: Path) -> list[Obj]:
+    """minikube with components/external-model: the model at a provider instead."""
+    overlay = manifests / "overlays" / "minikube-external-model"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": "tandem",
+                "resources": ["../minikube"],
+                "components": ["../../components/external-model"],
+            }
+        )
+    )
+    return render(overlay)

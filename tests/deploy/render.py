@@ -17,7 +17,8 @@ from tests.deploy.tools import ROOT, run
 
 MANIFESTS = ROOT / "manifests"
 OVERLAYS = ("minikube", "eks")
-TANDEM_IMAGE = "tandem"
+# The runtime image and its training target (`docker build --target train`): both run `tandem`.
+TANDEM_IMAGES = ("tandem", "tandem-train")
 # The key the test puts in the generated model-API Secrets.
 TEST_MODEL_KEY = "sk-test-model-key"
 
@@ -70,8 +71,12 @@ def containers(workload: Obj) -> list[Obj]:
 
 
 def is_tandem(container: Obj) -> bool:
-    image = container["image"].rsplit("/", 1)[-1]
-    return image.split(":")[0].split("@")[0] == TANDEM_IMAGE
+    return image_name(container) in TANDEM_IMAGES
+
+
+def image_name(container: Obj) -> str:
+    """The image's name without registry, tag or digest."""
+    return container["image"].rsplit("/", 1)[-1].split(":")[0].split("@")[0]
 
 
 def tandem_workloads(objects: list[Obj]) -> list[tuple[Obj, Obj]]:

@@ -3,8 +3,10 @@ answers, commands it has, and the operational promises of the README."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -40,7 +42,11 @@ STORES = {
 REQUIRED = {
     "serve": STORES | {"TANDEM_JWT_SECRET"},
     "assistant": STORES | {"TANDEM_OPENAI_API_KEY"},
-    "finetune": STORES | {"TANDEM_FT_API_KEY"},
+    # The local trainer: the base model to train on, no provider key.
+    "finetune": STORES | {"TANDEM_BASE_MODEL"},
+    "model serve": STORES | {"TANDEM_BASE_MODEL"},
+    # vLLM's sidecar (EKS): the registry in MongoDB, the adapters in object storage.
+    "model sync": STORES | {"TANDEM_BASE_MODEL"},
 }
 SECRET_SETTINGS = {
     "TANDEM_REDIS_URL",
@@ -55,13 +61,17 @@ MODEL_SECRET = "tandem-model-api"
 HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
 
 
-def subcommands() -> set[str]:
-    [action] = [a for a in build_parser()._actions if a.dest == "command"]
-    return set(action.choices or {})
+def subcommands(parser: argparse.ArgumentParser | None = None) -> dict[str, Any]:
+    """The parser's subcommands by name, each with its own parser."""
+    parser = parser or build_parser()
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices or {})
 
 
 def command_of(container: Obj) -> str:
-    return (container.get("args") or [""])[0]
+    """`serve`, `finetune`, ...; `model serve` for a command with subcommands of its own."""
+    args = [a for a in container.get("args") or [""] if not a.startswith("-")]
+    return " ".join(args[:2]) if args[0] == "model" else args[0]
 
 
 def base_name(secret: str) -> str:
@@ -93,13 +103,18 @@ def test_every_tandem_variable_set_is_a_known_setting(
 
 
 @pytest.mark.parametrize("command", sorted(REQUIRED))
-def test_image_commands_are_real_subcommands(command: str, minikube: list[Obj]) -> None:
-    commands = {command_of(c) for _, c in tandem_workloads(minikube)}
+def test_image_commands_are_real_subcommands(command: str, rendered: dict[str, list[Obj]]) -> None:
+    commands = {
+        command_of(c) for objects in rendered.values() for _, c in tandem_workloads(objects)
+    }
     assert command in commands, f"no workload runs `tandem {command}`"
-    assert command in subcommands(), (
+    first, _, second = command.partition(" ")
+    assert first in subcommands(), (
         f"the manifests run `tandem {command}`, but server/cli.py has no such subcommand "
         f"(it has: {sorted(subcommands())})"
     )
+    if second:
+        assert second in subcommands(subcommands()[first]), f"`tandem {first}` has no {second}"
 
 
 @pytest.mark.parametrize("overlay", ["minikube", "eks"])
@@ -121,7 +136,11 @@ def test_minikube_environment_loads_as_valid_settings(minikube: list[Obj]) -> No
         values = {k: resolve(minikube, v, "tandem-pod-0") for k, v in env.items()}
         settings = Settings.load(env=values)
         assert not settings.embedded
-        assert settings.host == "0.0.0.0"
+        # Reachable by the Service and the kubelet, not loopback only.
+        if command_of(container) == "model serve":
+            assert settings.model_host == "0.0.0.0"
+        else:
+            assert settings.host == "0.0.0.0"
         assert settings.pod_id == "tandem-pod-0"
         if command_of(container) == "assistant":
             assert settings.openai_api_key == TEST_MODEL_KEY
