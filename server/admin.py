@@ -13,9 +13,9 @@ import os
 import sys
 from typing import Any
 
+from .access.bodies import check_username, check_workspace_name
 from .access.errors import ConflictError
 from .access.passwords import PasswordPolicyError, Passwords
-from .access.routes import check_username, check_workspace_name
 from .access.wiring import open_directory
 from .backends import open_mongo
 from .errors import ApiError

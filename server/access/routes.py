@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-import unicodedata
 from typing import Any
 
 from starlette.requests import Request
@@ -13,8 +11,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.errors import ApiError, bad_request, conflict, forbidden, not_found, too_many
-from server.requests import read_json, string_field
+from server.requests import read_body
 
+from .bodies import (
+    NewMember,
+    NewWorkspace,
+    PasswordCheck,
+    Refresh,
+    RoleChoice,
+    SignIn,
+    SignOut,
+    SignUp,
+    WorkspaceChanges,
+)
 from .errors import ConflictError
 from .guard import Access, access_of, authenticate, require_doc, require_workspace
 from .models import InviteRecord, User, UserId, Workspace, WorkspaceId, new_id
@@ -23,27 +32,6 @@ from .roles import Role
 from .tokens import Invite, TokenError
 
 log = logging.getLogger(__name__)
-
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}")
-MAX_WORKSPACE_NAME = 100
-
-
-def check_username(raw: str) -> str:
-    if not _USERNAME.fullmatch(raw):
-        raise bad_request(
-            "usernames are 3-32 characters of A-Z a-z 0-9 _ . - and start with a letter or digit",
-            "invalid_username",
-        )
-    return raw
-
-
-def check_workspace_name(raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > MAX_WORKSPACE_NAME:
-        raise bad_request(f"workspace names are 1-{MAX_WORKSPACE_NAME} characters", "invalid_name")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise bad_request("workspace names cannot contain control characters", "invalid_name")
-    return name
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -77,10 +65,8 @@ async def _session(access: Access, user: User) -> dict[str, Any]:
 
 async def signup(request: Request) -> Response:
     access = access_of(request)
-    body = await read_json(request)
-    username = check_username(string_field(body, "username", max_length=64) or "")
-    password = string_field(body, "password", max_length=4096) or ""
-    invite_code = string_field(body, "invite", required=False, max_length=4096)
+    body = await read_body(request, SignUp)
+    username, password, invite_code = body.username, body.password, body.invite
     invite: Invite | None = None
     if access.signup == "closed":
         raise forbidden("sign-up is closed; ask an administrator for an account")
@@ -117,9 +103,8 @@ async def signup(request: Request) -> Response:
 
 async def signin(request: Request) -> Response:
     access = access_of(request)
-    body = await read_json(request)
-    username = string_field(body, "username", max_length=64) or ""
-    password = string_field(body, "password", max_length=4096) or ""
+    body = await read_body(request, SignIn)
+    username, password = body.username, body.password
     keys = [f"signin:user:{username.casefold()}", f"signin:ip:{_client(request)}"]
     for key in keys:
         if await access.attempts.count(key) >= access.signin_attempts_per_min:
@@ -137,10 +122,9 @@ async def signin(request: Request) -> Response:
 
 async def refresh(request: Request) -> Response:
     access = access_of(request)
-    body = await read_json(request)
-    token = string_field(body, "refresh_token", max_length=4096) or ""
+    body = await read_body(request, Refresh)
     try:
-        claims = access.signer.verify(token, "refresh")
+        claims = access.signer.verify(body.refresh_token, "refresh")
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from None
     user_id = await access.directory.take_refresh(
@@ -154,13 +138,12 @@ async def refresh(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     access = access_of(request)
-    body = await read_json(request)
-    token = string_field(body, "refresh_token", max_length=4096) or ""
+    body = await read_body(request, SignOut)
     try:
-        claims = access.signer.verify(token, "refresh")
+        claims = access.signer.verify(body.refresh_token, "refresh")
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from None
-    if body.get("everywhere") is True:
+    if body.everywhere:
         await access.directory.revoke_all_refresh(claims.user_id)
     else:
         await access.directory.revoke_refresh(claims.token_id)
@@ -181,8 +164,7 @@ async def delete_me(request: Request) -> Response:
     (409 ``sole_owner``) while a workspace has it as its only owner."""
     access = access_of(request)
     principal = await authenticate(request)
-    body = await read_json(request)
-    password = string_field(body, "password", max_length=4096) or ""
+    password = (await read_body(request, PasswordCheck)).password
     user = await access.directory.user(principal.user_id)
     found = await access.directory.credentials(user.username) if user else None
     if found is None or not await access.passwords.verify(found.password_hash, password):
@@ -218,8 +200,7 @@ async def list_workspaces(request: Request) -> Response:
 
 async def create_workspace(request: Request) -> Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    name = check_workspace_name(string_field(body, "name", max_length=1000) or "")
+    name = (await read_body(request, NewWorkspace)).name
     workspace = await access_of(request).directory.create_workspace(name, principal.user_id)
     return JSONResponse(workspace_json(workspace, Role.OWNER), status_code=201)
 
@@ -238,15 +219,9 @@ async def get_workspace(request: Request) -> Response:
 async def update_workspace(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     await require_workspace(request, ws, Role.OWNER)
-    body = await read_json(request)
-    name = string_field(body, "name", required=False, max_length=1000)
-    allow_training = body.get("allow_training")
-    if allow_training is not None and not isinstance(allow_training, bool):
-        raise bad_request("'allow_training' must be true or false", "invalid_field")
+    body = await read_body(request, WorkspaceChanges)
     workspace = await access_of(request).directory.update_workspace(
-        ws,
-        name=check_workspace_name(name) if name is not None else None,
-        allow_training=allow_training,
+        ws, name=body.name, allow_training=body.allow_training
     )
     return JSONResponse(workspace_json(workspace, Role.OWNER))
 
@@ -268,13 +243,6 @@ def member_json(user: User, role: Role) -> dict[str, Any]:
     return {**user_json(user), "role": role.label}
 
 
-def _role_field(body: dict[str, Any]) -> Role:
-    try:
-        return Role.parse(body.get("role"))
-    except ValueError as exc:
-        raise bad_request(str(exc), "invalid_role") from None
-
-
 async def list_members(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     await require_workspace(request, ws, Role.VIEWER)
@@ -285,11 +253,10 @@ async def list_members(request: Request) -> Response:
 async def add_member(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     await require_workspace(request, ws, Role.OWNER)
-    body = await read_json(request)
-    role = _role_field(body)
-    username = string_field(body, "username", max_length=64) or ""
+    body = await read_body(request, NewMember)
+    role = body.role
     directory = access_of(request).directory
-    user = await directory.user_by_name(username)
+    user = await directory.user_by_name(body.username)
     if user is None:
         raise not_found("no such user")
     if await directory.role(ws, user.id) is not None:
@@ -302,7 +269,7 @@ async def change_member(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     await require_workspace(request, ws, Role.OWNER)
     target = UserId(request.path_params["user_id"])
-    role = _role_field(await read_json(request))
+    role = (await read_body(request, RoleChoice)).role
     directory = access_of(request).directory
     current = await directory.role(ws, target)
     user = await directory.user(target)
@@ -340,7 +307,7 @@ async def _keep_an_owner(access: Access, ws: WorkspaceId) -> None:
 async def create_invite(request: Request) -> Response:
     ws = WorkspaceId(request.path_params["ws"])
     principal = await require_workspace(request, ws, Role.OWNER)
-    role = _role_field(await read_json(request))
+    role = (await read_body(request, RoleChoice)).role
     access = access_of(request)
     code, issued = access.invites.issue(Invite(ws, role.label, principal.user_id))
     record = InviteRecord(

@@ -18,18 +18,18 @@ from assistant.service import (
     Actor,
     InvalidRequestError,
     NotAcceptableError,
-    Selection,
     StaleSuggestionError,
     UnrestorableSecretError,
 )
-from assistant.types import Mode, SuggestionNotFoundError, TransitionError
+from assistant.types import SuggestionNotFoundError, TransitionError
 from sync.rooms import RoomUnavailableError
 from sync.types import InvalidDocIdError, parse_doc_id
 
 from ..access.guard import access_of, require_doc, require_workspace
 from ..access.roles import Role
 from ..errors import ApiError, bad_request, conflict, not_found, too_many
-from ..requests import read_json, string_field
+from ..requests import read_body
+from .bodies import Ask, Instructions
 from .wiring import MAX_INSTRUCTIONS_CHARS, AssistantPart, part_of
 
 
@@ -47,25 +47,6 @@ async def _actor(request: Request, need: Role) -> tuple[str, Actor]:
 
 def _unavailable(message: str) -> ApiError:
     return ApiError(503, "unavailable", message)
-
-
-def _selection(body: dict[str, Any]) -> Selection:
-    raw = body.get("range")
-    if not isinstance(raw, dict):
-        raise bad_request(
-            "'range' must be {start, end} or {anchor_start, anchor_end}", "invalid_field"
-        )
-    if "anchor_start" in raw or "anchor_end" in raw:
-        a, b = raw.get("anchor_start"), raw.get("anchor_end")
-        if not isinstance(a, str) or not isinstance(b, str) or len(a) > 512 or len(b) > 512:
-            raise bad_request("anchors are base64 strings", "invalid_field")
-        return Selection(anchor_start=a, anchor_end=b)
-    start, end = raw.get("start"), raw.get("end")
-    if type(start) is not int or type(end) is not int:
-        raise bad_request(
-            "'range.start' and 'range.end' are integers (code points)", "invalid_field"
-        )
-    return Selection(start=start, end=end)
 
 
 async def _run(call: Any) -> Any:
@@ -92,14 +73,7 @@ async def _run(call: Any) -> Any:
 
 async def assist(request: Request) -> Response:
     doc_id, actor = await _actor(request, Role.EDITOR)
-    body = await read_json(request)
-    try:
-        mode = Mode(body.get("mode", Mode.REWRITE.value))
-    except ValueError:
-        raise bad_request("'mode' is rewrite, fix, complete or explain", "invalid_field") from None
-    instruction = string_field(body, "instruction", required=False, max_length=10_000) or ""
-    language = string_field(body, "language", required=False, max_length=200)
-    selection = _selection(body)
+    body = await read_body(request, Ask)
     board_id = board.board_id(doc_id)
     try:
         parse_doc_id(board_id)
@@ -121,10 +95,10 @@ async def assist(request: Request) -> Response:
         _part(request).service.request(
             doc_id,
             actor,
-            mode=mode,
-            instruction=instruction,
-            selection=selection,
-            language=language,
+            mode=body.mode,
+            instruction=body.instruction,
+            selection=body.range.selection(),
+            language=body.language,
         )
     )
     return JSONResponse({"suggestion_id": sid, "suggestions_doc": board_id}, status_code=202)
@@ -176,8 +150,7 @@ async def put_instructions(request: Request) -> Response:
     owners only, since it steers everyone's suggestions."""
     ws = request.path_params["ws"]
     principal = await require_workspace(request, ws, Role.OWNER)
-    body = await read_json(request)
-    raw = string_field(body, "instructions", max_length=MAX_INSTRUCTIONS_CHARS * 2) or ""
+    raw = (await read_body(request, Instructions)).instructions
     text = cleanse_instruction(raw, MAX_INSTRUCTIONS_CHARS)
     await _part(request).records.set_instructions(ws, text, principal.user_id)
     return JSONResponse({"instructions": text})

@@ -40,12 +40,13 @@ from drive import errors, metrics
 from drive.archive import zip_folder
 from drive.downloads import Download, open_file
 from drive.entries import ROOT, Entry
-from drive.names import check_name
 from drive.service import Drive
 from server.access.guard import Principal, require_workspace
 from server.access.roles import Role
 from server.errors import ApiError, bad_request
-from server.requests import read_json
+from server.requests import read_body
+
+from .bodies import EntryChanges, NewFolder, NewTextFile, Restore, parent_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -105,20 +106,6 @@ async def _caller(request: Request, need: Role) -> tuple[str, Principal]:
     return ws, await require_workspace(request, ws, need)
 
 
-def _parent(raw: object) -> str:
-    """``null`` or absent is the top of the drive."""
-    if raw is None:
-        return ROOT
-    if not isinstance(raw, str) or not raw:
-        raise bad_request("'parent_id' must be an entry id or null", "invalid_field")
-    return raw
-
-
-def _optional_name(body: dict[str, Any]) -> str | None:
-    """A given ``name`` must be valid, whatever its type (``null`` included)."""
-    return check_name(body["name"]) if "name" in body else None
-
-
 def _entry(entry: Entry, status: int = 200) -> JSONResponse:
     return JSONResponse(entry.to_json(), status_code=status)
 
@@ -146,7 +133,7 @@ async def get_tree(request: Request) -> Response:
 @operation("list")
 async def list_folder(request: Request) -> Response:
     ws, _ = await _caller(request, Role.VIEWER)
-    parent = _parent(request.query_params.get("parent_id") or None)
+    parent = parent_id(request.query_params.get("parent_id") or None)
     entries = await drive_of(request).listing(ws, parent)
     return JSONResponse({"entries": [entry.to_json() for entry in entries]})
 
@@ -209,33 +196,17 @@ def _stream(filename: str, content_type: str, size: int | None, chunks: Any) -> 
 @operation("create_folder")
 async def create_folder(request: Request) -> Response:
     ws, principal = await _caller(request, Role.EDITOR)
-    body = await read_json(request)
-    entry = await drive_of(request).create_folder(
-        ws,
-        _parent(body.get("parent_id")),
-        check_name(body.get("name")),
-        principal.user_id,
-    )
+    body = await read_body(request, NewFolder)
+    entry = await drive_of(request).create_folder(ws, body.parent_id, body.name, principal.user_id)
     return _entry(entry, 201)
 
 
 @operation("create_file")
 async def create_file(request: Request) -> Response:
     ws, principal = await _caller(request, Role.EDITOR)
-    body = await read_json(request)
-    text = body.get("text", "")
-    if not isinstance(text, str):
-        raise bad_request("'text' must be a string", "invalid_field")
-    content_type = body.get("content_type")
-    if content_type is not None and not isinstance(content_type, str):
-        raise bad_request("'content_type' must be a string", "invalid_field")
+    body = await read_body(request, NewTextFile)
     entry = await drive_of(request).create_text_file(
-        ws,
-        _parent(body.get("parent_id")),
-        check_name(body.get("name")),
-        principal.user_id,
-        text,
-        content_type,
+        ws, body.parent_id, body.name, principal.user_id, body.text, body.content_type
     )
     return _entry(entry, 201)
 
@@ -260,7 +231,7 @@ async def upload(request: Request) -> Response:
 
     entry = await drive_of(request).upload(
         ws,
-        _parent(request.query_params.get("parent_id") or None),
+        parent_id(request.query_params.get("parent_id") or None),
         name,
         request.headers.get("content-type"),
         body(),
@@ -273,11 +244,11 @@ async def upload(request: Request) -> Response:
 @operation("update")
 async def update_entry(request: Request) -> Response:
     ws, principal = await _caller(request, Role.EDITOR)
-    body = await read_json(request)
-    changes: dict[str, Any] = {"name": _optional_name(body)}
-    if "parent_id" in body:
-        changes["parent_id"] = _parent(body["parent_id"])
-    if changes["name"] is None and "parent_id" not in changes:
+    body = await read_body(request, EntryChanges)
+    changes: dict[str, Any] = {"name": body.name}
+    if body.parent_id is not None:
+        changes["parent_id"] = body.parent_id
+    if body.name is None and body.parent_id is None:
         raise bad_request("give a new 'name', a new 'parent_id', or both", "missing_field")
     entry = await drive_of(request).update(
         ws, request.path_params["entry_id"], principal.user_id, **changes
@@ -295,14 +266,13 @@ async def trash_entry(request: Request) -> Response:
 @operation("restore")
 async def restore_entry(request: Request) -> Response:
     ws, principal = await _caller(request, Role.EDITOR)
-    body = await read_json(request)
-    parent = _parent(body["parent_id"]) if body.get("parent_id") is not None else None
+    body = await read_body(request, Restore)
     entry = await drive_of(request).restore(
         ws,
         request.path_params["entry_id"],
         principal.user_id,
-        name=_optional_name(body),
-        parent_id=parent,
+        name=body.name,
+        parent_id=body.parent_id,
     )
     return _entry(entry)
 
