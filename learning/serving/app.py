@@ -4,8 +4,10 @@
     POST /v1/chat/completions    stream true (server-sent events, ``data: [DONE]``) or false
     GET  /healthz
 
-Bodies are validated before anything is generated: a bad one is a 400, an unknown adapter a
-404, and nothing a client sends makes a 500."""
+Bodies are strict JSON (``sync.strict_json``, as the Tandem API reads them: no NaN or
+Infinity, numbers finite doubles, nesting bounded) and validated before anything is
+generated: a bad one is a 400, an unknown adapter a 404, and nothing a client sends makes a
+500."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from starlette.routing import Route
 
 from learning.artifacts import AdapterName, ArtifactError, Objects
 from learning.models import BaseModel
+from sync import strict_json
 
 from . import BadRequestError, ModelNotFoundError, ServingError
 from .adapters import AdapterCache, LocalAdapter
@@ -243,9 +246,9 @@ async def _json_body(request: Request) -> Any:
         if len(body) > MAX_BODY_BYTES:
             raise BadRequestError("the body is too large", code="body_too_large")
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadRequestError("the body is not JSON", code="invalid_json") from None
+        return strict_json.loads(body.decode("utf-8"))
+    except ValueError as exc:  # StrictJsonError, UnicodeDecodeError
+        raise BadRequestError(f"the body is not JSON: {exc}", code="invalid_json") from None
 
 
 async def _adapter_for(server: ModelServer, model: str) -> LocalAdapter | None:
