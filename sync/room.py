@@ -34,6 +34,7 @@ from .protocol import (
 )
 from .store import DocState, DocumentStore, ImmediateAppend, LoadedDoc, LogEntry, StoreError
 from .types import DocId, LogId, Origin, Update
+from .update_format import check_state_vector, check_update
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ class Room:
                         self._whole = encode(SyncStep2(self._doc.get_update(_EMPTY_STATE)))
                     peer.send(self._whole, "sync_step2")
                     return True
+                check_state_vector(state_vector)
                 try:
                     reply = self._doc.get_update(state_vector)
                 except ValueError as exc:
@@ -231,41 +233,51 @@ class Room:
 
     async def apply_client_update(self, update: Update, *, exclude: Peer | None) -> None:
         received = time.perf_counter()
-        change = self._apply_update(update, received)
-        if change is None:
-            return
-        await self._append(change)
-        self._relay_client_update(change, exclude, received)
+        change, refusal = self._apply_update(update, received)
+        if change is not None:
+            await self._append(change)
+            self._relay_client_update(change, exclude, received)
+        if refusal is not None:
+            raise refusal
 
     def _apply_client_update_now(self, update: Update, peer: Peer) -> None:
         assert self._append_now is not None
         received = time.perf_counter()
-        change = self._apply_update(update, received)
-        if change is None:
-            return
-        started = time.perf_counter()
-        try:
-            last_id = self._append_now.append_now(self.doc_id, change, self._origin)
-        except StoreError:
-            self._append_failed()
-            raise
-        self._appended(change, last_id, started)
-        self._relay_client_update(change, peer, received)
+        change, refusal = self._apply_update(update, received)
+        if change is not None:
+            started = time.perf_counter()
+            try:
+                last_id = self._append_now.append_now(self.doc_id, change, self._origin)
+            except StoreError:
+                self._append_failed()
+                raise
+            self._appended(change, last_id, started)
+            self._relay_client_update(change, peer, received)
+        if refusal is not None:
+            raise refusal
 
-    def _apply_update(self, update: Update, received: float) -> Update | None:
-        """Apply a client's update to the document; what it changed, or None when nothing."""
+    def _apply_update(
+        self, update: Update, received: float
+    ) -> tuple[Update | None, ProtocolError | None]:
+        """Apply a client's update to the document: what it changed (None when nothing), and
+        the error to refuse its sender with after that change is logged and relayed."""
         if update == _EMPTY_UPDATE:
-            return None
+            return None, None
         if self.size_bytes + len(update) > self._limits.max_doc_bytes:
             raise DocTooLargeError(f"document {self.doc_id} is at its size limit")
+        check_update(update)  # before yrs reads it: yrs allocates by the counts it reads
         try:
             apply_update(self._doc, update)
-        except ValueError as exc:
+        except ValueError as exc:  # yrs could not decode it: nothing was applied
             self._changes.clear()
             raise ProtocolError(f"update cannot be applied: {exc}") from exc
+        except RuntimeError as exc:
+            # yrs stopped part-way (an item whose parent is no type): what it integrated
+            # before is in the document, so it is logged and relayed like any change.
+            return self._take_changes(), ProtocolError(f"update cannot be applied: {exc}")
         metrics.UPDATE_APPLY_SECONDS.observe(time.perf_counter() - received)
         # None when already known (a resend after reconnect) or still pending its deps.
-        return self._take_changes()
+        return self._take_changes(), None
 
     def _relay_client_update(self, change: Update, exclude: Peer | None, received: float) -> None:
         self._broadcast(encode_update(change), "sync_update", exclude=exclude)

@@ -222,6 +222,47 @@ async def test_unappliable_update_raises_and_leaves_the_doc_alone(rooms: Rooms) 
     assert str(room.doc.get("content", type=Text)) == "keep"
 
 
+async def _writer_and_watcher(rooms: Rooms, writer: Doc) -> tuple[Room, Peer, Peer]:
+    """A room holding "keep", written from ``writer`` by one peer; the other's outbox empty."""
+    a, _ = connect()
+    b, _ = connect()
+    room = await rooms.join(DOC, a)
+    await rooms.join(DOC, b)
+    await room.handle(a, SyncUpdate(make_update("keep", writer)))
+    _drain(b)
+    return room, a, b
+
+
+async def test_an_update_claiming_more_than_its_bytes_never_reaches_the_doc(
+    rooms: Rooms,
+) -> None:
+    room, a, b = await _writer_and_watcher(rooms, Doc())
+    with pytest.raises(ProtocolError, match="claimed"):  # 10**8 clients: yrs touched 128 MiB
+        await room.handle(a, SyncUpdate(b"\x80\xc2\xd7\x2f" + bytes(16)))
+    with pytest.raises(ProtocolError, match="claimed"):
+        await room.handle(a, SyncStep1(b"\x80\xc2\xd7\x2f"))
+    assert str(room.doc.get("content", type=Text)) == "keep"
+    assert _drain(b) == []
+
+
+async def test_what_yrs_applied_of_an_update_it_stopped_in_is_kept_and_relayed(
+    rooms: Rooms,
+) -> None:
+    writer = Doc(client_id=1)
+    room, a, b = await _writer_and_watcher(rooms, writer)
+    # Client 5 appends "X" to client 1's text; client 3's item names a string as its parent,
+    # where yrs stops with a RuntimeError, after integrating client 5's.
+    appended = b"\x01\x05\x00\x84\x01\x03\x01X"
+    misplaced = b"\x01\x03\x00\x04\x00\x01\x00\x01Y"
+    with pytest.raises(ProtocolError, match="cannot be applied"):
+        await room.handle(a, SyncUpdate(b"\x02" + appended + misplaced + b"\x00"))
+    assert str(room.doc.get("content", type=Text)) == "keepX"
+    relayed = [decode(frame) for frame in _drain(b)]
+    assert len(relayed) == 1 and isinstance(relayed[0], SyncUpdate)
+    apply_update(writer, relayed[0].update)
+    assert str(writer.get("content", type=Text)) == "keepX"
+
+
 async def test_slow_peer_is_closed_with_1013_and_the_room_goes_on(rooms: Rooms) -> None:
     fast, _fast_t = connect()
     slow, slow_t = connect(outbox_frames=4)
