@@ -20,7 +20,7 @@ RUN npm ci --prefix web --no-audit --no-fund
 COPY web/ web/
 RUN npm run build --prefix web
 
-# --- Python dependencies: their own layer, rebuilt only when pyproject.toml changes ----------
+# --- Python dependencies: their own layer, rebuilt only when pyproject.toml or the lock changes
 FROM python:3.11-slim-bookworm AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -28,30 +28,30 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /app/.venv
 ENV PATH="/app/.venv/bin:$PATH"
 WORKDIR /app
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
 # Runtime dependencies and every optional extra except the test tools and training.
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = p.get('optional-dependencies', {}); print('\n'.join(p['dependencies'] + [d for name, deps in extras.items() if name not in ('test', 'dev', 'train') for d in deps]))" > requirements.txt \
-    && pip install --no-cache-dir -r requirements.txt
+    && pip install --no-cache-dir -c requirements.lock -r requirements.txt
 
 # --- training dependencies on top: torch first, from the index that has the wanted build -----
 FROM deps AS train-deps
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION" \
+RUN pip install --no-cache-dir -c requirements.lock --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION" \
     && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['train']))" > train-requirements.txt \
-    && pip install --no-cache-dir -r train-requirements.txt
+    && pip install --no-cache-dir -c requirements.lock -r train-requirements.txt
 
 # --- the project itself, in /app (the server finds the web bundle at /app/web/dist) ----------
 FROM deps AS build
 COPY . .
-RUN rm -rf web requirements.txt \
+RUN rm -rf web requirements.txt requirements.lock \
     && pip install --no-cache-dir --no-deps -e . \
     && python -m compileall -q -x '/app/\.venv/' /app
 
 # --- the same project over the training dependencies ----------------------------------------
 FROM train-deps AS train-build
 COPY . .
-RUN rm -rf web requirements.txt train-requirements.txt \
+RUN rm -rf web requirements.txt requirements.lock train-requirements.txt \
     && pip install --no-cache-dir --no-deps -e . \
     && python -m compileall -q -x '/app/\.venv/' /app
 

@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+# Every package at the version requirements.lock pins (scripts/lock.sh writes it), so a new
+# upstream release changes nothing until the lock is renewed and the tests pass on it.
 # torch first, pinned: 2.13.0 is a CPU wheel in pip's find-links here, where an unpinned torch
 # would pull the multi-GB CUDA build. Then the project with the training/serving extra.
-.venv/bin/python -m pip install --quiet 'torch==2.13.0'
-.venv/bin/python -m pip install --quiet -e '.[cluster,train,test]'
+.venv/bin/python -m pip install --quiet -c requirements.lock 'torch==2.13.0'
+.venv/bin/python -m pip install --quiet -c requirements.lock -e '.[cluster,train,test]'
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
 # The web app: its npm packages and the bundle `tandem serve` serves at / (web/dist), and

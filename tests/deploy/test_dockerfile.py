@@ -161,6 +161,11 @@ def test_dependency_layer_installs_what_pyproject_declares_except_test_tools_and
     assert test_only and not test_only & set(listed)
     train_only = set(project["optional-dependencies"]["train"]) - runtime
     assert train_only and not train_only & set(listed)
+    # At the locked versions, the lock copied in with pyproject.toml.
+    assert "pip install --no-cache-dir -c requirements.lock -r requirements.txt" in step.arguments
+    assert "COPY pyproject.toml requirements.lock ./" in [
+        f"COPY {i.arguments}" for i in parse() if i.stage == "deps" and i.keyword == "COPY"
+    ]
     # Installed in a stage before the sources are copied: a code change reuses the layer.
     instructions = parse()
     assert not [i for i in instructions if i.stage == "deps" and i.arguments == ". ."]
@@ -173,7 +178,9 @@ def test_train_target_adds_the_train_extra_and_the_runtime_does_not(tmp_path: Pa
     train = set(project["optional-dependencies"]["train"])
     [step] = requirement_steps("train-deps")
     assert set(requirements_printed(step, tmp_path)) >= train
-    assert "pip install --no-cache-dir -r train-requirements.txt" in step.arguments
+    assert "pip install --no-cache-dir -c requirements.lock -r train-requirements.txt" in (
+        step.arguments
+    )
     # torch first, pinned, from the index the build argument names (CPU or a CUDA build).
     args = {i.arguments.split("=")[0]: i.arguments for i in instructions if i.keyword == "ARG"}
     assert args["TORCH_INDEX_URL"].endswith("/whl/cpu")
