@@ -46,11 +46,6 @@ MAX_VALUE_DEPTH = 1000
 stack past about 20,000 levels and killed the process; Yjs in Node threw past 3,000."""
 
 _MAX_CLOCK = CLOCK_END - 1
-_CLIENT_BYTES = 8
-"""A client id's varint bytes at most: 56 bits, below MAX_CLIENT when the last is below 0x10.
-pycrdt's ids take 53 bits, Yjs's 32."""
-_CLOCK_BYTES = 5
-"""Likewise a clock's: 35 bits, below CLOCK_END when the last is below 0x10."""
 
 # Item content, by the low five bits of a struct's info.
 _DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC = range(1, 10)
@@ -73,13 +68,19 @@ _NO_BODY = frozenset((127, 126, 121, 120))  # undefined, null, false, true
 _INTEGER, _FLOAT32, _FLOAT64, _BIGINT = 125, 124, 123, 122
 _STRING_VALUE, _MAP, _ARRAY, _BUFFER = 119, 118, 117, 116
 
-_CLIENT = rb"(?:[\x80-\xff]{0,6}[\x00-\x7f]|[\x80-\xff]{7}[\x00-\x0f])"
-_CLOCK = rb"(?:[\x80-\xff]{0,3}[\x00-\x7f]|[\x80-\xff]{4}[\x00-\x0f])"
-_SHORT_CLOCK = rb"[\x80-\xff]{0,3}[\x00-\x7f]"
+# Varints as patterns: up to 7 bytes of a client id, or 8 whose last is below 0x10 (53 bits);
+# up to 4 bytes of a clock, or 5 whose last is below 0x10 (32 bits). Possessive, and branching
+# only at the end: the regular expression engine then backtracks nowhere.
+_CLIENT = rb"[\x80-\xff]{0,6}+(?:[\x00-\x7f]|[\x80-\xff][\x00-\x0f])"
+_CLOCK = rb"[\x80-\xff]{0,3}+(?:[\x00-\x7f]|[\x80-\xff][\x00-\x0f])"
+_SHORT_CLOCK = rb"[\x80-\xff]{0,3}+[\x00-\x7f]"
 """Below 2**28: no keystroke's length takes it past CLOCK_END."""
 _ID = _CLIENT + _CLOCK
+_ID_AT = re.compile(_ID)
 _PLACED_STRING = rb"(?:\x84%s|\xc4%s%s|\x44%s)" % (_ID, _ID, _ID, _ID)
 """A string item's info and its origins: the left one, both, or the right one."""
+_PLACED_AT = re.compile(rb"(?:[\x84\x81]%s|[\xc4\xc1]%s%s|[\x44\x41]%s)" % (_ID, _ID, _ID, _ID))
+"""A string or deleted item's info and origins."""
 _KEYSTROKE = re.compile(rb"\x01\x01" + _CLIENT + _SHORT_CLOCK + _PLACED_STRING + rb"([\x01-\x7f])")
 """A keystroke's structs, up to its string's length: one client's one string item, placed by
 its origins, of 1 to 127 bytes. The bytes of the string and an empty delete set follow."""
@@ -108,7 +109,8 @@ def is_keystroke(update: bytes) -> bool:
     the walk takes. False says nothing of the rest, which the walk checks."""
     typed = _KEYSTROKE.match(update)
     if typed is not None:
-        string_end = typed.end() + update[typed.end() - 1]
+        string_start = typed.end()
+        string_end = string_start + update[string_start - 1]
         return string_end + 1 == len(update) and not update[string_end]
     return _BACKSPACE.fullmatch(update) is not None
 
@@ -167,18 +169,12 @@ def _count(data: bytes, pos: int, min_size: int, what: str) -> tuple[int, int]:
 
 def _id(data: bytes, pos: int) -> int:
     """Past a (client, clock) pair: the client a double can hold, the clock one yrs can."""
-    start = pos
-    while data[pos] >= 0x80:
-        pos += 1
-    if pos - start >= _CLIENT_BYTES - 1 and (pos - start >= _CLIENT_BYTES or data[pos] >= 0x10):
-        _uint(data, start, MAX_CLIENT, "client id")
-    pos += 1
-    start = pos
-    while data[pos] >= 0x80:
-        pos += 1
-    if pos - start >= _CLOCK_BYTES - 1 and (pos - start >= _CLOCK_BYTES or data[pos] >= 0x10):
-        _uint(data, start, _MAX_CLOCK, "clock")
-    return pos + 1
+    matched = _ID_AT.match(data, pos)  # the usual shortest varints, in one call
+    if matched is not None:
+        return matched.end()
+    _, pos = _uint(data, pos, MAX_CLIENT, "client id")
+    _, pos = _uint(data, pos, _MAX_CLOCK, "clock")
+    return pos
 
 
 def _client_structs(data: bytes, pos: int, seen: set[int]) -> int:
@@ -197,9 +193,11 @@ def _client_structs(data: bytes, pos: int, seen: set[int]) -> int:
     for _ in range(structs):
         start = pos
         info = data[pos]
-        pos += 1
-        if info == _GC or info == _SKIP:
-            length, pos = _uint(data, pos, _MAX_CLOCK, "GC or skip length")
+        placed = _PLACED_AT.match(data, pos)  # most structs: text or deleted text, and origins
+        if placed is not None:
+            pos = placed.end()
+        elif info == _GC or info == _SKIP:
+            length, pos = _uint(data, pos + 1, _MAX_CLOCK, "GC or skip length")
             if not length:  # yrs divided by it (a panic) when the document knew no more
                 raise _Malformed(start, "a GC or skip of no length")
             clock += length
@@ -207,24 +205,9 @@ def _client_structs(data: bytes, pos: int, seen: set[int]) -> int:
                 raise _Malformed(start, f"clock {clock} is past yrs's 32 bits")
             has_range = True
             continue
-        ref = info & 0x1F
-        if not 0 < ref <= _DOC:
-            raise _Malformed(start, f"struct info {info:#04x} names no content")
-        if info & _HAS_ORIGINS:
-            if info & _HAS_ORIGIN:
-                pos = _id(data, pos)
-            if info & _HAS_RIGHT_ORIGIN:
-                pos = _id(data, pos)
         else:
-            parent, pos = _uint(data, pos, 1, "parent info")
-            if parent:  # a root type, by name
-                size = data[pos]
-                pos = pos + 1 + size if size < 0x80 else _past_bytes(data, pos, "type name")
-            else:
-                pos = _id(data, pos)
-            if info & _HAS_PARENT_SUB:
-                size = data[pos]
-                pos = pos + 1 + size if size < 0x80 else _past_bytes(data, pos, "map key")
+            pos = _item_head(data, pos + 1, info)
+        ref = info & 0x1F
         if ref == _STRING:
             size = data[pos]
             if size < 0x80:
@@ -251,6 +234,24 @@ def _client_structs(data: bytes, pos: int, seen: set[int]) -> int:
         # yrs drops empty items, keeps the client's empty list, and panics on it when the
         # document knows the client. Neither Yjs nor yrs writes such a section.
         raise _Malformed(section, f"client {client} has no structs, or only empty items")
+    return pos
+
+
+def _item_head(data: bytes, pos: int, info: int) -> int:
+    """Past an item's origins, or its parent and map key: up to its content."""
+    ref = info & 0x1F
+    if not 0 < ref <= _DOC:
+        raise _Malformed(pos - 1, f"struct info {info:#04x} names no content")
+    if info & _HAS_ORIGINS:
+        if info & _HAS_ORIGIN:
+            pos = _id(data, pos)
+        if info & _HAS_RIGHT_ORIGIN:
+            pos = _id(data, pos)
+        return pos
+    parent, pos = _uint(data, pos, 1, "parent info")
+    pos = _past_bytes(data, pos, "root type name") if parent else _id(data, pos)
+    if info & _HAS_PARENT_SUB:
+        pos = _past_bytes(data, pos, "map key")
     return pos
 
 

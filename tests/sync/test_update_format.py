@@ -214,6 +214,9 @@ REFUSED = {
     "clock": (_one_struct(7, CLOCK_END - 2, _in_root(4, varbytes(b"hello"))), "32 bits"),
     "deleted range": (b"\x00\x01\x07\x01" + varuint(CLOCK_END - 2) + b"\x05", "32 bits"),
     "client id": (_one_struct(MAX_CLIENT + 1, 0, _in_root(4, varbytes(b"a"))), "client id"),
+    "keystroke's client": (_one_struct(2**53, 0, b"\x84\x07\x00\x01a"), "client id"),
+    "its origin's client": (_one_struct(7, 1, b"\x84" + varuint(2**53) + b"\x00\x01a"), "client"),
+    "its origin's clock": (_one_struct(7, 1, b"\x84\x07" + varuint(CLOCK_END) + b"\x01a"), "clock"),
     "varint": (b"\x01\x01" + b"\xff" * 12, "longer than 10 bytes"),
     "parent info": (_one_struct(7, 0, b"\x04\x02\x07\x00" + varbytes(b"a")), "parent info"),
     # What yrs panicked on: an empty section, an empty GC, a client twice.
