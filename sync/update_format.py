@@ -2,7 +2,7 @@
 
 yrs, the Rust Yjs under pycrdt, trusts the counts it reads: it reserves room for as many
 clients, structs, values or state-vector entries as the bytes claim before reading one of them
-(a 5-byte state vector claiming 10**8 clients made it touch 128 MiB, garbage updates of 20 KB
+(a 4-byte state vector claiming 10**8 entries made it touch 128 MiB, garbage updates of 20 KB
 about 240 MiB), it reads nested values by recursion (100 KB of nested arrays overflowed the
 stack: the process died), and it keeps clocks in 32 bits (an item past 2**32 panicked, and
 pyo3's PanicException is no Exception). So every update a client sends is walked here first, as
