@@ -61,8 +61,10 @@ class YjsClients:
     ``errors`` and fail the ``async with`` block on exit; clear the list to accept them.
     """
 
-    def __init__(self, js_dir: Path = JS_DIR) -> None:
+    def __init__(self, js_dir: Path = JS_DIR, script: Path | None = None) -> None:
         self.js_dir = js_dir
+        self.script = script or js_dir / "yclient.mjs"
+        """yclient.mjs, or a script that imports it to add commands (bench/chaos/typists.mjs)."""
         self.errors: list[str] = []
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -73,7 +75,7 @@ class YjsClients:
         require_node_modules(self.js_dir)
         self._proc = await asyncio.create_subprocess_exec(
             "node",
-            str(self.js_dir / "yclient.mjs"),
+            str(self.script),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=_LINE_LIMIT,
@@ -127,7 +129,7 @@ class YjsClients:
         code = await self._proc.wait()
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ConnectionError(f"yclient.mjs exited with code {code}"))
+                future.set_exception(ConnectionError(f"{self.script.name} exited with code {code}"))
         self._pending.clear()
 
     async def call(self, cmd: str, *, timeout_s: float | None = None, **args: Any) -> Any:
@@ -135,7 +137,7 @@ class YjsClients:
         ``timeout_s`` (by default that plus a margin) only guards against a stuck process."""
         proc = self._proc
         if proc is None or proc.stdin is None or proc.returncode is not None:
-            raise ConnectionError("yclient.mjs is not running")
+            raise ConnectionError(f"{self.script.name} is not running")
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future

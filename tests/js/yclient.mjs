@@ -4,18 +4,24 @@
 // one reply per request on stdout, in completion order:
 //   {"id": 1, "ok": true, "result": ...}  |  {"id": 1, "ok": false, "error": "..."}
 // and unsolicited events: {"event": "error", "name": "a" | null, "error": "..."}.
+// Other scripts (bench/chaos/typists.mjs) import it to add commands of their own, and reach
+// yjs through it, so that one copy of yjs is loaded.
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
 import readline from 'node:readline'
 import { isDeepStrictEqual } from 'node:util'
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export { Y }
 
 // stdout carries protocol lines only.
 console.log = console.info = console.debug = console.error
 // Each provider adds a process 'exit' listener; many clients are the point here.
 process.setMaxListeners(0)
 
-const clients = new Map()
+export const clients = new Map()
 const sockets = new Map()
 
 class Failure extends Error {}
@@ -29,7 +35,7 @@ const report = (holder, error) => {
 process.on('uncaughtException', (error) => report(null, error))
 process.on('unhandledRejection', (error) => report(null, error))
 
-const lookup = (map, name) => {
+export const lookup = (map, name) => {
   const item = map.get(name)
   if (item === undefined) throw new Failure(`no client or socket named ${JSON.stringify(name)}`)
   return item
@@ -56,7 +62,7 @@ const guardedWebSocket = (client) => {
 
 // Resolves with check()'s value once it is truthy, re-checked on every event `subscribe`
 // delivers; rejects after timeoutMs with what was seen last.
-const waitUntil = (check, subscribe, timeoutMs, seen) => new Promise((resolve, reject) => {
+export const waitUntil = (check, subscribe, timeoutMs, seen) => new Promise((resolve, reject) => {
   let unsubscribe = () => {}
   const finish = (settle, value) => { clearTimeout(timer); unsubscribe(); settle(value) }
   const timer = setTimeout(() => finish(reject, new Failure(`timed out after ${timeoutMs} ms: ${seen()}`)), timeoutMs)
@@ -72,7 +78,7 @@ const waitUntil = (check, subscribe, timeoutMs, seen) => new Promise((resolve, r
   attempt()
 })
 
-const on = (emitter, ...events) => (fn) => {
+export const on = (emitter, ...events) => (fn) => {
   events.forEach((event) => emitter.on(event, fn))
   return () => events.forEach((event) => emitter.off(event, fn))
 }
@@ -120,7 +126,7 @@ const awarenessPredicate = (client, { count, has, state, includes: part, lacks }
 const covers = (doc, stateVector) => [...Y.decodeStateVector(Buffer.from(stateVector, 'base64'))]
   .every(([client, clock]) => Y.getState(doc.store, client) >= clock)
 
-const commands = {
+export const commands = {
   ping: () => 'pong',
 
   connect ({ name, url, room, params = {} }) {
@@ -253,7 +259,7 @@ const commands = {
   }
 }
 
-const handle = async (line) => {
+const handle = (commands) => async (line) => {
   let request = null
   try {
     request = JSON.parse(line)
@@ -265,5 +271,10 @@ const handle = async (line) => {
   }
 }
 
-readline.createInterface({ input: process.stdin }).on('line', handle)
-process.stdin.on('end', () => commands.exit())
+// Answers requests on stdin with `commands` until stdin ends.
+export const serve = (commands) => {
+  readline.createInterface({ input: process.stdin }).on('line', handle(commands))
+  process.stdin.on('end', () => commands.exit())
+}
+
+if (realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) serve(commands)
