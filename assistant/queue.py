@@ -29,7 +29,8 @@ class QueueFullError(Exception):
 
 @dataclass
 class Delivery:
-    job: Job
+    job: Any
+    """A ``Job`` (a suggestion), or what the queue's ``decode`` makes (a thread's answer)."""
     ack: Callable[[], Awaitable[None]]
     heartbeat: Callable[[], Awaitable[None]]
     redelivered: bool = False
@@ -38,7 +39,7 @@ class Delivery:
 
 
 class JobQueue(Protocol):
-    async def put(self, job: Job) -> None: ...
+    async def put(self, job: Any) -> None: ...
 
     def deliveries(self, consumer: str) -> AsyncIterator[Delivery]: ...
 
@@ -51,9 +52,9 @@ async def _nothing() -> None:
 
 class MemoryQueue:
     def __init__(self, max_waiting: int) -> None:
-        self._queue: asyncio.Queue[Job] = asyncio.Queue(max_waiting)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(max_waiting)
 
-    async def put(self, job: Job) -> None:
+    async def put(self, job: Any) -> None:
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -76,8 +77,14 @@ class RedisQueue:
         max_waiting: int = 10_000,
         reclaim_idle_s: float = 30.0,
         block_s: float = 1.0,
+        stream: str = STREAM,
+        decode: Callable[[bytes], Any] = Job.from_json,
     ) -> None:
+        """``stream``, ``decode``: another kind of job on a stream of its own (jobs need
+        ``to_json`` and an ``attempt`` field)."""
         self._redis = redis
+        self._stream = stream
+        self._decode = decode
         self._max = max_waiting
         self._reclaim_ms = int(reclaim_idle_s * 1000)
         self._block_ms = int(block_s * 1000)
@@ -89,38 +96,38 @@ class RedisQueue:
         from redis.exceptions import ResponseError
 
         try:
-            await self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self._redis.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
         self._group_ready = True
 
-    async def put(self, job: Job) -> None:
+    async def put(self, job: Any) -> None:
         await self._ensure_group()
-        if await self._redis.xlen(STREAM) >= self._max:
+        if await self._redis.xlen(self._stream) >= self._max:
             raise QueueFullError(f"{self._max} requests are waiting")
-        await self._redis.xadd(STREAM, {"job": job.to_json()})
+        await self._redis.xadd(self._stream, {"job": job.to_json()})
 
     async def depth(self) -> int:
         await self._ensure_group()
-        return int(await self._redis.xlen(STREAM))
+        return int(await self._redis.xlen(self._stream))
 
     def _delivery(
         self, entry_id: bytes, fields: dict[bytes, bytes], consumer: str, attempt: int
     ) -> Delivery:
-        job = Job.from_json(fields[b"job"])
+        job = self._decode(fields[b"job"])
         if attempt > 1:
             job = replace(job, attempt=job.attempt + attempt - 1)
 
         async def ack() -> None:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.xack(STREAM, GROUP, entry_id)
-                pipe.xdel(STREAM, entry_id)
+                pipe.xack(self._stream, GROUP, entry_id)
+                pipe.xdel(self._stream, entry_id)
                 await pipe.execute()
 
         async def heartbeat() -> None:
             # Claiming our own entry resets its idle time: nobody reclaims a live worker's job.
-            await self._redis.xclaim(STREAM, GROUP, consumer, 0, [entry_id], justid=True)
+            await self._redis.xclaim(self._stream, GROUP, consumer, 0, [entry_id], justid=True)
 
         return Delivery(job, ack, heartbeat, redelivered=True)
 
@@ -128,7 +135,7 @@ class RedisQueue:
         await self._ensure_group()
         while True:
             claimed = await self._redis.xautoclaim(
-                STREAM, GROUP, consumer, self._reclaim_ms, start_id="0-0", count=1
+                self._stream, GROUP, consumer, self._reclaim_ms, start_id="0-0", count=1
             )
             entries = claimed[1] if claimed else []
             for entry_id, fields in entries:
@@ -138,7 +145,7 @@ class RedisQueue:
             if entries:
                 continue
             read = await self._redis.xreadgroup(
-                GROUP, consumer, {STREAM: ">"}, count=1, block=self._block_ms
+                GROUP, consumer, {self._stream: ">"}, count=1, block=self._block_ms
             )
             for _stream, rows in read or []:
                 for entry_id, fields in rows:

@@ -18,6 +18,7 @@ from .access.sync_gate import AccessWatch
 from .access.wiring import open_access
 from .asgi import TandemApp
 from .assistant.routes import ROUTES as ASSISTANT_ROUTES
+from .assistant.thread_routes import ROUTES as THREAD_ROUTES
 from .assistant.wiring import open_assistant
 from .backends import open_backends
 from .context import AppContext
@@ -54,7 +55,13 @@ def create_app(settings: Settings) -> TandemApp:
             )
             # Embedded: workers run in this process. Cluster: `tandem assistant` runs them.
             assistant = await stack.enter_async_context(
-                open_assistant(settings, backends, rooms, run_workers=settings.embedded)
+                open_assistant(
+                    settings,
+                    backends,
+                    rooms,
+                    run_workers=settings.embedded,
+                    directory=access.directory,
+                )
             )
             learning = await stack.enter_async_context(open_learning(settings, backends))
             history = await stack.enter_async_context(
@@ -92,6 +99,7 @@ def create_app(settings: Settings) -> TandemApp:
         *HISTORY_ROUTES,
         *LEARNING_ROUTES,
         *ASSISTANT_ROUTES,
+        *THREAD_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]
     app = Starlette(

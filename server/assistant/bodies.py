@@ -56,3 +56,27 @@ class Ask(JsonBody):
 
 class Instructions(JsonBody):
     instructions: str = Field(max_length=MAX_INSTRUCTIONS_CHARS * 2)
+
+
+class NewThread(JsonBody):
+    title: str = Field("", max_length=1_000)
+    doc_id: str | None = Field(None, min_length=1, max_length=200)
+    """The document the thread is opened beside; none: the whole workspace."""
+    answer_every: bool = False
+
+
+class Span(JsonBody):
+    start: Offset
+    end: Offset
+
+
+class Post(JsonBody):
+    text: str = Field(min_length=1, max_length=40_000)
+    ask: bool = False
+    """Ask the assistant (as a mention of @assistant does)."""
+    selection: Span | None = None
+    """What the asker has selected in the thread's document, in code points."""
+
+
+class EditMessage(JsonBody):
+    text: str = Field(min_length=1, max_length=40_000)

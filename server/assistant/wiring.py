@@ -19,11 +19,17 @@ from assistant.queue import JobQueue, MemoryQueue, RedisQueue
 from assistant.records import Records
 from assistant.serial import LeaseSerializer, LocalSerializer, Serializer
 from assistant.service import Assistant, AssistantConfig
+from assistant.threads.answerer import Answerer, AnswererConfig
+from assistant.threads.conversation import ConversationLimits
+from assistant.threads.jobs import ANSWERS_STREAM, AnswerJob
+from assistant.threads.service import Threads, ThreadsConfig
+from assistant.threads.store import ThreadStore
 from assistant.worker import Worker, WorkerConfig
 from sync.rooms import Rooms
 from sync.types import DocId
 
-from ..access.models import new_id
+from ..access.directory import Directory
+from ..access.models import WorkspaceId, new_id
 from ..backends import Backends
 from ..learning import model_lookup
 from ..settings import Settings
@@ -40,14 +46,18 @@ class AssistantPart:
     service: Assistant
     records: Records
     queue: JobQueue
+    threads: Threads
+    thread_store: ThreadStore
     worker: Worker | None = None
-    serving: asyncio.Task[None] | None = None
-    """The worker loops, while they run (``run_workers``)."""
+    answerer: Answerer | None = None
+    serving: list[asyncio.Task[None]] = field(default_factory=list)
+    """The worker and answer loops, while they run (``run_workers``)."""
     registered: set[str] = field(default_factory=set)
     """Suggestions documents this process knows are in the directory."""
 
     async def delete_workspace(self, workspace_id: str) -> None:
         await self.records.delete_workspace(workspace_id)
+        await self.thread_store.delete_workspace(workspace_id)
 
 
 @contextlib.asynccontextmanager
@@ -63,6 +73,21 @@ async def open_records(settings: Settings, backends: Backends) -> AsyncIterator[
 
     async with SqliteRecords(settings.data_dir / "assistant.db") as sqlite_records:
         yield sqlite_records
+
+
+@contextlib.asynccontextmanager
+async def open_thread_store(settings: Settings, backends: Backends) -> AsyncIterator[ThreadStore]:
+    if backends.mongo is not None:
+        from assistant.threads.mongo_store import MongoThreads
+
+        threads = MongoThreads(backends.mongo)
+        await threads.ensure_indexes()
+        yield threads
+        return
+    from assistant.threads.sqlite_store import SqliteThreads
+
+    async with SqliteThreads(settings.data_dir / "threads.db") as sqlite_threads:
+        yield sqlite_threads
 
 
 def model_config(settings: Settings) -> ModelConfig:
@@ -92,10 +117,17 @@ def worker_config(settings: Settings) -> WorkerConfig:
 
 @contextlib.asynccontextmanager
 async def open_assistant(
-    settings: Settings, backends: Backends, rooms: Rooms, *, run_workers: bool
+    settings: Settings,
+    backends: Backends,
+    rooms: Rooms,
+    *,
+    run_workers: bool,
+    directory: Directory | None = None,
 ) -> AsyncIterator[AssistantPart]:
+    """``directory``: where a pod registers threads' live documents (workers need none)."""
     redis = backends.redis
     queue: JobQueue
+    answers: JobQueue
     limiter: Limiter
     serializer: Serializer
     ttl = settings.openai_total_timeout_s + 30.0
@@ -104,6 +136,13 @@ async def open_assistant(
             redis,
             max_waiting=settings.assistant_queue_max,
             reclaim_idle_s=settings.assistant_reclaim_idle_s,
+        )
+        answers = RedisQueue(
+            redis,
+            max_waiting=settings.assistant_queue_max,
+            reclaim_idle_s=settings.assistant_reclaim_idle_s,
+            stream=ANSWERS_STREAM,
+            decode=AnswerJob.from_json,
         )
         limiter = RedisLimiter(
             redis, settings.assistant_rate_per_min, settings.assistant_streams_per_workspace, ttl
@@ -115,11 +154,31 @@ async def open_assistant(
         serializer = LeaseSerializer(redis, rooms.edit, load)  # type: ignore[arg-type]
     else:
         queue = MemoryQueue(settings.assistant_queue_max)
+        answers = MemoryQueue(settings.assistant_queue_max)
         limiter = MemoryLimiter(
             settings.assistant_rate_per_min, settings.assistant_streams_per_workspace, ttl
         )
         serializer = LocalSerializer()
-    async with open_records(settings, backends) as records:
+
+    async def register_live(doc_id: str, workspace_id: str) -> None:
+        if directory is None:
+            raise RuntimeError("threads are created in the pods, which have the directory")
+        if await directory.doc(doc_id) is None:
+            await directory.register_doc(doc_id, WorkspaceId(workspace_id), server_only=True)
+
+    async with (
+        open_records(settings, backends) as records,
+        open_thread_store(settings, backends) as thread_store,
+    ):
+        threads = Threads(
+            thread_store,
+            rooms.edit,  # type: ignore[arg-type]
+            answers,
+            limiter,
+            ThreadsConfig(),
+            new_id=new_id,
+            register_live=register_live,
+        )
         service = Assistant(
             rooms,
             records,
@@ -129,7 +188,7 @@ async def open_assistant(
             AssistantConfig(),
             new_id=new_id,
         )
-        part = AssistantPart(service, records, queue)
+        part = AssistantPart(service, records, queue, threads, thread_store)
         if not run_workers:
             yield part
             return
@@ -141,6 +200,7 @@ async def open_assistant(
             """The deployment's instructions, then the workspace's own."""
             return "\n".join(p for p in (everywhere, await own_instructions(workspace_id)) if p)
 
+        model_for = model_lookup(settings, backends)
         part.worker = Worker(
             rooms.edit,  # type: ignore[arg-type]
             model,
@@ -148,23 +208,45 @@ async def open_assistant(
             limiter,
             worker_config(settings),
             instructions=workspace_instructions,
-            model_for=model_lookup(settings, backends),
+            model_for=model_for,
             serializer=serializer if redis is not None else None,
         )
-        task = part.serving = asyncio.get_running_loop().create_task(
-            part.worker.serve(queue, f"{settings.pod_id}-assistant")
+        part.answerer = Answerer(
+            thread_store,
+            rooms.edit,  # type: ignore[arg-type]
+            model,
+            limiter,
+            answerer_config(settings),
+            instructions=workspace_instructions,
+            model_for=model_for,
         )
+        loop = asyncio.get_running_loop()
+        part.serving = [
+            loop.create_task(part.worker.serve(queue, f"{settings.pod_id}-assistant")),
+            loop.create_task(part.answerer.serve(answers, f"{settings.pod_id}-answers")),
+        ]
         try:
             yield part
         finally:
             # Jobs under way get to finish (a stream cut short would be redone from the start
             # by whoever reclaims it); past the drain time they are cut and reclaimed.
             part.worker.drain()
-            await asyncio.wait({task}, timeout=settings.assistant_drain_s)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            part.answerer.drain()
+            await asyncio.wait(part.serving, timeout=settings.assistant_drain_s)
+            for task in part.serving:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await model.aclose()
+
+
+def answerer_config(settings: Settings) -> AnswererConfig:
+    return AnswererConfig(
+        workers=max(1, settings.assistant_workers // 2),
+        flush_interval_s=settings.assistant_flush_interval_s,
+        heartbeat_s=max(0.2, settings.assistant_reclaim_idle_s / 4),
+        conversation=ConversationLimits(redact_secrets=settings.assistant_redact_secrets),
+    )
 
 
 def refreshing(

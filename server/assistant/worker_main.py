@@ -67,7 +67,7 @@ async def _health(settings: Settings, part: AssistantPart) -> AsyncIterator[None
         return
 
     def alive() -> bool:
-        return part.serving is not None and not part.serving.done()
+        return bool(part.serving) and not any(task.done() for task in part.serving)
 
     try:
         health = HealthServer(settings.host, settings.assistant_health_port, alive)

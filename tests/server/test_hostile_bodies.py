@@ -48,6 +48,8 @@ NOT_JSON = {
     ("DELETE", "/api/docs/{doc_id}/suggestions/{sid}"),
     ("POST", "/api/docs/{doc_id}/suggestions/{sid}/accept"),
     ("POST", "/api/docs/{doc_id}/suggestions/{sid}/reject"),
+    ("DELETE", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}"),
+    ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/stop"),
 }
 """Routes that change something and read no body."""
 
@@ -66,6 +68,9 @@ class World:
     trashed: str
     doc: str
     invite: str
+    thread: str
+    message: str
+    """The owner's message in ``thread``."""
 
     def __repr__(self) -> str:  # Hypothesis prints it with every failing example
         return f"World(ws={self.ws!r})"
@@ -73,7 +78,12 @@ class World:
     def path(self, route: str) -> str:
         entry = self.trashed if route.endswith("/restore") else self.file
         return route.format(
-            ws=self.ws, user_id=self.member.user_id, doc_id=self.doc, entry_id=entry
+            ws=self.ws,
+            user_id=self.member.user_id,
+            doc_id=self.doc,
+            entry_id=entry,
+            tid=self.thread,
+            mid=self.message,
         )
 
     def caller(self, route: str) -> Account | None:
@@ -122,6 +132,17 @@ TEMPLATES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "language": "en",
         "range": {"start": 0, "end": 5},
     },
+    ("POST", "/api/workspaces/{ws}/threads"): lambda w: {
+        "title": "Plans",
+        "doc_id": w.doc,
+        "answer_every": False,
+    },
+    ("POST", "/api/workspaces/{ws}/threads/{tid}/messages"): lambda w: {
+        "text": "what next?",
+        "ask": False,
+        "selection": {"start": 0, "end": 5},
+    },
+    ("PATCH", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}"): lambda w: {"text": "edited"},
 }
 """Each route's valid body, one that would change what is stored (at ``World.path``)."""
 
@@ -198,6 +219,11 @@ async def world(server: TandemProcess) -> World:
     )
     # Reading the history writes its pending sessions: nothing is left to write later.
     await owner.request("GET", f"/api/docs/{file['doc_id']}/history", expect=200)
+    threads = f"/api/workspaces/{ws}/threads"
+    thread = (await owner.request("POST", threads, json={"title": "T"}, expect=201)).json()
+    message = await owner.request(
+        "POST", f"{threads}/{thread['id']}/messages", json={"text": "hello"}, expect=201
+    )
     return World(
         url,
         owner,
@@ -209,6 +235,8 @@ async def world(server: TandemProcess) -> World:
         trashed["id"],
         file["doc_id"],
         invite.json()["invite"],
+        thread["id"],
+        message.json()["message"]["id"],
     )
 
 

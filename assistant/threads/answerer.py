@@ -1,0 +1,256 @@
+"""The worker's side of threads: takes an answer job, builds the conversation's prompt from the
+stored thread, streams the model's answer into the thread's live document, and records it.
+
+Streaming is throttled as suggestions are: the first text goes out at once, then at most one
+document update per ``flush_interval_s`` with everything that arrived meanwhile. Each write
+reads the answer's status back, so a stop by anyone ends the stream at the next write. An
+attempt owns its answer (``live.begin``): a job reclaimed from a dead worker starts the
+answer over under a new owner, and the old attempt, if it was only slow, stops at its next
+write instead of interleaving text."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Self
+
+from pycrdt import Doc, Text
+
+from ..limits import Limiter
+from ..model_client import ModelClient, ModelError
+from ..queue import Delivery, JobQueue, heartbeating
+from . import live
+from .conversation import AttachedDocument, ConversationLimits, build
+from .jobs import AnswerJob
+from .store import AnswerStatus, ThreadStore
+
+log = logging.getLogger(__name__)
+
+Edit = Callable[[str, Callable[[Doc], object]], Awaitable[object]]
+Lookup = Callable[[str], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class AnswererConfig:
+    workers: int = 2
+    flush_interval_s: float = 0.04
+    heartbeat_s: float = 10.0
+    history_messages: int = 200
+    """How many of the thread's latest messages are read to build the prompt (the token
+    budget then decides how many are sent)."""
+    conversation: ConversationLimits = field(default_factory=ConversationLimits)
+
+
+async def _nothing(_: str) -> str | None:
+    return None
+
+
+class Answerer:
+    def __init__(
+        self,
+        store: ThreadStore,
+        edit: Edit,
+        model: ModelClient,
+        limiter: Limiter,
+        config: AnswererConfig,
+        *,
+        instructions: Callable[[str], Awaitable[str]],
+        model_for: Lookup = _nothing,
+        doc_path: Lookup = _nothing,
+    ) -> None:
+        self._store = store
+        self._edit = edit
+        self._model = model
+        self._limiter = limiter
+        self._config = config
+        self._instructions = instructions
+        self._model_for = model_for
+        self._doc_path = doc_path
+        self._stopping = False
+
+    async def serve(self, queue: JobQueue, name: str) -> None:
+        async with asyncio.TaskGroup() as group:
+            for i in range(self._config.workers):
+                group.create_task(self._loop(queue, f"{name}-{i}"))
+
+    def drain(self) -> None:
+        self._stopping = True
+
+    async def _loop(self, queue: JobQueue, consumer: str) -> None:
+        while not self._stopping:
+            try:
+                async with contextlib.aclosing(queue.deliveries(consumer)) as deliveries:
+                    async for delivery in deliveries:
+                        await self._handle(delivery)
+                        if self._stopping:
+                            return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("answer queue failed; retrying")
+                await asyncio.sleep(1.0)  # back off from a broken queue, then read again
+
+    async def _handle(self, delivery: Delivery) -> None:
+        job: AnswerJob = delivery.job
+        try:
+            async with heartbeating(delivery, self._config.heartbeat_s):
+                await self.answer(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("answer %s failed", job.answer_id)
+            if delivery.redelivered:
+                return  # another worker starts it over after the idle time
+            await self._fail(job, "the assistant failed internally; ask again")
+        with contextlib.suppress(Exception):
+            await delivery.ack()
+
+    async def _fail(self, job: AnswerJob, reason: str) -> None:
+        def failed(doc: Doc) -> str | None:
+            if live.status(doc, job.answer_id) is not AnswerStatus.STREAMING:
+                return None
+            owner = f"give-up-{uuid.uuid4().hex[:8]}"
+            live.begin(doc, job.answer_id, owner, model="")
+            live.finish(doc, job.answer_id, owner, AnswerStatus.FAILED, {"error": reason})
+            return reason
+
+        with contextlib.suppress(Exception):
+            if await self._edit(live.live_id(job.thread_id), failed) is not None:
+                await self._store.update_message(
+                    job.answer_id, {"status": AnswerStatus.FAILED.value, "error": reason}
+                )
+
+    async def answer(self, job: AnswerJob) -> AnswerStatus:
+        try:
+            return await self._answer(job)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._limiter.release(job.workspace_id, job.answer_id)
+
+    async def _answer(self, job: AnswerJob) -> AnswerStatus:
+        thread = await self._store.get_thread(job.thread_id)
+        answer = await self._store.get_message(job.answer_id)
+        if thread is None or answer is None or answer.status is not AnswerStatus.STREAMING:
+            return answer.status if answer is not None else AnswerStatus.FAILED
+        model = await self._model_for(job.workspace_id) or self._model.config.model
+        owner = f"{job.attempt}-{uuid.uuid4().hex[:12]}"
+        live_id = live.live_id(job.thread_id)
+        begun = await self._edit(live_id, lambda doc: live.begin(doc, job.answer_id, owner, model))
+        if not begun:
+            return AnswerStatus.STOPPED
+        history = await self._store.messages(
+            job.thread_id, before_seq=answer.seq, limit=self._config.history_messages
+        )
+        question = next((m for m in reversed(history) if m.id == job.question_id), None)
+        document = None
+        if thread.doc_id is not None:
+            document = await self._document(thread.doc_id, question.selection if question else None)
+        prompt = build(
+            history,
+            limits=self._config.conversation,
+            instructions=await self._instructions(job.workspace_id),
+            document=document,
+        )
+        stream = AnswerStream(self._edit, live_id, job.answer_id, owner, self._config)
+        restorer = prompt.placeholders.stream()
+
+        async def add(piece: str) -> bool:
+            shown = restorer.feed(piece)
+            return await stream.add(shown) if shown else stream.status is AnswerStatus.STREAMING
+
+        error = None
+        try:
+            async with stream:
+                try:
+                    await self._model.stream(prompt.messages, add, model=model)
+                    if rest := restorer.close():
+                        await stream.add(rest)
+                except ModelError as exc:
+                    error = exc.reason
+        except live.SupersededAnswerError:
+            log.warning("answer %s was taken over by another attempt", job.answer_id)
+            return AnswerStatus.STREAMING
+        if error is None and not restorer.text.strip():
+            error = "the model returned no text"
+        final = AnswerStatus.FAILED if error else AnswerStatus.DONE
+        fields = {"error": error} if error else {}
+        ended = await self._edit(
+            live_id, lambda doc: live.finish(doc, job.answer_id, owner, final, fields)
+        )
+        assert isinstance(ended, AnswerStatus)
+        text = await self._edit(live_id, lambda doc: live.text_of(doc, job.answer_id))
+        await self._store.update_message(
+            job.answer_id,
+            {"status": ended.value, "text": text, "model": model, **fields},
+        )
+        return ended
+
+    async def _document(self, doc_id: str, selection: dict | None) -> AttachedDocument:
+        def read(doc: Doc) -> str:
+            return str(doc.get("content", type=Text))
+
+        text = str(await self._edit(doc_id, read))
+        span = None
+        if selection and isinstance(selection.get("start"), int):
+            span = (selection["start"], int(selection.get("end", selection["start"])))
+        return AttachedDocument(await self._doc_path(doc_id) or doc_id, text, span)
+
+
+class AnswerStream:
+    """Buffers streamed text and writes it into the live answer: the first piece at once,
+    then at most once per flush interval."""
+
+    def __init__(
+        self, edit: Edit, live_id: str, answer_id: str, owner: str, config: AnswererConfig
+    ) -> None:
+        self._edit = edit
+        self._live_id = live_id
+        self._answer_id = answer_id
+        self._owner = owner
+        self._interval = config.flush_interval_s
+        self._buffer: list[str] = []
+        self._last = 0.0
+        self._flusher: asyncio.Task[None] | None = None
+        self.status = AnswerStatus.STREAMING
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._flusher is not None:
+            await self._flusher
+        if exc_info[0] is None and self._buffer:
+            await self._flush()
+
+    async def add(self, piece: str) -> bool:
+        """Never two writes at once: pieces land in the order they came."""
+        self._buffer.append(piece)
+        if self._flusher is None:
+            wait = self._last + self._interval - time.monotonic()
+            if wait <= 0:
+                await self._flush()
+            else:
+                self._flusher = asyncio.get_running_loop().create_task(self._later(wait))
+        return self.status is AnswerStatus.STREAMING
+
+    async def _later(self, wait: float) -> None:
+        try:
+            await asyncio.sleep(wait)  # the throttle itself: a time, not a synchronization
+            await self._flush()
+        finally:
+            self._flusher = None
+
+    async def _flush(self) -> None:
+        piece, self._buffer = "".join(self._buffer), []
+        self._last = time.monotonic()
+        answer_id, owner = self._answer_id, self._owner
+        status = await self._edit(
+            self._live_id, lambda doc: live.append(doc, answer_id, owner, piece)
+        )
+        assert isinstance(status, AnswerStatus)
+        self.status = status

@@ -1,0 +1,258 @@
+"""Threads end to end on a real ``tandem serve`` (embedded: SQLite, in-process workers) with the
+scripted model server: members talk with the assistant, answers stream into the thread's live
+document for every member, the model sees the conversation in order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from assistant.threads import live
+from tests.accounts import Account, sign_up
+from tests.modelserver import Fail, ModelServer, Reply
+from tests.pyclient import PyClient
+from tests.server_proc import TandemProcess
+
+
+async def team(server: TandemProcess) -> tuple[Account, Account, Account, str]:
+    alice, bob, carol = [await sign_up(server.http_url) for _ in range(3)]
+    ws = await alice.create_workspace()
+    await alice.add_member(ws, bob, "editor")
+    await alice.add_member(ws, carol, "viewer")
+    return alice, bob, carol, ws
+
+
+async def new_thread(account: Account, ws: str, **body: Any) -> dict[str, Any]:
+    response = await account.request(
+        "POST", f"/api/workspaces/{ws}/threads", json={"title": "Q", **body}, expect=201
+    )
+    return dict(response.json())
+
+
+async def post(account: Account, ws: str, tid: str, text: str, **body: Any) -> dict[str, Any]:
+    response = await account.request(
+        "POST",
+        f"/api/workspaces/{ws}/threads/{tid}/messages",
+        json={"text": text, **body},
+        expect=201,
+    )
+    return dict(response.json())
+
+
+async def messages(account: Account, ws: str, tid: str, query: str = "") -> dict[str, Any]:
+    response = await account.request(
+        "GET", f"/api/workspaces/{ws}/threads/{tid}/messages{query}", expect=200
+    )
+    return dict(response.json())
+
+
+async def settled(account: Account, ws: str, tid: str, answer_id: str) -> dict[str, Any]:
+    """Polls the stored answer until it is no longer streaming (bounded)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = {m["id"]: m for m in (await messages(account, ws, tid))["messages"]}
+        if found[answer_id]["status"] != "streaming":
+            return found[answer_id]
+        assert time.monotonic() < deadline, found[answer_id]
+        await asyncio.sleep(0.02)  # polling an HTTP resource with a deadline
+
+
+def live_messages(client: PyClient) -> dict[str, dict[str, Any]]:
+    return {m["id"]: m for m in live.read(client.doc)["messages"]}
+
+
+async def test_an_answer_streams_to_every_member_and_sees_the_conversation_in_order(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, bob, carol, ws = await team(server)
+    thread = await new_thread(alice, ws, title="Parsing")
+    tid = thread["id"]
+    url = f"{server.ws_url}/{thread['live_doc']}?token={carol.token}"
+    async with PyClient(url) as watcher:  # the viewer watches live
+        await post(alice, ws, tid, "Where do we parse the config?")
+        tokens = ["In ", "server/", "settings", ".py, ", "Settings.load."]
+        model.script_for("parse the config", Reply(tokens=tokens, rate_per_s=20))
+        sent = await post(bob, ws, tid, "@assistant answer Alice please")
+        answer = sent["answer"]
+        assert answer["status"] == "streaming" and answer["reply_to"] == sent["message"]["id"]
+
+        # The viewer sees part of the answer while it still streams, then all of it.
+        await watcher.wait_for(
+            lambda: (
+                (m := live_messages(watcher).get(answer["id"])) is not None
+                and m["status"] == "streaming"
+                and 0 < len(m["text"]) < len("".join(tokens))
+            )
+        )
+        await watcher.wait_for(
+            lambda: live_messages(watcher).get(answer["id"], {}).get("status") == "done"
+        )
+        shown = live_messages(watcher)
+        assert shown[answer["id"]]["text"] == "".join(tokens)
+        assert [m["author_name"] for m in sorted(shown.values(), key=lambda m: m["seq"])] == [
+            alice.username,
+            bob.username,
+            "assistant",
+        ]
+    stored = await settled(alice, ws, tid, answer["id"])
+    assert stored["text"] == "".join(tokens) and stored["model"] == "test-model"
+
+    [request] = [r for r in model.requests if "parse the config" in r.text]
+    turns = request.body["messages"]
+    assert turns[0]["role"] == "system"
+    assert turns[1:] == [
+        {"role": "user", "content": f"{alice.username}: Where do we parse the config?"},
+        {"role": "user", "content": f"{bob.username}: @assistant answer Alice please"},
+    ]
+
+    # The next question carries the answer as the assistant's own turn.
+    model.script_for("And the defaults?", Reply("In the dataclass."))
+    follow = await post(alice, ws, tid, "And the defaults?", ask=True)
+    await settled(alice, ws, tid, follow["answer"]["id"])
+    [second] = [r for r in model.requests if "And the defaults?" in r.text]
+    assert second.body["messages"][3] == {"role": "assistant", "content": "".join(tokens)}
+    assert second.body["messages"][-1]["content"].endswith(": And the defaults?")
+
+
+async def test_without_a_mention_nobody_answers_unless_the_thread_answers_every_message(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, _, _, ws = await team(server)
+    quiet = await new_thread(alice, ws)
+    sent = await post(alice, ws, quiet["id"], "a note to the team, not to @assistants")
+    assert sent["answer"] is None
+    chatty = await new_thread(alice, ws, answer_every=True)
+    model.script_for("every message", Reply("Noted."))
+    sent = await post(alice, ws, chatty["id"], "every message gets an answer here")
+    assert (await settled(alice, ws, chatty["id"], sent["answer"]["id"]))["text"] == "Noted."
+
+
+async def test_the_attached_document_and_selection_reach_the_model(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, _, _, ws = await team(server)
+    doc = await alice.create_doc(ws)
+    text = "def load():\n    return parse(read('tandem.toml'))\n"
+    async with PyClient(f"{server.ws_url}/{doc}?token={alice.token}") as editor:
+        await editor.insert(0, text)
+        thread = await new_thread(alice, ws, doc_id=doc)
+        model.script_for("why this line", Reply("It reads the file."))
+        start = text.index("return")
+        end = text.index("\n", start)
+        sent = await post(
+            alice,
+            ws,
+            thread["id"],
+            "why this line?",
+            ask=True,
+            selection={"start": start, "end": end},
+        )
+        await settled(alice, ws, thread["id"], sent["answer"]["id"])
+    [request] = [r for r in model.requests if "why this line" in r.text]
+    system = request.body["messages"][0]["content"]
+    assert "<selection>return parse(read('tandem.toml'))</selection>" in system
+    assert "def load():" in system
+
+
+async def test_stop_keeps_what_streamed_and_a_failure_ends_the_answer(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, bob, _, ws = await team(server)
+    thread = await new_thread(alice, ws)
+    tid = thread["id"]
+    model.script_for("a long story", Reply(tokens=["Once "] + ["upon "] * 200, rate_per_s=20))
+    url = f"{server.ws_url}/{thread['live_doc']}?token={alice.token}"
+    async with PyClient(url) as watcher:
+        sent = await post(alice, ws, tid, "@assistant tell a long story")
+        answer_id = sent["answer"]["id"]
+        await watcher.wait_for(
+            lambda: "upon" in live_messages(watcher).get(answer_id, {}).get("text", "")
+        )
+        stop = f"/api/workspaces/{ws}/threads/{tid}/messages/{answer_id}/stop"
+        stopped = (await bob.request("POST", stop, expect=200)).json()
+        assert stopped["status"] == "stopped" and stopped["text"].startswith("Once upon")
+        again = await bob.request("POST", stop, expect=409)
+        assert again.json()["error"]["code"] == "already_stopped"
+    final = await settled(alice, ws, tid, answer_id)
+    assert final["status"] == "stopped" and final["text"].startswith("Once upon")
+    assert len(final["text"]) < len("Once " + "upon " * 200)
+
+    model.script_for("this fails", Fail(status=500), Fail(status=500))  # and its retry
+    failing = await post(alice, ws, tid, "@assistant this fails")
+    ended = await settled(alice, ws, tid, failing["answer"]["id"])
+    assert ended["status"] == "failed" and "500" in ended["error"]
+
+
+async def test_members_read_editors_post_authors_change_their_own(server: TandemProcess) -> None:
+    alice, bob, carol, ws = await team(server)
+    stranger = await sign_up(server.http_url)
+    thread = await new_thread(alice, ws)
+    tid = thread["id"]
+    base = f"/api/workspaces/{ws}/threads/{tid}"
+    mine = (await post(alice, ws, tid, "first draft"))["message"]
+
+    await carol.request("POST", base + "/messages", json={"text": "hi"}, expect=403)
+    await carol.request("POST", f"/api/workspaces/{ws}/threads", json={}, expect=403)
+    assert [m["text"] for m in (await messages(carol, ws, tid))["messages"]] == ["first draft"]
+    await stranger.request("GET", base, expect=404)
+    await stranger.request("GET", base + "/messages", expect=404)
+
+    await bob.request("PATCH", f"{base}/messages/{mine['id']}", json={"text": "x"}, expect=403)
+    await bob.request("DELETE", f"{base}/messages/{mine['id']}", expect=403)
+    edited = await alice.request(
+        "PATCH", f"{base}/messages/{mine['id']}", json={"text": "second draft"}, expect=200
+    )
+    assert edited.json()["text"] == "second draft" and edited.json()["edited_at"]
+    async with PyClient(f"{server.ws_url}/{thread['live_doc']}?token={bob.token}") as watcher:
+        await watcher.wait_for(
+            lambda: live_messages(watcher).get(mine["id"], {}).get("text") == "second draft"
+        )
+        await alice.request("DELETE", f"{base}/messages/{mine['id']}", expect=200)
+        await watcher.wait_for(
+            lambda: live_messages(watcher)[mine["id"]].get("deleted_at") is not None
+        )
+        assert live_messages(watcher)[mine["id"]]["text"] == ""
+        # Nobody writes the live document but the server.
+        before = live.read(watcher.doc)
+        await watcher.insert(0, "forged")
+    [stored] = (await messages(bob, ws, tid))["messages"]
+    assert stored["text"] == "" and stored["deleted_at"] is not None
+    async with PyClient(f"{server.ws_url}/{thread['live_doc']}?token={alice.token}") as fresh:
+        await fresh.wait_for(lambda: bool(live.read(fresh.doc)["messages"]))
+        assert live.read(fresh.doc) == before and str(fresh.text) == ""
+
+
+async def test_messages_page_back_without_gaps(server: TandemProcess) -> None:
+    alice, _, _, ws = await team(server)
+    tid = (await new_thread(alice, ws))["id"]
+    for i in range(7):
+        await post(alice, ws, tid, f"message {i}")
+    seen: list[str] = []
+    query = "?limit=3"
+    while True:
+        page = await messages(alice, ws, tid, query)
+        seen = [m["text"] for m in page["messages"]] + seen
+        if page["before"] is None:
+            break
+        query = f"?limit=3&before={page['before']}"
+    assert seen == [f"message {i}" for i in range(7)]
+
+
+async def test_bad_input_is_a_clear_4xx_and_changes_nothing(server: TandemProcess) -> None:
+    alice, _, _, ws = await team(server)
+    other_ws = await alice.create_workspace("Other")
+    foreign_doc = await alice.create_doc(other_ws)
+    tid = (await new_thread(alice, ws))["id"]
+    base = f"/api/workspaces/{ws}/threads"
+    refused = await alice.request("POST", base, json={"doc_id": foreign_doc}, expect=400)
+    assert refused.json()["error"]["code"] == "invalid_doc"
+    await alice.request("POST", base, json={"answer_every": "yes"}, expect=400)
+    await alice.request("POST", f"{base}/{tid}/messages", json={"text": ""}, expect=400)
+    await alice.request("POST", f"{base}/{tid}/messages", json={"text": " \u200b "}, expect=400)
+    await alice.request("GET", f"{base}/{tid}/messages?limit=0", expect=400)
+    await alice.request("GET", f"{base}/{tid}/messages?before=x", expect=400)
+    await alice.request("GET", f"{base}/nope/messages", expect=404)
+    assert (await messages(alice, ws, tid))["messages"] == []
+    listed = (await alice.request("GET", base, expect=200)).json()["threads"]
+    assert [t["id"] for t in listed] == [tid]
