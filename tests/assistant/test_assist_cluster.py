@@ -202,3 +202,48 @@ async def test_a_dead_workers_job_is_reclaimed_by_another(
         done = await wait_status(alice, doc, sid, "pending", timeout_s=30)
     assert done["proposal"] == "taken over"  # started over: nothing of the first attempt left
     assert (await suggestion(alice, doc, sid))["model"] == "cluster-model"
+
+
+async def test_a_thread_answer_streams_to_a_member_on_the_other_pod(
+    tmp_path: Path, pods: list[TandemProcess], env: dict[str, str], model: ModelServer
+) -> None:
+    """Issue 24: the answer is written by a ``tandem assistant`` worker through the log; a
+    member watching the thread's live document on the other pod sees it grow and end."""
+    from assistant.threads import live
+    from tests.pyclient import PyClient
+
+    p1, p2 = pods
+    alice = await sign_up(p1.http_url)
+    bob = await sign_up(p2.http_url)
+    ws = await alice.create_workspace()
+    await alice.add_member(ws, bob, "editor")
+    threads = f"/api/workspaces/{ws}/threads"
+    thread = (await alice.request("POST", threads, json={"title": "T"}, expect=201)).json()
+    tokens = ["The ", "log ", "carries ", "it."]
+    model.script_for("across pods", Reply(tokens=tokens, rate_per_s=10))
+    url = f"{p2.ws_url}/{thread['live_doc']}?token={bob.token}"
+
+    def answer(client: PyClient) -> dict[str, Any]:
+        shown = [m for m in live.read(client.doc)["messages"] if m["role"] == "assistant"]
+        return shown[0] if shown else {}
+
+    async with (
+        WorkerProcess(tmp_path / "w-threads", worker_env(env, model, "w-threads")),
+        PyClient(url) as watcher,
+    ):
+        await alice.request(
+            "POST",
+            f"{threads}/{thread['id']}/messages",
+            json={"text": "@assistant how does it work across pods?"},
+            expect=201,
+        )
+        await watcher.wait_for(
+            lambda: (
+                answer(watcher).get("status") == "streaming"
+                and 0 < len(answer(watcher)["text"]) < len("".join(tokens))
+            ),
+            timeout_s=20,
+        )
+        await watcher.wait_for(lambda: answer(watcher).get("status") == "done", timeout_s=20)
+        assert answer(watcher)["text"] == "".join(tokens)
+        assert answer(watcher)["model"] == "cluster-model"
