@@ -72,6 +72,8 @@ class Answerer:
         self._model_for = model_for
         self._doc_path = doc_path
         self._stopping = False
+        self._waiting: set[asyncio.Task[None]] = set()
+        """Loops waiting for their next job, not answering one: a drain may cancel these."""
 
     async def serve(self, queue: JobQueue, name: str) -> None:
         async with asyncio.TaskGroup() as group:
@@ -79,16 +81,29 @@ class Answerer:
                 group.create_task(self._loop(queue, f"{name}-{i}"))
 
     def drain(self) -> None:
+        """Take no more jobs; a loop on an answer ends after it (as the suggestion worker's)."""
         self._stopping = True
+        for waiting in self._waiting:
+            waiting.cancel()
 
     async def _loop(self, queue: JobQueue, consumer: str) -> None:
+        me = asyncio.current_task()
+        assert me is not None
         while not self._stopping:
             try:
                 async with contextlib.aclosing(queue.deliveries(consumer)) as deliveries:
-                    async for delivery in deliveries:
+                    while not self._stopping:
+                        self._waiting.add(me)
+                        try:
+                            delivery = await anext(deliveries)
+                        except asyncio.CancelledError:
+                            if self._stopping and me.cancelling() == 1:
+                                me.uncancel()  # the drain's: it cancels only waiting loops
+                                return
+                            raise
+                        finally:
+                            self._waiting.discard(me)
                         await self._handle(delivery)
-                        if self._stopping:
-                            return
             except asyncio.CancelledError:
                 raise
             except Exception:
