@@ -194,6 +194,8 @@ class _Run:
         pod.pause()
         try:
             stall.trimmed = await self.cluster.trimmed_past(marks, self.plan.stall_timeout_s)
+            # And stopped for an outage's length at least, so that its clients' edits queue up.
+            await asyncio.sleep(max(0.0, stopped + self.plan.outage_s - time.monotonic()))
         finally:
             pod.resume()
             stall.stopped_s = round(time.monotonic() - stopped, 1)
