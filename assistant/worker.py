@@ -19,10 +19,11 @@ from typing import Any
 from pycrdt import Doc
 
 from . import board, metrics
+from .consumers import Consumers
 from .intake import IntakeLimits, prepare
 from .limits import Limiter
 from .model_client import ModelClient, ModelError
-from .queue import Delivery, JobQueue, heartbeating
+from .queue import JobQueue
 from .records import Records
 from .serial import Serializer
 from .types import Job, Status
@@ -47,6 +48,10 @@ async def _no_instructions(workspace_id: str) -> str:
     return ""
 
 
+async def _gauge_depth(queue: JobQueue) -> None:
+    metrics.QUEUE_DEPTH.set(await queue.depth())
+
+
 class Worker:
     def __init__(
         self,
@@ -68,66 +73,23 @@ class Worker:
         self._instructions = instructions
         self._model_for = model_for
         self.processed = 0
-        self._stopping = False
-        self._waiting: set[asyncio.Task[Any]] = set()
-        """Loops waiting for their next job, not handling one: a drain may cancel these."""
+        self._consumers = Consumers(
+            self.process,
+            self._give_up,
+            loops=config.workers,
+            heartbeat_s=config.heartbeat_s,
+            kind="assistant",
+            after_each=_gauge_depth,
+        )
 
     async def serve(self, queue: JobQueue, name: str) -> None:
         """Runs ``config.workers`` loops until cancelled, or until ``drain`` has let each finish
         the job it was on."""
-        async with asyncio.TaskGroup() as group:
-            for i in range(self._config.workers):
-                group.create_task(self._loop(queue, f"{name}-{i}"))
+        await self._consumers.serve(queue, name)
 
     def drain(self) -> None:
         """Take no more jobs; a loop on a job ends after it. ``serve`` returns once all have."""
-        self._stopping = True
-        for waiting in self._waiting:
-            waiting.cancel()
-
-    async def _loop(self, queue: JobQueue, consumer: str) -> None:
-        me = asyncio.current_task()
-        assert me is not None
-        while not self._stopping:
-            try:
-                async with contextlib.aclosing(queue.deliveries(consumer)) as deliveries:
-                    while not self._stopping:
-                        self._waiting.add(me)
-                        try:
-                            delivery = await anext(deliveries)
-                        except asyncio.CancelledError:
-                            if self._stopping and me.cancelling() == 1:
-                                me.uncancel()  # the drain's: it cancels only waiting loops
-                                return
-                            raise
-                        finally:
-                            self._waiting.discard(me)
-                        # Taken, even if a drain began meanwhile: finishing it beats leaving it
-                        # for another worker to reclaim after TANDEM_ASSISTANT_RECLAIM_IDLE_S.
-                        await self._handle(delivery)
-                        with contextlib.suppress(Exception):
-                            metrics.QUEUE_DEPTH.set(await queue.depth())
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("assistant queue failed; retrying")
-                await asyncio.sleep(1.0)  # back off from a broken queue, then read again
-
-    async def _handle(self, delivery: Delivery) -> None:
-        try:
-            async with heartbeating(delivery, self._config.heartbeat_s):
-                await self.process(delivery.job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("assistant job %s failed", delivery.job.suggestion_id)
-            if delivery.redelivered:
-                # Storage failed under us: leave the entry unacknowledged so another worker
-                # (or this one, after the idle time) starts the suggestion over.
-                return
-            await self._give_up(delivery.job, "the assistant failed internally; ask again")
-        with contextlib.suppress(Exception):
-            await delivery.ack()
+        self._consumers.drain()
 
     async def _give_up(self, job: Job, reason: str) -> None:
         """No queue will hand this job out again: end the suggestion as failed rather than

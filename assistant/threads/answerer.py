@@ -21,9 +21,10 @@ from typing import Self
 
 from pycrdt import Doc, Text
 
+from ..consumers import Consumers
 from ..limits import Limiter
 from ..model_client import ModelClient, ModelError
-from ..queue import Delivery, JobQueue, heartbeating
+from ..queue import JobQueue
 from . import live
 from .conversation import AttachedDocument, ConversationLimits, build
 from .jobs import AnswerJob
@@ -71,74 +72,31 @@ class Answerer:
         self._instructions = instructions
         self._model_for = model_for
         self._doc_path = doc_path
-        self._stopping = False
-        self._waiting: set[asyncio.Task[None]] = set()
-        """Loops waiting for their next job, not answering one: a drain may cancel these."""
+        self._consumers = Consumers(
+            self.answer,
+            self._fail,
+            loops=config.workers,
+            heartbeat_s=config.heartbeat_s,
+            kind="answer",
+        )
 
     async def serve(self, queue: JobQueue, name: str) -> None:
-        async with asyncio.TaskGroup() as group:
-            for i in range(self._config.workers):
-                group.create_task(self._loop(queue, f"{name}-{i}"))
+        await self._consumers.serve(queue, name)
 
     def drain(self) -> None:
         """Take no more jobs; a loop on an answer ends after it (as the suggestion worker's)."""
-        self._stopping = True
-        for waiting in self._waiting:
-            waiting.cancel()
-
-    async def _loop(self, queue: JobQueue, consumer: str) -> None:
-        me = asyncio.current_task()
-        assert me is not None
-        while not self._stopping:
-            try:
-                async with contextlib.aclosing(queue.deliveries(consumer)) as deliveries:
-                    while not self._stopping:
-                        self._waiting.add(me)
-                        try:
-                            delivery = await anext(deliveries)
-                        except asyncio.CancelledError:
-                            if self._stopping and me.cancelling() == 1:
-                                me.uncancel()  # the drain's: it cancels only waiting loops
-                                return
-                            raise
-                        finally:
-                            self._waiting.discard(me)
-                        await self._handle(delivery)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("answer queue failed; retrying")
-                await asyncio.sleep(1.0)  # back off from a broken queue, then read again
-
-    async def _handle(self, delivery: Delivery) -> None:
-        job: AnswerJob = delivery.job
-        try:
-            async with heartbeating(delivery, self._config.heartbeat_s):
-                await self.answer(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("answer %s failed", job.answer_id)
-            if delivery.redelivered:
-                return  # another worker starts it over after the idle time
-            await self._fail(job, "the assistant failed internally; ask again")
-        with contextlib.suppress(Exception):
-            await delivery.ack()
+        self._consumers.drain()
 
     async def _fail(self, job: AnswerJob, reason: str) -> None:
-        def failed(doc: Doc) -> str | None:
-            if live.status(doc, job.answer_id) is not AnswerStatus.STREAMING:
-                return None
-            owner = f"give-up-{uuid.uuid4().hex[:8]}"
-            live.begin(doc, job.answer_id, owner, model="")
-            live.finish(doc, job.answer_id, owner, AnswerStatus.FAILED, {"error": reason})
-            return reason
-
-        with contextlib.suppress(Exception):
-            if await self._edit(live.live_id(job.thread_id), failed) is not None:
-                await self._store.update_message(
-                    job.answer_id, {"status": AnswerStatus.FAILED.value, "error": reason}
-                )
+        """No queue hands this job out again: the answer ends failed, not streaming forever."""
+        failed = AnswerStatus.FAILED
+        text = await self._edit(
+            live.live_id(job.thread_id), lambda doc: live.end(doc, job.answer_id, failed, reason)
+        )
+        if text is not None:
+            await self._store.update_message(
+                job.answer_id, {"status": failed.value, "error": reason, "text": text}
+            )
 
     async def answer(self, job: AnswerJob) -> AnswerStatus:
         try:
@@ -197,13 +155,12 @@ class Answerer:
         ended = await self._edit(
             live_id, lambda doc: live.finish(doc, job.answer_id, owner, final, fields)
         )
-        assert isinstance(ended, AnswerStatus)
-        text = await self._edit(live_id, lambda doc: live.text_of(doc, job.answer_id))
+        assert isinstance(ended, live.Ended)
         await self._store.update_message(
             job.answer_id,
-            {"status": ended.value, "text": text, "model": model, **fields},
+            {"status": ended.status.value, "text": ended.text, "model": model, **fields},
         )
-        return ended
+        return ended.status
 
     async def _document(self, doc_id: str, selection: dict | None) -> AttachedDocument:
         def read(doc: Doc) -> str:

@@ -27,7 +27,7 @@ before they change anything."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from pycrdt import Doc, Map, Text
 
@@ -160,21 +160,39 @@ def append(doc: Doc, message_id: str, owner: str, piece: str) -> AnswerStatus:
     return current
 
 
+class Ended(NamedTuple):
+    status: AnswerStatus
+    text: str
+
+
 def finish(
     doc: Doc, message_id: str, owner: str, final: AnswerStatus, fields: dict[str, Any]
-) -> AnswerStatus:
+) -> Ended:
     """Ends a streaming answer as ``final`` with ``fields`` (error, citations); an answer
-    someone stopped stays stopped. Returns the status it ended with."""
+    someone stopped stays stopped. Returns the status it ended with and its text."""
     entry = _entry(doc, message_id)
     if entry["owner"] != owner:
         raise SupersededAnswerError(message_id)
+    text = str(entry["text"])
     if entry["status"] != AnswerStatus.STREAMING.value:
-        return AnswerStatus(entry["status"])
+        return Ended(AnswerStatus(entry["status"]), text)
     with doc.transaction():
         entry["status"] = final.value
         for key, value in fields.items():
             entry[key] = json.dumps(value) if key == "citations" else value
-    return final
+    return Ended(final, text)
+
+
+def end(doc: Doc, message_id: str, final: AnswerStatus, reason: str) -> str | None:
+    """Ends a streaming answer whoever writes it (a stop, a job given up), keeping what
+    streamed; returns that text, or None when the answer was not streaming (or is gone)."""
+    if status(doc, message_id) is not AnswerStatus.STREAMING:
+        return None
+    entry = _entry(doc, message_id)
+    with doc.transaction():
+        entry["status"] = final.value
+        entry["error"] = reason
+    return str(entry["text"])
 
 
 def text_of(doc: Doc, message_id: str) -> str:

@@ -244,18 +244,19 @@ class Threads:
     async def _end(self, answer: Message, status: AnswerStatus, reason: str) -> Message:
         """Ends a streaming answer: the live document first (the worker's next write sees it
         there), then the record with the text streamed so far."""
-
-        def end(doc: Doc) -> str:
-            if live.status(doc, answer.id) is AnswerStatus.STREAMING:
-                entry_text = live.text_of(doc, answer.id)
-                live.update(doc, answer.with_(text=entry_text, status=status, error=reason))
-                return entry_text
-            return answer.text
-
-        text = await self._edit(live.live_id(answer.thread_id), end)
-        stored = await self._store.update_message(
-            answer.id, {"status": status.value, "error": reason, "text": text}
+        ended = await self._edit(
+            live.live_id(answer.thread_id), lambda doc: live.end(doc, answer.id, status, reason)
         )
+        changes: dict[str, Any] = {"status": status.value, "error": reason}
+        if ended is not None:
+            changes["text"] = ended
+        else:
+            # Not streaming live: it ended meanwhile (its worker records how), unless it is
+            # older than the live window, where the record alone says it streams.
+            current = await self._store.get_message(answer.id)
+            if current is not None and current.status.final:
+                raise AnswerFinishedError(current.status)
+        stored = await self._store.update_message(answer.id, changes)
         assert stored is not None
         return stored
 
