@@ -35,3 +35,30 @@ UNRESTORABLE = Counter(
 REDACTIONS = Counter(
     "tandem_assistant_redactions_total", "Secrets redacted from prompts, by kind", ["kind"]
 )
+
+ANSWERS = Counter(
+    "tandem_thread_answers_total", "Answers in threads a worker ended, by status", ["status"]
+)
+ANSWER_QUEUE_SECONDS = Histogram(
+    "tandem_thread_answer_queue_seconds",
+    "From a message asking the assistant to a worker starting the answer",
+    buckets=_SECONDS,
+)
+ANSWER_FIRST_TEXT_SECONDS = Histogram(
+    "tandem_thread_answer_first_text_seconds",
+    "From a worker starting an answer to its first visible text (prompt and retrieval included)",
+    buckets=_SECONDS,
+)
+ANSWER_SECONDS = Histogram(
+    "tandem_thread_answer_seconds", "From a worker starting an answer to its end", buckets=_SECONDS
+)
+ANSWER_TOKENS = Counter(
+    "tandem_thread_answer_tokens_total",
+    "Tokens of answers' model calls, as the model reports them, by kind",
+    ["kind"],
+)
+RETRIEVAL_SECONDS = Histogram(
+    "tandem_thread_retrieval_seconds",
+    "Retrieving the workspace's passages for an answer",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)

@@ -15,25 +15,27 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
 from pycrdt import Doc, Text
 
+from .. import metrics
 from ..consumers import Consumers
 from ..limits import Limiter
 from ..model_client import ModelClient, ModelError
 from ..queue import JobQueue
 from . import live
-from .conversation import AttachedDocument, ConversationLimits, build
+from .conversation import AttachedDocument, ConversationLimits, Prompt, Source, build, citations
 from .jobs import AnswerJob
-from .store import AnswerStatus, ThreadStore
+from .store import AnswerStatus, Message, Role, Thread, ThreadStore
 
 log = logging.getLogger(__name__)
 
 Edit = Callable[[str, Callable[[Doc], object]], Awaitable[object]]
 Lookup = Callable[[str], Awaitable[str | None]]
+Retrieve = Callable[[str, str, int], Awaitable[Sequence[Source]]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class AnswererConfig:
     """How many of the thread's latest messages are read to build the prompt (the token
     budget then decides how many are sent)."""
     conversation: ConversationLimits = field(default_factory=ConversationLimits)
+    passages: int = 12
+    """How many passages are retrieved for an answer (the knowledge budget keeps fewer)."""
+    query_chars: int = 1_000
 
 
 async def _nothing(_: str) -> str | None:
@@ -63,7 +68,10 @@ class Answerer:
         instructions: Callable[[str], Awaitable[str]],
         model_for: Lookup = _nothing,
         doc_path: Lookup = _nothing,
+        retrieve: Retrieve | None = None,
     ) -> None:
+        """``retrieve(workspace_id, query, limit)``: the workspace's passages for a question,
+        best first (None: answers see no workspace files beyond the attached one)."""
         self._store = store
         self._edit = edit
         self._model = model
@@ -72,6 +80,7 @@ class Answerer:
         self._instructions = instructions
         self._model_for = model_for
         self._doc_path = doc_path
+        self._retrieve = retrieve
         self._consumers = Consumers(
             self.answer,
             self._fail,
@@ -106,6 +115,8 @@ class Answerer:
                 await self._limiter.release(job.workspace_id, job.answer_id)
 
     async def _answer(self, job: AnswerJob) -> AnswerStatus:
+        started = time.time()
+        metrics.ANSWER_QUEUE_SECONDS.observe(max(0.0, started - job.requested_at))
         thread = await self._store.get_thread(job.thread_id)
         answer = await self._store.get_message(job.answer_id)
         if thread is None or answer is None or answer.status is not AnswerStatus.STREAMING:
@@ -116,42 +127,39 @@ class Answerer:
         begun = await self._edit(live_id, lambda doc: live.begin(doc, job.answer_id, owner, model))
         if not begun:
             return AnswerStatus.STOPPED
-        history = await self._store.messages(
-            job.thread_id, before_seq=answer.seq, limit=self._config.history_messages
-        )
-        question = next((m for m in reversed(history) if m.id == job.question_id), None)
-        document = None
-        if thread.doc_id is not None:
-            document = await self._document(thread.doc_id, question.selection if question else None)
-        prompt = build(
-            history,
-            limits=self._config.conversation,
-            instructions=await self._instructions(job.workspace_id),
-            document=document,
-        )
+        prompt = await self._prompt(job, thread, answer)
         stream = AnswerStream(self._edit, live_id, job.answer_id, owner, self._config)
         restorer = prompt.placeholders.stream()
+        first_visible: list[float] = []
 
         async def add(piece: str) -> bool:
             shown = restorer.feed(piece)
-            return await stream.add(shown) if shown else stream.status is AnswerStatus.STREAMING
+            if not shown:
+                return stream.status is AnswerStatus.STREAMING
+            if not first_visible:
+                first_visible.append(time.time())
+            return await stream.add(shown)
 
         error = None
+        completion = None
         try:
             async with stream:
                 try:
-                    await self._model.stream(prompt.messages, add, model=model)
+                    completion = await self._model.stream(prompt.messages, add, model=model)
                     if rest := restorer.close():
                         await stream.add(rest)
                 except ModelError as exc:
                     error = exc.reason
+                    metrics.MODEL_ERRORS.labels(exc.kind).inc()
         except live.SupersededAnswerError:
             log.warning("answer %s was taken over by another attempt", job.answer_id)
             return AnswerStatus.STREAMING
         if error is None and not restorer.text.strip():
             error = "the model returned no text"
         final = AnswerStatus.FAILED if error else AnswerStatus.DONE
-        fields = {"error": error} if error else {}
+        fields: dict[str, object] = {"error": error} if error else {}
+        if prompt.sources:
+            fields["citations"] = citations(restorer.text, prompt.sources)
         ended = await self._edit(
             live_id, lambda doc: live.finish(doc, job.answer_id, owner, final, fields)
         )
@@ -160,16 +168,62 @@ class Answerer:
             job.answer_id,
             {"status": ended.status.value, "text": ended.text, "model": model, **fields},
         )
+        metrics.ANSWERS.labels(ended.status.value).inc()
+        metrics.ANSWER_SECONDS.observe(time.time() - started)
+        if first_visible:
+            metrics.ANSWER_FIRST_TEXT_SECONDS.observe(first_visible[0] - started)
+        if completion is not None and completion.completion_tokens is not None:
+            metrics.ANSWER_TOKENS.labels("completion").inc(completion.completion_tokens)
+        if completion is not None and completion.prompt_tokens is not None:
+            metrics.ANSWER_TOKENS.labels("prompt").inc(completion.prompt_tokens)
         return ended.status
 
-    async def _document(self, doc_id: str, selection: dict | None) -> AttachedDocument:
+    async def _prompt(self, job: AnswerJob, thread: Thread, answer: Message) -> Prompt:
+        history = await self._store.messages(
+            job.thread_id, before_seq=answer.seq, limit=self._config.history_messages
+        )
+        question = next((m for m in reversed(history) if m.id == job.question_id), None)
+        document = None
+        if thread.doc_id is not None:
+            document = await self._document(thread.doc_id, question.selection if question else None)
+        return build(
+            history,
+            limits=self._config.conversation,
+            instructions=await self._instructions(job.workspace_id),
+            document=document,
+            passages=await self._passages(job.workspace_id, history),
+        )
+
+    async def _passages(self, workspace_id: str, history: list[Message]) -> Sequence[Source]:
+        """What the workspace holds about the latest turns: the question first, then the two
+        people's messages before it, so a follow-up ("and the tests?") keeps its subject. A
+        failed search costs the answer its passages, not the answer."""
+        if self._retrieve is None:
+            return ()
+        asked = [m.text for m in reversed(history) if m.role is Role.USER and m.text][:3]
+        query = " ".join(asked)[: self._config.query_chars]
+        if not query.strip():
+            return ()
+        began = time.perf_counter()
+        try:
+            return await self._retrieve(workspace_id, query, self._config.passages)
+        except Exception:
+            log.warning("retrieval for %s failed", workspace_id, exc_info=True)
+            return ()
+        finally:
+            metrics.RETRIEVAL_SECONDS.observe(time.perf_counter() - began)
+
+    async def _document(
+        self, doc_id: str, selection: Mapping[str, object] | None
+    ) -> AttachedDocument:
         def read(doc: Doc) -> str:
             return str(doc.get("content", type=Text))
 
         text = str(await self._edit(doc_id, read))
         span = None
-        if selection and isinstance(selection.get("start"), int):
-            span = (selection["start"], int(selection.get("end", selection["start"])))
+        start, end = (selection or {}).get("start"), (selection or {}).get("end")
+        if isinstance(start, int):
+            span = (start, end if isinstance(end, int) else start)
         return AttachedDocument(await self._doc_path(doc_id) or doc_id, text, span)
 
 
