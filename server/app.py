@@ -29,6 +29,8 @@ from .history.routes import ROUTES as HISTORY_ROUTES
 from .history.wiring import open_history
 from .learning import open_learning
 from .learning_routes import ROUTES as LEARNING_ROUTES
+from .search.routes import ROUTES as SEARCH_ROUTES
+from .search.wiring import open_search
 from .settings import Settings
 from .sync_endpoint import sync_endpoint
 from .web_routes import web_app
@@ -67,6 +69,9 @@ def create_app(settings: Settings) -> TandemApp:
             history = await stack.enter_async_context(
                 open_history(settings, backends, rooms, access.directory)
             )
+            knowledge = await stack.enter_async_context(
+                open_search(settings, backends, rooms, drive, access.directory)
+            )
             ctx = AppContext(
                 settings=settings,
                 store=backends.store,
@@ -83,7 +88,8 @@ def create_app(settings: Settings) -> TandemApp:
             ctx.workspace_deleted_hooks.append(assistant.delete_workspace)
             ctx.workspace_deleted_hooks.append(learning.delete_workspace)
             ctx.workspace_deleted_hooks.append(history.delete_workspace)
-            ctx.learning, ctx.history = learning, history
+            ctx.workspace_deleted_hooks.append(knowledge.delete_workspace)
+            ctx.learning, ctx.history, ctx.knowledge = learning, history, knowledge
             app.state.ctx = ctx
             # Modules and startup objects live forever: keep the cyclic GC from rescanning
             # them in every full collection, which shows up as latency spikes under load.
@@ -100,6 +106,7 @@ def create_app(settings: Settings) -> TandemApp:
         *LEARNING_ROUTES,
         *ASSISTANT_ROUTES,
         *THREAD_ROUTES,
+        *SEARCH_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]
     app = Starlette(

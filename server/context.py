@@ -30,6 +30,8 @@ class AppContext:
     """The learning loop's registry and datasets (server/learning.py LearningPart)."""
     history: Any = None
     """The edit history (server/history/wiring.py HistoryPart)."""
+    knowledge: Any = None
+    """Search and retrieval (server/search/knowledge.py WorkspaceKnowledge)."""
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)
     """Async callables run with the workspace id before a workspace is deleted: each part

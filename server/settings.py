@@ -172,6 +172,15 @@ class Settings:
     drive_size_interval_s: float = 2.0
     """How often the sizes of text files that were edited are measured and saved."""
 
+    # Search (server/search, assistant/knowledge): the index of the workspaces' text files.
+    search_refresh_interval_s: float = 1.0
+    """How often the files edited or changed since are indexed again: an edit shows in
+    search within about this plus the rooms' telling interval (the stated bound is 3 s)."""
+    search_backfill_concurrency: int = 4
+    """Files read at once when a workspace is indexed in full the first time it is searched."""
+    search_max_query_chars: int = 1_000
+    """Longer search box queries are 400 invalid_query."""
+
     # Learning loop (learning/, server/history): `tandem finetune` and edit history.
     base_model: str | None = None
     """The base model the assistant's model server runs and local training adapts: a Hugging

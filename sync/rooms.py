@@ -23,6 +23,7 @@ from .types import DocId, LogId, Origin
 log = logging.getLogger(__name__)
 
 UpdateListener = Callable[[list[AppliedUpdate]], None]
+ChangeListener = Callable[[DocId], None]
 """Hears client updates once they are durable, in batches (the server's edit history, its
 files' sizes); must not raise."""
 
@@ -71,6 +72,7 @@ class Rooms:
         self._sweeper: asyncio.Task[None] | None = None
         self._tell_timer: asyncio.TimerHandle | None = None
         self._listeners: list[UpdateListener] = []
+        self._change_listeners: list[ChangeListener] = []
         self._heard = Heard(self._tell_soon)
         metrics.LOG_UNCOMPACTED.set_function(
             lambda: sum(r.uncompacted_entries for r in self._rooms.values())
@@ -93,6 +95,12 @@ class Rooms:
         ``tell_interval_s`` after the first of a batch, and whenever someone calls
         ``tell_listeners``."""
         self._listeners.append(listener)
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """``listener`` hears, at once, the id of a document after a server-side change
+        (``edit``) appended to its log; an edit that changed nothing is not heard, one that
+        raced another append may be."""
+        self._change_listeners.append(listener)
 
     def tell_listeners(self) -> None:
         """Hand every listener the client updates made durable since the last time, in order.
@@ -132,10 +140,18 @@ class Rooms:
         opened for it if nobody has it open, so the change can never race a concurrent load.
         ``change`` must validate before it mutates: a Yjs transaction cannot roll back."""
         room = await self._open(doc_id)
+        before = room.last_id
         try:
-            return await room.apply_server_change(change)
+            result = await room.apply_server_change(change)
         finally:
             self._unload_later(room)
+        if room.last_id != before:
+            for listener in self._change_listeners:
+                try:
+                    listener(doc_id)
+                except Exception:
+                    log.exception("change listener %r failed", listener)
+        return result
 
     async def _open(self, doc_id: DocId) -> Room:
         if self._closed:
