@@ -33,6 +33,8 @@ class MongoRecords:
         await self._suggestions.create_index(
             [("workspace_id", ASCENDING), ("created_at", ASCENDING)]
         )
+        await self._suggestions.create_index([("set_id", ASCENDING)])
+        await self._suggestions.create_index([("answer_id", ASCENDING)])
         await self._decisions.create_index([("suggestion_id", ASCENDING), ("seq", ASCENDING)])
         await self._decisions.create_index([("workspace_id", ASCENDING)])
 
@@ -80,6 +82,13 @@ class MongoRecords:
             .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
+        return [_out(d) for d in await cursor.to_list(None)]
+
+    async def with_source(
+        self, *, set_id: str | None = None, answer_id: str | None = None
+    ) -> list[SuggestionRecord]:
+        query = {"set_id": set_id} if set_id is not None else {"answer_id": answer_id}
+        cursor = self._suggestions.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
         return [_out(d) for d in await cursor.to_list(None)]
 
     async def workspaces(self) -> list[str]:

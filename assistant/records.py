@@ -18,6 +18,8 @@ stage that writes it:
   ``first_token_ms``, ``total_ms`` (from started_at), ``queue_ms`` (created_at to
   started_at), ``prompt_tokens``, ``completion_tokens``
   (from the model's usage, None when it sent none), ``finished_at``
+- made from an answer's code block (no worker): ``source`` ({kind: "thread", thread_id,
+  answer_id, set_id, block}), and ``set_id``, ``answer_id`` at the top for the query
 - at each decision: ``status`` (accepted | rejected | stale | cancelled), ``decided_by``,
   ``decided_at``
 
@@ -60,6 +62,13 @@ class Records(Protocol):
         self, workspace_id: str, *, since: float = 0.0, limit: int = 1000
     ) -> list[SuggestionRecord]:
         """Suggestions created at or after ``since``, oldest first."""
+        ...
+
+    async def with_source(
+        self, *, set_id: str | None = None, answer_id: str | None = None
+    ) -> list[SuggestionRecord]:
+        """Suggestions made from a thread's answer (``source``, issue 24): those of one set, or
+        of one answer, oldest first."""
         ...
 
     async def workspaces(self) -> list[str]:

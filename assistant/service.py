@@ -184,6 +184,79 @@ class Assistant:
             raise
         return sid
 
+    async def propose(
+        self,
+        doc_id: str,
+        actor: Actor,
+        *,
+        start: int,
+        end: int,
+        original: str,
+        replacement: str,
+        source: dict[str, Any],
+        model: str | None = None,
+    ) -> str:
+        """A suggestion written by no model call (an answer's code block): anchored like a
+        request's, created pending with its proposal, so accept, reject, stale and accept-all
+        treat it as any other. Raises InvalidRequestError when ``text[start:end]`` is no
+        longer ``original`` (the file changed since the block was located)."""
+        sid = str(self._new_id())
+        mode = Mode.REWRITE if start < end else Mode.COMPLETE
+
+        def capture(doc: Doc) -> dict[str, Any]:
+            captured = self._capture(doc, Selection(start, end), mode)
+            if captured["original"] != original:
+                raise InvalidRequestError("the file changed meanwhile: look at the edits again")
+            return captured
+
+        captured = await self._edit(doc_id, capture)
+        now = time.time()
+        fields = {
+            "id": sid,
+            "doc_id": doc_id,
+            "mode": mode.value,
+            "instruction": "",
+            "anchor_start": captured["anchor_start"],
+            "anchor_end": captured["anchor_end"],
+            "original": original,
+            "requested_by": actor.user_id,
+            "requested_by_name": actor.username,
+            "model": model,
+            "source": source,
+        }
+
+        def pending(doc: Doc) -> None:
+            with doc.transaction():
+                board.create(doc, fields)
+                board.append(doc, sid, replacement)
+                board.transition(
+                    doc, sid, Status.PENDING, unrestorable=[], started_at=now, finished_at=now
+                )
+
+        await self._create_record(
+            {
+                "id": sid,
+                "workspace_id": actor.workspace_id,
+                "doc_id": doc_id,
+                "user_id": actor.user_id,
+                "username": actor.username,
+                "mode": mode.value,
+                "instruction": "",
+                "original": original,
+                "original_sha256": board.sha256(original),
+                "output": replacement,
+                "model": model,
+                "status": Status.PENDING.value,
+                "source": source,
+                "set_id": source.get("set_id"),
+                "answer_id": source.get("answer_id"),
+                "created_at": now,
+                "finished_at": now,
+            }
+        )
+        await self._edit(board.board_id(doc_id), pending)
+        return sid
+
     async def _create_record(self, record: dict[str, Any]) -> None:
         await self._records.create(record)
 

@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS assistant_suggestions (
 );
 CREATE INDEX IF NOT EXISTS assistant_suggestions_by_ws
     ON assistant_suggestions (workspace_id, created_at);
+CREATE INDEX IF NOT EXISTS assistant_suggestions_by_set
+    ON assistant_suggestions (json_extract(data, '$.set_id'));
+CREATE INDEX IF NOT EXISTS assistant_suggestions_by_answer
+    ON assistant_suggestions (json_extract(data, '$.answer_id'));
 CREATE TABLE IF NOT EXISTS assistant_decisions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     suggestion_id TEXT NOT NULL,
@@ -125,6 +129,19 @@ class SqliteRecords(SqliteFile):
                 "SELECT data FROM assistant_suggestions WHERE workspace_id = ? AND created_at >= ?"
                 " ORDER BY created_at, id LIMIT ?",
                 (workspace_id, since, limit),
+            ).fetchall()
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    async def with_source(
+        self, *, set_id: str | None = None, answer_id: str | None = None
+    ) -> list[SuggestionRecord]:
+        field, value = ("set_id", set_id) if set_id is not None else ("answer_id", answer_id)
+        rows = await self._run(
+            lambda db: db.execute(
+                f"SELECT data FROM assistant_suggestions WHERE json_extract(data, '$.{field}') = ?"
+                " ORDER BY created_at, id",
+                (value,),
             ).fetchall()
         )
         return [json.loads(row[0]) for row in rows]

@@ -114,3 +114,23 @@ async def test_workspace_listing_and_deletion(records: Records) -> None:
     assert await records.for_workspace("wa") == []
     assert await records.decisions("a") == []
     assert [r["id"] for r in await records.for_workspace("wz")] == ["z"]
+
+
+async def test_suggestions_made_from_an_answer_are_found_by_set_and_by_answer(
+    records: Records,
+) -> None:
+    for sid, set_id, answer_id, at in [
+        ("a1", "set1", "ans1", 1.0),
+        ("a2", "set1", "ans1", 2.0),
+        ("a3", "set2", "ans1", 3.0),
+        ("b1", "set3", "ans2", 4.0),
+    ]:
+        source = {"kind": "thread", "thread_id": "t", "answer_id": answer_id, "set_id": set_id}
+        await records.create(
+            {**record(sid, at=at), "source": source, "set_id": set_id, "answer_id": answer_id}
+        )
+    await records.create(record("plain", at=5.0))
+    assert [r["id"] for r in await records.with_source(set_id="set1")] == ["a1", "a2"]
+    assert [r["id"] for r in await records.with_source(answer_id="ans1")] == ["a1", "a2", "a3"]
+    assert (await records.with_source(set_id="set3"))[0]["source"]["answer_id"] == "ans2"
+    assert await records.with_source(set_id="none") == []
