@@ -18,6 +18,7 @@ from .access.sync_gate import AccessWatch
 from .access.wiring import open_access
 from .asgi import TandemApp
 from .assistant.routes import ROUTES as ASSISTANT_ROUTES
+from .assistant.thread_edit_routes import ROUTES as THREAD_EDIT_ROUTES
 from .assistant.thread_routes import ROUTES as THREAD_ROUTES
 from .assistant.wiring import open_assistant
 from .backends import open_backends
@@ -55,6 +56,9 @@ def create_app(settings: Settings) -> TandemApp:
             access_watch = await stack.enter_async_context(
                 AccessWatch(access, settings.access_recheck_s)
             )
+            knowledge = await stack.enter_async_context(
+                open_search(settings, backends, rooms, drive, access.directory)
+            )
             # Embedded: workers run in this process. Cluster: `tandem assistant` runs them.
             assistant = await stack.enter_async_context(
                 open_assistant(
@@ -63,14 +67,12 @@ def create_app(settings: Settings) -> TandemApp:
                     rooms,
                     run_workers=settings.embedded,
                     directory=access.directory,
+                    retrieve=knowledge.retrieve,
                 )
             )
             learning = await stack.enter_async_context(open_learning(settings, backends))
             history = await stack.enter_async_context(
                 open_history(settings, backends, rooms, access.directory)
-            )
-            knowledge = await stack.enter_async_context(
-                open_search(settings, backends, rooms, drive, access.directory)
             )
             ctx = AppContext(
                 settings=settings,
@@ -106,6 +108,7 @@ def create_app(settings: Settings) -> TandemApp:
         *LEARNING_ROUTES,
         *ASSISTANT_ROUTES,
         *THREAD_ROUTES,
+        *THREAD_EDIT_ROUTES,
         *SEARCH_ROUTES,
         WebSocketRoute("/sync/{doc_id:path}", sync_endpoint),
     ]

@@ -71,26 +71,31 @@ async def _run(call: Any) -> Any:
         raise _unavailable(str(exc)) from None
 
 
-async def assist(request: Request) -> Response:
-    doc_id, actor = await _actor(request, Role.EDITOR)
-    body = await read_body(request, Ask)
+async def ensure_board(request: Request, doc_id: str, workspace_id: str) -> str:
+    """The suggestions live in a server-only companion document of the same workspace: every
+    member can read it live, no client can write it. Registered once per process."""
     board_id = board.board_id(doc_id)
     try:
         parse_doc_id(board_id)
     except InvalidDocIdError:
         raise bad_request("this document id is too long for suggestions", "invalid_doc") from None
-    # The suggestions live in a server-only companion document of the same workspace: every
-    # member can read it live, no client can write it.
     part = _part(request)
-    if board_id not in part.registered:  # once per process: not a lookup on every request
+    if board_id not in part.registered:  # not a directory lookup on every request
         directory = access_of(request).directory
         if await directory.doc(board_id) is None:
             await directory.register_doc(
                 board_id,
-                actor.workspace_id,  # type: ignore[arg-type]
+                workspace_id,  # type: ignore[arg-type]
                 server_only=True,
             )
         part.registered.add(board_id)
+    return board_id
+
+
+async def assist(request: Request) -> Response:
+    doc_id, actor = await _actor(request, Role.EDITOR)
+    body = await read_body(request, Ask)
+    board_id = await ensure_board(request, doc_id, actor.workspace_id)
     sid = await _run(
         _part(request).service.request(
             doc_id,
