@@ -4,6 +4,7 @@ import { Api } from './api'
 import type { AppContext, View } from './context'
 import { h, replace } from './dom'
 import { href, parseRoute, type Route } from './routes'
+import { searchPanel } from './search/panel'
 import { Session } from './session'
 import { authView } from './views/auth'
 import { editorView } from './views/editor'
@@ -77,7 +78,7 @@ function viewFor(route: Route): View {
     case 'doc':
       return editorView(ctx, route.ws, route.doc)
     case 'file':
-      return fileView(ctx, route.ws, route.entry)
+      return fileView(ctx, route.ws, route.entry, route.line)
     case 'missing':
       return {
         title: 'Not found',
@@ -106,6 +107,7 @@ function render() {
   main.replaceChildren(current.el)
 }
 
+document.body.append(searchPanel(ctx))
 session.onChange(() => render())
 window.addEventListener('hashchange', render)
 render()

@@ -8,7 +8,7 @@ export type Route =
   | { name: 'workspace'; ws: string }
   | { name: 'learning'; ws: string }
   | { name: 'doc'; ws: string; doc: string }
-  | { name: 'file'; ws: string; entry: string }
+  | { name: 'file'; ws: string; entry: string; line?: number }
   | { name: 'missing'; path: string }
 
 export function parseRoute(hash: string): Route {
@@ -28,7 +28,8 @@ export function parseRoute(hash: string): Route {
     return { name: 'doc', ws: parts[1], doc: parts[3] }
   }
   if (parts[0] === 'w' && parts[2] === 'f' && parts.length === 4) {
-    return { name: 'file', ws: parts[1], entry: parts[3] }
+    const line = Number(params.get('line'))
+    return { name: 'file', ws: parts[1], entry: parts[3], line: Number.isInteger(line) && line > 0 ? line : undefined }
   }
   return { name: 'missing', path }
 }
@@ -40,7 +41,8 @@ export const href = {
   workspace: (ws: string) => `#/w/${encodeURIComponent(ws)}`,
   learning: (ws: string) => `#/w/${encodeURIComponent(ws)}/learning`,
   doc: (ws: string, doc: string) => `#/w/${encodeURIComponent(ws)}/d/${encodeURIComponent(doc)}`,
-  file: (ws: string, entry: string) => `#/w/${encodeURIComponent(ws)}/f/${encodeURIComponent(entry)}`,
+  file: (ws: string, entry: string, line?: number) =>
+    `#/w/${encodeURIComponent(ws)}/f/${encodeURIComponent(entry)}${line ? `?line=${line}` : ''}`,
   invite: (code: string) => `${location.origin}/#/signup?invite=${encodeURIComponent(code)}`,
 }
 

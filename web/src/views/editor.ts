@@ -15,11 +15,12 @@ import { ConnectionIndicator, refusalMessage } from '../editor/connection'
 import { type Language, LANGUAGES, languageById, languageForName } from '../editor/languages'
 import { presenceList } from '../editor/presence'
 import { baseSetup } from '../editor/setup'
+import { revealOnSync } from '../search/reveal'
 import { rememberDoc } from '../recent'
 import { openProvider } from '../live'
 import { href } from '../routes'
 
-export function editorView(ctx: AppContext, ws: string, docId: string, name?: string): View {
+export function editorView(ctx: AppContext, ws: string, docId: string, name?: string, line?: number): View {
   const root = h('div', { class: 'editor-page' }, h('p', { class: 'loading' }, 'Opening document…'))
   const cleanups: (() => void)[] = []
   let disposed = false
@@ -172,6 +173,7 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
       h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el, history.el),
     )
     if (!info.read_only) editor.focus()
+    if (line) cleanups.push(revealOnSync(provider, editor, line))
   }
 
   void open()

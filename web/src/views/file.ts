@@ -9,7 +9,7 @@ import { driveTree } from '../drive/tree'
 import { href } from '../routes'
 import { editorView } from './editor'
 
-export function fileView(ctx: AppContext, ws: string, entryId: string): View {
+export function fileView(ctx: AppContext, ws: string, entryId: string, line?: number): View {
   const main = h('div', { class: 'file-main' }, h('p', { class: 'loading page' }, 'Opening…'))
   const side = h('aside', { class: 'sidebar', 'aria-label': 'Drive' })
   const toggle = h('button', { type: 'button', class: 'sidebar-toggle', 'aria-expanded': 'false', 'aria-controls': 'drive-sidebar' }, 'Files')
@@ -72,7 +72,7 @@ export function fileView(ctx: AppContext, ws: string, entryId: string): View {
     if (entry.kind === 'folder') {
       ctx.navigate(href.workspace(ws))
     } else if (entry.kind === 'text' && entry.doc_id) {
-      const editor = editorView(ctx, ws, entry.doc_id, entry.name)
+      const editor = editorView(ctx, ws, entry.doc_id, entry.name, line)
       cleanups.push(() => editor.dispose?.())
       replace(main, banner, editor.el)
     } else {
