@@ -14,6 +14,7 @@ from typing import Any
 
 from pymongo import ASCENDING, TEXT
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from .index import IndexedFile
 from .passages import Passage, Query, split_passages, terms_of
@@ -31,7 +32,12 @@ class MongoIndex:
         self._workspaces = database[WORKSPACES]
 
     async def ensure_indexes(self) -> None:
-        await self._passages.create_index([("terms", TEXT)], default_language="none")
+        try:
+            await self._passages.create_index([("terms", TEXT)], default_language="none")
+        except OperationFailure:
+            # The wire-protocol server refuses to create a text index twice (MongoDB does
+            # not): a text query that works says it is there.
+            await self._passages.find_one({"$text": {"$search": "probe"}})
         await self._passages.create_index([("workspace_id", ASCENDING), ("file_id", ASCENDING)])
 
     async def aclose(self) -> None:

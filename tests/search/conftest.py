@@ -3,7 +3,7 @@ wire protocol, for the search route."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -22,8 +22,8 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Tand
 
 
 @pytest.fixture(scope="module")
-async def pods(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[TandemProcess]]:
-    base = tmp_path_factory.mktemp("search-cluster")
+def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    base = tmp_path_factory.mktemp("search-services")
     with (
         running(Valkey(base / "valkey")) as valkey,
         running(S3Server(base / "s3")) as s3,
@@ -31,7 +31,7 @@ async def pods(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[T
     ):
         assert isinstance(valkey, Valkey) and isinstance(s3, S3Server)
         assert isinstance(mongo, MongoServer)
-        env = {
+        yield {
             **QUICK,
             "TANDEM_REDIS_URL": valkey.url,
             "TANDEM_S3_ENDPOINT": s3.endpoint,
@@ -41,15 +41,24 @@ async def pods(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[T
             "TANDEM_MONGODB_URL": mongo.url("tandem"),
             "TANDEM_JWT_SECRET": "search-cluster-secret-0123456789-abcdefghijklmn",
         }
-        started = [
-            await TandemProcess(base / f"pod-{i}", env={**env, "TANDEM_POD_ID": f"pod-{i}"}).start()
-            for i in range(2)
-        ]
-        try:
-            yield started
-        finally:
-            for pod in started:
-                await pod.kill()
+
+
+@pytest.fixture(scope="module")
+async def pods(
+    tmp_path_factory: pytest.TempPathFactory, cluster_env: dict[str, str]
+) -> AsyncIterator[list[TandemProcess]]:
+    base = tmp_path_factory.mktemp("search-pods")
+    started = [
+        await TandemProcess(
+            base / f"pod-{i}", env={**cluster_env, "TANDEM_POD_ID": f"pod-{i}"}
+        ).start()
+        for i in range(2)
+    ]
+    try:
+        yield started
+    finally:
+        for pod in started:
+            await pod.kill()
 
 
 @pytest.fixture
