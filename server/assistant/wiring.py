@@ -19,7 +19,7 @@ from assistant.queue import JobQueue, MemoryQueue, RedisQueue
 from assistant.records import Records
 from assistant.serial import LeaseSerializer, LocalSerializer, Serializer
 from assistant.service import Assistant, AssistantConfig
-from assistant.threads.answerer import Answerer, AnswererConfig
+from assistant.threads.answerer import Answerer, AnswererConfig, Retrieve
 from assistant.threads.conversation import ConversationLimits
 from assistant.threads.jobs import ANSWERS_STREAM, AnswerJob
 from assistant.threads.service import Threads, ThreadsConfig
@@ -123,8 +123,10 @@ async def open_assistant(
     *,
     run_workers: bool,
     directory: Directory | None = None,
+    retrieve: Retrieve | None = None,
 ) -> AsyncIterator[AssistantPart]:
-    """``directory``: where a pod registers threads' live documents (workers need none)."""
+    """``directory``: where a pod registers threads' live documents (workers need none);
+    ``retrieve``: the workspace search answers draw passages from (server/search)."""
     redis = backends.redis
     queue: JobQueue
     answers: JobQueue
@@ -219,6 +221,7 @@ async def open_assistant(
             answerer_config(settings),
             instructions=workspace_instructions,
             model_for=model_for,
+            retrieve=retrieve,
         )
         loop = asyncio.get_running_loop()
         part.serving = [

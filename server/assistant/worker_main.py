@@ -18,6 +18,7 @@ from sync.rooms import Rooms
 from sync.types import Origin
 
 from ..backends import open_backends
+from ..search.wiring import open_knowledge
 from ..settings import Settings
 from .wiring import AssistantPart, open_assistant
 from .worker_health import HealthServer
@@ -50,7 +51,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             ),
             tail=backends.tail,
         ) as rooms,
-        open_assistant(settings, backends, rooms, run_workers=True) as part,
+        open_knowledge(settings, backends) as knowledge,
+        open_assistant(
+            settings, backends, rooms, run_workers=True, retrieve=knowledge.retrieve
+        ) as part,
         _health(settings, part),
     ):
         log.info(

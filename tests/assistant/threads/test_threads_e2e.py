@@ -256,3 +256,36 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(server: TandemProces
     assert (await messages(alice, ws, tid))["messages"] == []
     listed = (await alice.request("GET", base, expect=200)).json()["threads"]
     assert [t["id"] for t in listed] == [tid]
+
+
+async def test_an_answer_draws_on_the_workspaces_files_and_cites_them(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    """Issue 24.3: the passage that answers the question, found among many files of the
+    asker's workspace (never another's), reaches the model numbered; the answer's [n] becomes
+    a citation naming the file and its lines."""
+    from tests.search.helpers import new_file
+
+    alice, _, _, ws = await team(server)
+    for n in range(40):
+        await new_file(alice, ws, f"page{n}.py", f"def render_{n}(page):\n    return page\n")
+    body = "\n".join(f"# note {n}" for n in range(1, 60)) + "\ndef load_settings(path):\n"
+    target = await new_file(alice, ws, "settings.py", body + "    return toml(path)\n")
+    other = await sign_up(server.http_url)
+    theirs = await other.create_workspace()
+    await new_file(other, theirs, "secret_plan.py", "def load_settings(): return 'theirs'\n")
+
+    thread = await new_thread(alice, ws)
+    model.script_for("load_settings", Reply("It is in settings.py [1]."))
+    sent = await post(alice, ws, thread["id"], "@assistant where is load_settings defined?")
+    answer = await settled(alice, ws, thread["id"], sent["answer"]["id"])
+
+    [request] = [r for r in model.requests if "where is load_settings" in r.text]
+    system = request.body["messages"][0]["content"]
+    assert '<passage n="1" path="settings.py"' in system
+    assert "60: def load_settings(path):" in system
+    assert "secret_plan" not in system and "theirs" not in system
+    [cited] = answer["citations"]
+    assert cited["n"] == 1 and cited["path"] == "settings.py"
+    assert cited["file_id"] == target["id"] and cited["doc_id"] == target["doc_id"]
+    assert cited["start_line"] <= 60 <= cited["end_line"]
