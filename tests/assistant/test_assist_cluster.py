@@ -247,3 +247,38 @@ async def test_a_thread_answer_streams_to_a_member_on_the_other_pod(
         await watcher.wait_for(lambda: answer(watcher).get("status") == "done", timeout_s=20)
         assert answer(watcher)["text"] == "".join(tokens)
         assert answer(watcher)["model"] == "cluster-model"
+
+
+async def test_a_dead_workers_answer_is_taken_over_and_started_over(
+    tmp_path: Path, pods: list[TandemProcess], env: dict[str, str], model: ModelServer
+) -> None:
+    """Issue 24.6: a worker killed mid-answer leaves no answer streaming forever: another
+    worker reclaims the job and the answer ends done with only the second attempt's text."""
+    p1, _ = pods
+    alice = await sign_up(p1.http_url)
+    ws = await alice.create_workspace()
+    threads = f"/api/workspaces/{ws}/threads"
+    thread = (await alice.request("POST", threads, json={"title": "T"}, expect=201)).json()
+    model.script_for(
+        "outlive its worker", Reply(tokens=["slow "] * 100, rate_per_s=10), Reply("Taken over.")
+    )
+    messages = f"{threads}/{thread['id']}/messages"
+
+    async def answer() -> dict[str, Any]:
+        found = (await alice.request("GET", messages, expect=200)).json()["messages"]
+        return next(m for m in found if m["role"] == "assistant")
+
+    async with WorkerProcess(tmp_path / "w-dying", worker_env(env, model, "w-dying")) as dying:
+        await alice.request(
+            "POST", messages, json={"text": "@assistant outlive its worker"}, expect=201
+        )
+        async with asyncio.timeout(20):
+            while not any(r for r in model.requests if "outlive its worker" in r.text):
+                await asyncio.sleep(0.02)  # polling the model server's log with a deadline
+        await dying.stop(signal.SIGKILL)
+    assert (await answer())["status"] == "streaming"
+    async with WorkerProcess(tmp_path / "w-rescuer", worker_env(env, model, "w-rescuer")):
+        async with asyncio.timeout(30):
+            while (done := await answer())["status"] == "streaming":
+                await asyncio.sleep(0.05)  # polling the stored answer with a deadline
+    assert done["status"] == "done" and done["text"] == "Taken over."
