@@ -50,6 +50,7 @@ NOT_JSON = {
     ("POST", "/api/docs/{doc_id}/suggestions/{sid}/reject"),
     ("DELETE", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}"),
     ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/stop"),
+    ("POST", "/api/workspaces/{ws}/suggestion-sets/{set_id}/accept"),
 }
 """Routes that change something and read no body."""
 
@@ -143,6 +144,10 @@ TEMPLATES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "selection": {"start": 0, "end": 5},
     },
     ("PATCH", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}"): lambda w: {"text": "edited"},
+    ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/apply"): lambda w: {
+        "blocks": [0],
+        "all": False,
+    },
 }
 """Each route's valid body, one that would change what is stored (at ``World.path``)."""
 
