@@ -74,6 +74,16 @@ async def test_an_answer_for_two_files_applies_as_one_set_and_accepts_together(
     made = (await bob.request("POST", base + "/apply", json={"all": True}, expect=201)).json()
     assert [s["path"] for s in made["suggestions"]] == ["app.py", "README.md"]
     await bob.request("POST", base + "/apply", json={"blocks": [0]}, expect=400)  # pending
+    first = made["suggestions"][0]
+    shown = (await carol.request("GET", f"/api/docs/{first['doc_id']}/suggestions/{first['suggestion_id']}", expect=200)).json()  # fmt: skip
+    assert shown["source"] == {
+        "kind": "thread",
+        "thread_id": tid,
+        "answer_id": mid,
+        "set_id": made["set_id"],
+        "block": 0,
+    }
+    assert shown["proposal"].startswith("def load(path):\n    return open(path, encoding=")
 
     for item in made["suggestions"]:  # the other member sees each pending on its board
         url = f"{server.ws_url}/{board.board_id(item['doc_id'])}?token={carol.token}"
@@ -120,3 +130,20 @@ async def test_a_file_edited_meanwhile_goes_stale_and_the_other_still_applies(
     assert report == {"accepted": [readme_sid], "stale": [app_sid], "skipped": []}
     assert "--port 8000" in await content(alice, ws, files["README.md"]["id"])
     assert "encoding" not in await content(alice, ws, files["app.py"]["id"])
+
+
+async def test_a_block_still_holding_a_secret_placeholder_is_refused(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, bob, _, ws = await team(server)
+    await text_file(alice, ws, "app.py", APP)
+    tid = (await new_thread(alice, ws))["id"]
+    leaked = "```python path=app.py lines=1-1\nKEY = '[REDACTED:aws_access_key#1]'\n```\n"
+    model.script_for("the key", Reply(leaked))
+    answer = (await post(alice, ws, tid, "@assistant the key"))["answer"]
+    await settled(alice, ws, tid, answer["id"])
+    base = f"/api/workspaces/{ws}/threads/{tid}/messages/{answer['id']}"
+    [edit] = (await bob.request("GET", base + "/edits", expect=200)).json()["edits"]
+    assert "placeholders for secrets" in edit["problem"]
+    refused = await bob.request("POST", base + "/apply", json={"blocks": [0]}, expect=400)
+    assert refused.json()["error"]["code"] == "invalid_block"
