@@ -117,3 +117,39 @@ async def test_members_see_only_their_workspaces_and_bad_queries_are_refused(
         bad = await alice.request("GET", f"/api/workspaces/{ws}/search", params=params)
         assert bad.status_code == 400, params
         assert bad.json()["error"]["code"] == "invalid_query"
+
+
+async def test_hostile_queries_are_answered_never_with_a_5xx(server: TandemProcess) -> None:
+    alice = await sign_up(server.http_url)
+    ws = await alice.create_workspace()
+    await new_file(alice, ws, "a.md", "alpha bravo ünïcödé 日本語\n")
+    hostile = [
+        '"',
+        "*",
+        "alpha*",
+        "NEAR(alpha bravo)",
+        "alpha OR bravo",
+        "-alpha",
+        "body:x",
+        "((",
+        "🎉 ünïcödé",
+        "a" * 1000,
+        "alpha " * 150,
+        "\x00",
+        "%00",
+        "{$ne:1}",
+    ]
+    for q in hostile:
+        response = await alice.request("GET", f"/api/workspaces/{ws}/search", params={"q": q})
+        assert response.status_code in (200, 400), (q, response.text)
+        if response.status_code == 200:
+            assert all(f["path"] == "a.md" for f in response.json()["files"])
+    # A lone surrogate and invalid UTF-8, percent-encoded as a hostile client would.
+    for raw in ("%ED%A0%80", "%FF%FE", "%C0%80"):
+        response = await alice.request("GET", f"/api/workspaces/{ws}/search?q={raw}")
+        assert response.status_code in (200, 400), (raw, response.text)
+    for limit in ("-1", "1e3", "", "99999999999999999999", "nan"):
+        response = await alice.request(
+            "GET", f"/api/workspaces/{ws}/search", params={"q": "alpha", "limit": limit}
+        )
+        assert response.status_code == 400, limit
