@@ -7,6 +7,7 @@ the user is known to be a member (reads) or an editor (writes) of the workspace.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from .jobs import AnswerJob
 from .store import AnswerStatus, Message, Role, Thread, ThreadStore
 
 Edit = Callable[[str, Callable[[Doc], Any]], Awaitable[Any]]
+ABANDONED = "nobody finished this answer (the assistant stopped); ask again"
 MENTION = re.compile(r"(?i)(?<![\w@])@assistant\b")
 
 
@@ -30,6 +32,10 @@ MENTION = re.compile(r"(?i)(?<![\w@])@assistant\b")
 class ThreadsConfig:
     max_message_chars: int = 8_000
     max_title_chars: int = 200
+    answer_stale_s: float = 300.0
+    """An answer streaming longer than this has nobody writing it (its model call would have
+    timed out and its job been reclaimed by now): the next read ends it failed. Covers what a
+    reclaim cannot, an embedded server killed mid-answer, whose queue was in its memory."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,13 @@ class Threads:
         self, workspace_id: str, thread_id: str, *, before_seq: int | None, limit: int
     ) -> list[Message]:
         await self.thread(workspace_id, thread_id)
-        return await self._store.messages(thread_id, before_seq=before_seq, limit=limit)
+        found = await self._store.messages(thread_id, before_seq=before_seq, limit=limit)
+        stale_before = time.time() - self._config.answer_stale_s
+        for index, message in enumerate(found):
+            if message.status is AnswerStatus.STREAMING and message.created_at < stale_before:
+                with contextlib.suppress(AnswerFinishedError):
+                    found[index] = await self._end(message, AnswerStatus.FAILED, ABANDONED)
+        return found
 
     # -- messages ----------------------------------------------------------------------------
 

@@ -177,7 +177,11 @@ async def open_assistant(
             rooms.edit,  # type: ignore[arg-type]
             answers,
             limiter,
-            ThreadsConfig(),
+            ThreadsConfig(
+                # Past every attempt's model time and a reclaim between them.
+                answer_stale_s=2
+                * (settings.openai_total_timeout_s + settings.assistant_reclaim_idle_s)
+            ),
             new_id=new_id,
             register_live=register_live,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from assistant.threads import live
@@ -289,3 +290,40 @@ async def test_an_answer_draws_on_the_workspaces_files_and_cites_them(
     assert cited["n"] == 1 and cited["path"] == "settings.py"
     assert cited["file_id"] == target["id"] and cited["doc_id"] == target["doc_id"]
     assert cited["start_line"] <= 60 <= cited["end_line"]
+
+
+async def test_an_answer_left_by_a_killed_server_ends_failed_not_streaming_forever(
+    tmp_path: Path, model: ModelServer
+) -> None:
+    """Issue 24.6: embedded, the queue lived in the killed process, so no worker can take the
+    answer over; once it has streamed past every attempt's time, the next read ends it."""
+    from assistant.threads.service import ABANDONED
+    from tests.assistant.conftest import server_env
+
+    env = server_env(
+        model, TANDEM_OPENAI_TOTAL_TIMEOUT_S="1", TANDEM_ASSISTANT_RECLAIM_IDLE_S="0.5"
+    )
+    first = await TandemProcess(tmp_path / "data", env=env).start()
+    try:
+        alice = await sign_up(first.http_url)
+        ws = await alice.create_workspace()
+        thread = await new_thread(alice, ws)
+        model.script_for("outlive the server", Reply(tokens=["slow "] * 100, rate_per_s=5))
+        sent = await post(alice, ws, thread["id"], "@assistant outlive the server")
+        async with asyncio.timeout(10):
+            while not any("outlive the server" in r.text for r in model.requests):
+                await asyncio.sleep(0.02)  # polling the model server's log with a deadline
+    finally:
+        await first.kill()
+    async with TandemProcess(tmp_path / "data", env=env, port=first.port) as again:
+        alice.base_url = again.http_url
+        ended = await settled(alice, ws, thread["id"], sent["answer"]["id"])
+        url = f"{again.ws_url}/{thread['live_doc']}?token={alice.token}"
+        async with PyClient(url) as watcher:  # the live view says so too
+            await watcher.wait_for(
+                lambda: (
+                    live_messages(watcher).get(sent["answer"]["id"], {}).get("status") == "failed"
+                )
+            )
+    # Ended by the read, not by the model's timeout: the server died before that.
+    assert ended["status"] == "failed" and ended["error"] == ABANDONED
