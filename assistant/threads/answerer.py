@@ -56,6 +56,10 @@ async def _nothing(_: str) -> str | None:
     return None
 
 
+async def _none() -> None:
+    return None
+
+
 class Answerer:
     def __init__(
         self,
@@ -183,15 +187,21 @@ class Answerer:
             job.thread_id, before_seq=answer.seq, limit=self._config.history_messages
         )
         question = next((m for m in reversed(history) if m.id == job.question_id), None)
-        document = None
+        document: Awaitable[AttachedDocument | None] = _none()
         if thread.doc_id is not None:
-            document = await self._document(thread.doc_id, question.selection if question else None)
+            document = self._document(thread.doc_id, question.selection if question else None)
+        # Independent reads, on the way to the first token: at once.
+        attached, instructions, passages = await asyncio.gather(
+            document,
+            self._instructions(job.workspace_id),
+            self._passages(job.workspace_id, history),
+        )
         return build(
             history,
             limits=self._config.conversation,
-            instructions=await self._instructions(job.workspace_id),
-            document=document,
-            passages=await self._passages(job.workspace_id, history),
+            instructions=instructions,
+            document=attached,
+            passages=passages,
         )
 
     async def _passages(self, workspace_id: str, history: list[Message]) -> Sequence[Source]:
