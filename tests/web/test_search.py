@@ -20,11 +20,16 @@ async def test_a_viewer_finds_a_word_and_opens_the_file_at_its_line(
     text = FILLER + TARGET + "\n" + FILLER
     line = FILLER.count("\n") + 1
     created = await alice.request(
-        "POST", f"/api/workspaces/{ws}/drive/files", json={"name": "ledger.py", "text": text}, expect=201
+        "POST",
+        f"/api/workspaces/{ws}/drive/files",
+        json={"name": "ledger.py", "text": text},
+        expect=201,
     )
     await alice.request(
-        "POST", f"/api/workspaces/{ws}/drive/files",
-        json={"name": "other.md", "text": "nothing to see here\n"}, expect=201,
+        "POST",
+        f"/api/workspaces/{ws}/drive/files",
+        json={"name": "other.md", "text": "nothing to see here\n"},
+        expect=201,
     )
     file_id = str(created.json()["id"])
 

@@ -10,6 +10,7 @@ import type { AppContext, View } from '../context'
 import { h, replace } from '../dom'
 import { assistantPanel } from '../assistant/panel'
 import { historyPanel } from '../history/panel'
+import { threadsPanel } from '../assistant/threads/panel'
 import { userColor } from '../editor/colors'
 import { ConnectionIndicator, refusalMessage } from '../editor/connection'
 import { type Language, LANGUAGES, languageById, languageForName } from '../editor/languages'
@@ -131,12 +132,16 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
     })
 
     const history = historyPanel(ctx, { docId, canRestore: !info.read_only })
-    const panels = { assistant: assistant.el, history: history.el }
+    const threads = threadsPanel(ctx, { ws: info.workspace_id, role: info.role, docId })
+    cleanups.push(threads.dispose)
+    const panels = { assistant: assistant.el, history: history.el, threads: threads.el }
     const toggles = {
       assistant: h('button', { type: 'button', class: 'panel-toggle', 'aria-controls': 'assistant-panel', 'aria-pressed': 'true' }, 'Assistant'),
       history: h('button', { type: 'button', class: 'panel-toggle', 'aria-controls': 'history-panel', 'aria-pressed': 'false' }, 'History'),
+      threads: h('button', { type: 'button', class: 'panel-toggle', 'aria-controls': 'threads-panel', 'aria-pressed': 'false' }, 'Conversations'),
     }
     history.el.hidden = true
+    threads.el.hidden = true
     const show = (which: keyof typeof panels | null) => {
       for (const key of Object.keys(panels) as (keyof typeof panels)[]) {
         panels[key].hidden = key !== which
@@ -168,9 +173,9 @@ export function editorView(ctx: AppContext, ws: string, docId: string, name?: st
         languageSelect,
         indicator.el,
         presence.el,
-        h('span', { class: 'panel-toggles' }, toggles.assistant, toggles.history),
+        h('span', { class: 'panel-toggles' }, toggles.assistant, toggles.history, toggles.threads),
       ),
-      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el, history.el),
+      h('div', { class: 'doc-body' }, h('div', { class: 'editor-host' }, editor.dom), assistant.el, history.el, threads.el),
     )
     if (!info.read_only) editor.focus()
     if (line) cleanups.push(revealOnSync(provider, editor, line))

@@ -1,8 +1,9 @@
-// One workspace: its documents, its members and their roles, invites, and settings.
+// One workspace: its documents, its members and their roles, invites, its conversations, and settings.
 import { ApiError, type Member, type Role, type Workspace } from '../api'
 import type { AppContext, View } from '../context'
 import { field, h, notice, replace } from '../dom'
 import { driveTree } from '../drive/tree'
+import { threadsPanel } from '../assistant/threads/panel'
 import { assistantSettings } from './assistant_settings'
 import { recentDocs } from '../recent'
 import { href } from '../routes'
@@ -50,10 +51,13 @@ export function workspaceView(ctx: AppContext, ws: string): View {
     void tree.ready.then((available) => {
       if (!available) replace(files, documentsSection(ctx, workspace))
     })
+    const threads = threadsPanel(ctx, { ws: workspace.id, role: workspace.role, id: 'workspace-threads' })
+    disposers.push(threads.dispose)
     replace(
       root,
       h('h1', {}, workspace.name, ' ', h('span', { class: `role role-${workspace.role}` }, workspace.role)),
       h('div', { class: 'columns' }, files, h('div', {}, membersSection(ctx, workspace, owner), assistantSettings(ctx, workspace))),
+      h('div', { class: 'card workspace-threads' }, threads.el),
       owner ? settingsSection(ctx, workspace) : null,
     )
   }
