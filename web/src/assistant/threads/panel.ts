@@ -212,8 +212,8 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
           codeActions(m, content.blocks, actions)
           const fb = m.feedback ?? { up: 0, down: 0 }
           actions.append(
-            h('button', { type: 'button', 'aria-label': `Good answer (${fb.up})`, title: 'Good answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'up' })) }, `👍 ${fb.up}`),
-            h('button', { type: 'button', 'aria-label': `Bad answer (${fb.down})`, title: 'Bad answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'down' })) }, `👎 ${fb.down}`),
+            h('button', { type: 'button', 'aria-label': `Good answer (${fb.up})`, title: 'Good answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'up' })) }, `Good ${fb.up}`),
+            h('button', { type: 'button', 'aria-label': `Bad answer (${fb.down})`, title: 'Bad answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'down' })) }, `Bad ${fb.down}`),
             h('button', { type: 'button', onclick: () => void act(() => ctx.api.post(`${tbase}/messages/${m.id}/regenerate`)) }, 'Regenerate'),
           )
         }
