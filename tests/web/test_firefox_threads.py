@@ -1,12 +1,17 @@
-"""Conversations in Firefox (the second supported browser; see test_threads.py for Chromium):
-one member asks the assistant in a thread beside a file, the other watches the answer stream
-in and applies its code block as a suggestion, the first accepts it and the file changes."""
+"""Conversations and search in Firefox (the second supported browser; test_threads.py and
+test_search.py run them in Chromium): one member asks the assistant in a thread beside a
+file, the other watches the answer stream in and applies its code block as a suggestion, the
+first accepts it and the file changes; Ctrl+Shift+F finds a word and opens its line."""
 
 from __future__ import annotations
 
+import json
+
+from tests.accounts import members
 from tests.modelserver import ModelServer, Reply
 from tests.server_proc import TandemProcess
 from tests.web.test_firefox import OpenFirefoxTab, ff_tabs, firefox  # noqa: F401 (fixtures)
+from tests.web.test_search import FILLER, TARGET
 from tests.web.test_threads import ANSWER, NEW_CODE, assisted, model, team  # noqa: F401
 
 
@@ -50,3 +55,32 @@ async def test_in_firefox_b_watches_the_answer_stream_applies_its_block_and_a_ac
     await a.click(f".cm-sugg ::-p-button(Accept the suggestion by {bob.username})")
     await a.expect_text(NEW_CODE)
     await b.expect_text(NEW_CODE)
+
+
+async def test_in_firefox_ctrl_shift_f_finds_a_word_and_opens_its_line(
+    assisted: TandemProcess,  # noqa: F811
+    ff_tabs: OpenFirefoxTab,  # noqa: F811
+) -> None:
+    alice, bob, ws = await members(assisted.http_url, "alice-fx-find", "bob-fx-find", "viewer")
+    line = FILLER.count("\n") + 1
+    created = await alice.request(
+        "POST",
+        f"/api/workspaces/{ws}/drive/files",
+        json={"name": "ledger.py", "text": FILLER + TARGET + "\n" + FILLER},
+        expect=201,
+    )
+    file_id = created.json()["id"]
+    tab = await ff_tabs()
+    await tab.sign_in(assisted.http_url, bob, f"#/w/{ws}")
+    await tab.press("Control+Shift+F")
+    await tab.expect_focused(".search-dialog input[type=search]")
+    await tab.type("marmalade")
+    await tab.press("Enter")
+    await tab.expect_text_of(".search-status", "1 match in 1 file")
+    await tab.expect_text_of(".search-match .search-line", str(line))
+    await tab.expect_text_of(".search-match mark", "marmalade")
+    await tab.expect_count(".search-match code b", 0)  # a file's markup stays text
+    await tab.click(".search-match")
+    hash_ = f"#/w/{ws}/f/{file_id}?line={line}"
+    await tab.wait_until(f"location.hash === {json.dumps(hash_)}", "the file at the line")
+    await tab.expect_text_of(".cm-revealed-line", " ".join(TARGET.split()))
