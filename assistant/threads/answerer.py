@@ -183,9 +183,13 @@ class Answerer:
         return ended.status
 
     async def _prompt(self, job: AnswerJob, thread: Thread, answer: Message) -> Prompt:
-        history = await self._store.messages(
+        earlier = await self._store.messages(
             job.thread_id, before_seq=answer.seq, limit=self._config.history_messages
         )
+        # A regenerated answer does not see the answers it is an alternative to.
+        history = [
+            m for m in earlier if not (m.role is Role.ASSISTANT and m.reply_to == job.question_id)
+        ]
         question = next((m for m in reversed(history) if m.id == job.question_id), None)
         document: Awaitable[AttachedDocument | None] = _none()
         if thread.doc_id is not None:

@@ -16,7 +16,8 @@ Layout::
         text            Y.Text: an answer's tokens are appended as they stream
         status          done | streaming | stopped | failed
         created_at, edited_at, deleted_at, model, error
-        citations       JSON text: [{path, file_id, start_line, end_line}]
+        citations       JSON text: [{n, path, file_id, doc_id, start_line, end_line}]
+        feedback        JSON text: {up, down}, the members' votes on an answer
         owner           the worker attempt writing an answer (internal)
 
 Only the last ``LIVE_MESSAGES`` messages stay in the document (clients sort by ``seq``); older
@@ -131,6 +132,13 @@ def update(doc: Doc, message: Message) -> None:
         citations = json.dumps(message.citations)
         if entry["citations"] != citations:
             entry["citations"] = citations
+
+
+def set_feedback(doc: Doc, message: Message) -> None:
+    """Mirrors an answer's vote counts (JSON text ``feedback``); left alone off the window."""
+    messages = _messages(doc)
+    if message.id in messages:
+        messages[message.id]["feedback"] = json.dumps(message.feedback)
 
 
 def begin(doc: Doc, message_id: str, owner: str, model: str) -> bool:

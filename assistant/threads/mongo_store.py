@@ -111,6 +111,18 @@ class MongoThreads:
         )
         return None if document is None else Message.from_dict(document)
 
+    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
+        # One member's key alone: votes of others landing at once are kept.
+        change = (
+            {"$unset": {f"votes.{user_id}": ""}}
+            if value is None
+            else {"$set": {f"votes.{user_id}": value}}
+        )
+        document = await self._messages.find_one_and_update(
+            {"_id": message_id}, change, return_document=ReturnDocument.AFTER
+        )
+        return None if document is None else Message.from_dict(document)
+
     async def messages(
         self, thread_id: str, *, before_seq: int | None = None, limit: int = 50
     ) -> list[Message]:

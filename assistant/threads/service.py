@@ -242,6 +242,36 @@ class Threads:
         await self._owned(member, thread_id, message_id)
         return await self._change(message_id, {"text": "", "deleted_at": time.time()})
 
+    async def _answer(self, member: Member, thread_id: str, answer_id: str) -> Message:
+        await self.thread(member.workspace_id, thread_id)
+        answer = await self._store.get_message(answer_id)
+        if answer is None or answer.thread_id != thread_id or answer.role is not Role.ASSISTANT:
+            raise MessageNotFoundError(answer_id)
+        return answer
+
+    async def vote(
+        self, member: Member, thread_id: str, answer_id: str, value: str | None
+    ) -> Message:
+        """A member's thumbs up or down on an answer (one each; None takes it back)."""
+        await self._answer(member, thread_id, answer_id)
+        stored = await self._store.vote(answer_id, member.user_id, value)
+        if stored is None:
+            raise MessageNotFoundError(answer_id)
+        await self._edit(live.live_id(thread_id), lambda doc: live.set_feedback(doc, stored))
+        return stored
+
+    async def regenerate(self, member: Member, thread_id: str, answer_id: str) -> Message:
+        """A new answer to the question an ended answer answered, beside it (the first is
+        kept: the two can be compared)."""
+        answer = await self._answer(member, thread_id, answer_id)
+        if answer.status is AnswerStatus.STREAMING:
+            raise AnswerFinishedError(answer.status)  # still under way: stop it first
+        question = await self._store.get_message(answer.reply_to or "")
+        if question is None or question.deleted_at is not None:
+            raise InvalidMessageError("the question this answered is gone")
+        thread = await self.thread(member.workspace_id, thread_id)
+        return await self._ask(member, thread, question)
+
     async def stop(self, member: Member, thread_id: str, answer_id: str) -> Message:
         """Any editor stops an answer under way; the worker ends its stream at its next
         write and keeps what was written."""

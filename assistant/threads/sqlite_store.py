@@ -173,6 +173,25 @@ class SqliteThreads(SqliteFile):
 
         return await self._run(_transaction(work))
 
+    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
+        def work(db: sqlite3.Connection) -> Message | None:
+            data = _data(db, "assistant_messages", message_id)
+            if data is None:
+                return None
+            votes = dict(data.get("votes") or {})
+            if value is None:
+                votes.pop(user_id, None)
+            else:
+                votes[user_id] = value
+            message = Message.from_dict({**data, "votes": votes})
+            db.execute(
+                "UPDATE assistant_messages SET data = ? WHERE id = ?",
+                (json.dumps(message.to_dict()), message_id),
+            )
+            return message
+
+        return await self._run(_transaction(work))
+
     async def messages(
         self, thread_id: str, *, before_seq: int | None = None, limit: int = 50
     ) -> list[Message]:

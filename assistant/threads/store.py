@@ -84,6 +84,13 @@ class Message:
     """``{path, file_id, start_line, end_line}`` of each workspace passage the answer used."""
     selection: dict[str, Any] | None = None
     """What the asker had selected in the attached document: ``{start, end, text}``."""
+    votes: dict[str, str] = field(default_factory=dict)
+    """On an answer: each member's vote by user id, ``up`` or ``down`` (one each)."""
+
+    @property
+    def feedback(self) -> dict[str, int]:
+        values = list(self.votes.values())
+        return {"up": values.count("up"), "down": values.count("down")}
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -97,6 +104,7 @@ class Message:
         known["role"] = Role(known["role"])
         known["status"] = AnswerStatus(known.get("status", AnswerStatus.DONE))
         known["citations"] = list(known.get("citations") or [])
+        known["votes"] = dict(known.get("votes") or {})
         return cls(**known)
 
     def with_(self, **changes: Any) -> Message:
@@ -143,6 +151,11 @@ class ThreadStore(Protocol):
     async def update_message(self, message_id: str, changes: dict[str, Any]) -> Message | None:
         """Sets fields of MESSAGE_UPDATABLE; returns the message as stored, None when there
         is none."""
+        ...
+
+    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
+        """Sets (``up``, ``down``) or clears (None) one member's vote on a message, atomically
+        beside other members' votes; None when there is no such message."""
         ...
 
     async def messages(

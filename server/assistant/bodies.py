@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PlainValidator, model_validator
 
@@ -80,3 +80,7 @@ class Post(JsonBody):
 
 class EditMessage(JsonBody):
     text: str = Field(min_length=1, max_length=40_000)
+
+
+class Vote(JsonBody):
+    value: Literal["up", "down"] | None

@@ -31,7 +31,7 @@ from ..access.guard import require_doc, require_workspace
 from ..access.roles import Role
 from ..errors import ApiError, bad_request, conflict, forbidden, not_found, too_many
 from ..requests import read_body
-from .bodies import EditMessage, NewThread, Post
+from .bodies import EditMessage, NewThread, Post, Vote
 from .wiring import part_of
 
 MAX_PAGE = 200
@@ -85,7 +85,12 @@ def _thread(thread: Thread) -> dict[str, Any]:
 
 
 def _message(message: Message | None) -> dict[str, Any] | None:
-    return None if message is None else message.to_dict()
+    if message is None:
+        return None
+    shown = message.to_dict()
+    shown["feedback"] = message.feedback
+    del shown["votes"]  # counts for everyone; who voted how stays with the record
+    return shown
 
 
 async def list_threads(request: Request) -> Response:
@@ -171,6 +176,21 @@ async def stop_answer(request: Request) -> Response:
     )
 
 
+async def vote(request: Request) -> Response:
+    member = await _member(request, Role.EDITOR)
+    body = await read_body(request, Vote)
+    params = request.path_params
+    voted = _threads(request).vote(member, params["tid"], params["mid"], body.value)
+    return JSONResponse(_message(await _run(voted)))
+
+
+async def regenerate(request: Request) -> Response:
+    member = await _member(request, Role.EDITOR)
+    params = request.path_params
+    answer = await _run(_threads(request).regenerate(member, params["tid"], params["mid"]))
+    return JSONResponse({"answer": _message(answer)}, status_code=201)
+
+
 _THREAD = "/api/workspaces/{ws}/threads/{tid}"
 ROUTES = [
     Route("/api/workspaces/{ws}/threads", list_threads, methods=["GET"]),
@@ -181,4 +201,6 @@ ROUTES = [
     Route(_THREAD + "/messages/{mid}", edit_message, methods=["PATCH"]),
     Route(_THREAD + "/messages/{mid}", delete_message, methods=["DELETE"]),
     Route(_THREAD + "/messages/{mid}/stop", stop_answer, methods=["POST"]),
+    Route(_THREAD + "/messages/{mid}/feedback", vote, methods=["PUT"]),
+    Route(_THREAD + "/messages/{mid}/regenerate", regenerate, methods=["POST"]),
 ]

@@ -50,6 +50,7 @@ NOT_JSON = {
     ("POST", "/api/docs/{doc_id}/suggestions/{sid}/reject"),
     ("DELETE", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}"),
     ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/stop"),
+    ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/regenerate"),
     ("POST", "/api/workspaces/{ws}/suggestion-sets/{set_id}/accept"),
 }
 """Routes that change something and read no body."""
@@ -147,6 +148,9 @@ TEMPLATES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("POST", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/apply"): lambda w: {
         "blocks": [0],
         "all": False,
+    },
+    ("PUT", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/feedback"): lambda w: {
+        "value": "up"
     },
 }
 """Each route's valid body, one that would change what is stored (at ``World.path``)."""

@@ -256,3 +256,22 @@ async def test_a_message_round_trips_every_field(store: ThreadStore) -> None:
     stored = await store.get_message("m1")
     assert stored is not None and stored.role is Role.ASSISTANT
     assert stored.status is AnswerStatus.FAILED
+
+
+async def test_votes_are_one_per_member_kept_beside_each_other_and_clearable(
+    store: ThreadStore,
+) -> None:
+    await store.create_thread(thread("t1"))
+    answer = await store.add_message(message("a1", role=Role.ASSISTANT))
+    voters = [f"u{i}" for i in range(6)]
+    await asyncio.gather(
+        *(store.vote(answer.id, u, "up" if i % 3 else "down") for i, u in enumerate(voters))
+    )
+    stored = await store.get_message(answer.id)
+    assert stored is not None and stored.feedback == {"up": 4, "down": 2}
+    changed = await store.vote(answer.id, "u0", "up")  # a member changes their mind
+    assert changed is not None and changed.feedback == {"up": 5, "down": 1}
+    cleared = await store.vote(answer.id, "u1", None)
+    assert cleared is not None and cleared.votes.get("u1") is None
+    assert cleared.feedback == {"up": 4, "down": 1}
+    assert await store.vote("no-such-message", "u0", "up") is None

@@ -327,3 +327,47 @@ async def test_an_answer_left_by_a_killed_server_ends_failed_not_streaming_forev
             )
     # Ended by the read, not by the model's timeout: the server died before that.
     assert ended["status"] == "failed" and ended["error"] == ABANDONED
+
+
+async def test_members_vote_on_an_answer_and_regenerate_it_beside_the_first(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    """Issue 24.5 in part: one vote per member, counts live for everyone; a regenerated
+    answer replies to the same question without seeing the answer it is an alternative to."""
+    alice, bob, carol, ws = await team(server)
+    thread = await new_thread(alice, ws)
+    tid = thread["id"]
+    model.script_for("name the release", Reply("Call it Otter."), Reply("Call it Heron."))
+    sent = await post(alice, ws, tid, "@assistant name the release")
+    first = await settled(alice, ws, tid, sent["answer"]["id"])
+    feedback = f"/api/workspaces/{ws}/threads/{tid}/messages/{first['id']}/feedback"
+
+    url = f"{server.ws_url}/{thread['live_doc']}?token={carol.token}"
+    async with PyClient(url) as watcher:
+        await alice.request("PUT", feedback, json={"value": "up"}, expect=200)
+        await alice.request("PUT", feedback, json={"value": "down"}, expect=200)  # changed
+        voted = (await bob.request("PUT", feedback, json={"value": "down"}, expect=200)).json()
+        assert voted["feedback"] == {"up": 0, "down": 2} and "votes" not in voted
+        await watcher.wait_for(
+            lambda: (
+                live_messages(watcher).get(first["id"], {}).get("feedback")
+                == '{"up": 0, "down": 2}'
+            )
+        )
+    cleared = (await bob.request("PUT", feedback, json={"value": None}, expect=200)).json()
+    assert cleared["feedback"] == {"up": 0, "down": 1}
+    await carol.request("PUT", feedback, json={"value": "up"}, expect=403)  # a viewer
+    question = f"/api/workspaces/{ws}/threads/{tid}/messages/{sent['message']['id']}/feedback"
+    await alice.request("PUT", question, json={"value": "up"}, expect=404)  # not an answer
+    await alice.request("PUT", feedback, json={"value": "meh"}, expect=400)
+
+    again = f"/api/workspaces/{ws}/threads/{tid}/messages/{first['id']}/regenerate"
+    second = (await bob.request("POST", again, expect=201)).json()["answer"]
+    assert second["reply_to"] == sent["message"]["id"] and second["id"] != first["id"]
+    done = await settled(alice, ws, tid, second["id"])
+    assert done["text"] == "Call it Heron."
+    [_, retry] = [r for r in model.requests if "name the release" in r.text]
+    assert not any(m["role"] == "assistant" for m in retry.body["messages"])
+    stored = {m["id"]: m for m in (await messages(alice, ws, tid))["messages"]}
+    assert stored[first["id"]]["text"] == "Call it Otter."  # the first is kept beside it
+    await carol.request("POST", again, expect=403)
