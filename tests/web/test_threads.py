@@ -113,6 +113,11 @@ async def test_b_watches_the_answer_stream_applies_its_block_and_a_accepts_it(
     DOCS.mkdir(exist_ok=True)
     await b.page.screenshot(path=str(DOCS / "threads-panel.png"))
 
+    # Bob's vote shows on Alice's screen, from the thread's live document.
+    await answer.get_by_role("button", name="Good answer (0)").click()
+    alices = a.page.locator(".message.assistant")
+    await expect(alices.get_by_role("button", name="Good answer (1)")).to_be_visible()
+
     await answer.get_by_role("button", name="Apply as suggestion to app.py").click()
     await expect(answer.locator(".code-actions")).to_have_text("Suggested in app.py")
     inline = a.page.locator(".cm-sugg")
