@@ -12,7 +12,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
-from pymongo import ASCENDING, TEXT
+from pymongo import ASCENDING, TEXT, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
@@ -62,9 +62,21 @@ class MongoIndex:
             }
             for span in spans
         ]
-        await self.remove(file.workspace_id, file.file_id)
+        # Replace in place, then drop the passages the text no longer has: a search at any
+        # moment finds the file, old passages or new, never neither (a delete first left a
+        # window where another pod's search saw the file missing).
         if documents:
-            await self._passages.insert_many(documents, ordered=False)
+            await self._passages.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in documents],
+                ordered=False,
+            )
+        await self._passages.delete_many(
+            {
+                "workspace_id": file.workspace_id,
+                "file_id": file.file_id,
+                "_id": {"$nin": [d["_id"] for d in documents]},
+            }
+        )
 
     async def remove(self, workspace_id: str, file_id: str) -> None:
         await self._passages.delete_many({"workspace_id": workspace_id, "file_id": file_id})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,32 @@ async def test_a_removed_or_replaced_file_is_not_found(index: SearchIndex) -> No
     assert len(await index.search("w1", question_query("delta"), limit=10)) == 1
     await index.remove("w1", "missing")  # nothing to forget: no error
     assert await index.files("w1") == {"b": "b.md"}
+
+
+async def test_a_file_being_reindexed_is_found_by_every_search_meanwhile(
+    index: SearchIndex,
+) -> None:
+    """Another pod searches while this one writes a file's new text: the file is found
+    throughout, and once written the old text's passages are gone."""
+    long = "".join(f"armadillo line {n}\n" for n in range(120))  # several passages
+    short = "armadillo only\n"
+    await index.put(file("a", "a.md"), long)
+    searches: list[list[str]] = []
+
+    async def search_meanwhile() -> None:
+        for _ in range(30):
+            found = await index.search("w1", search_query("armadillo"), limit=3)
+            searches.append([p.file_id for p in found][:1])
+
+    async def rewrite() -> None:
+        for n in range(30):
+            await index.put(file("a", "a.md"), short if n % 2 else long)
+
+    await asyncio.gather(search_meanwhile(), rewrite())
+    assert searches == [["a"]] * 30
+    await index.put(file("a", "a.md"), short)
+    found = await index.search("w1", search_query("armadillo"), limit=10)
+    assert [(p.start_line, p.text) for p in found] == [(1, "armadillo only")]
 
 
 async def test_a_moved_file_keeps_its_text_under_its_new_path(index: SearchIndex) -> None:
