@@ -195,11 +195,15 @@ class Assistant:
         replacement: str,
         source: dict[str, Any],
         model: str | None = None,
+        prompt: list[dict[str, str]] | None = None,
+        answer: str | None = None,
     ) -> str:
         """A suggestion written by no model call (an answer's code block): anchored like a
         request's, created pending with its proposal, so accept, reject, stale and accept-all
-        treat it as any other. Raises InvalidRequestError when ``text[start:end]`` is no
-        longer ``original`` (the file changed since the block was located)."""
+        treat it as any other. ``prompt`` and ``answer`` (the model's whole answer) go to the
+        record alone, for the learning loop. Raises InvalidRequestError when
+        ``text[start:end]`` is no longer ``original`` (the file changed since the block was
+        located)."""
         sid = str(self._new_id())
         mode = Mode.REWRITE if start < end else Mode.COMPLETE
 
@@ -250,6 +254,8 @@ class Assistant:
                 "source": source,
                 "set_id": source.get("set_id"),
                 "answer_id": source.get("answer_id"),
+                "prompt": prompt,
+                "answer": answer,
                 "created_at": now,
                 "finished_at": now,
             }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,21 @@ from assistant.secrets import redact
 
 from .store import Outcome, OutcomeKind
 
-SFT_KINDS = (OutcomeKind.KEPT, OutcomeKind.EDITED, OutcomeKind.REWRITTEN)
-PREFERENCE_KINDS = (OutcomeKind.EDITED, OutcomeKind.REWRITTEN, OutcomeKind.REVERTED)
+SFT_KINDS = (
+    OutcomeKind.KEPT,
+    OutcomeKind.EDITED,
+    OutcomeKind.REWRITTEN,
+    OutcomeKind.APPROVED,
+    OutcomeKind.PREFERRED,
+    OutcomeKind.DISLIKED,  # its preferred side is an answer a member approved or preferred
+)
+PREFERENCE_KINDS = (
+    OutcomeKind.EDITED,
+    OutcomeKind.REWRITTEN,
+    OutcomeKind.REVERTED,
+    OutcomeKind.PREFERRED,
+    OutcomeKind.DISLIKED,
+)
 _ROLES = ("system", "user", "assistant")
 _SFT = {k.value for k in SFT_KINDS}
 
@@ -72,8 +86,8 @@ class Dataset:
     def files(self) -> dict[str, bytes]:
         """Object name -> JSONL bytes."""
         return {
-            "sft-train": jsonl(e.sft_line() for e in self.train if e.kind in _SFT),
-            "sft-validation": jsonl(e.sft_line() for e in self.validation if e.kind in _SFT),
+            "sft-train": jsonl(_once(e.sft_line() for e in self.train if e.kind in _SFT)),
+            "sft-validation": jsonl(_once(e.sft_line() for e in self.validation if e.kind in _SFT)),
             "preference-train": jsonl(
                 e.preference_line() for e in self.train if e.preferred != e.proposal
             ),
@@ -81,6 +95,17 @@ class Dataset:
                 e.preference_line() for e in self.validation if e.preferred != e.proposal
             ),
         }
+
+
+def _once(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        key = json.dumps(line, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(line)
+    return kept
 
 
 def jsonl(lines: Any) -> bytes:
@@ -112,13 +137,22 @@ def _scrub(text: str, found: Counter[str]) -> str:
 def example_of(outcome: Outcome, redactions: Counter[str]) -> Example | None:
     kind = _kind(outcome)
     prompt = outcome.get("prompt")
-    if kind is None or not isinstance(prompt, list) or not prompt:
-        return None
+    if kind not in (*SFT_KINDS, *PREFERENCE_KINDS) or not isinstance(prompt, list) or not prompt:
+        return None  # unchanged or gone: no text people preferred
     if kind in (OutcomeKind.REVERTED,):
         preferred = outcome.get("original") or ""
     else:
         preferred = outcome.get("final_text") if kind is not OutcomeKind.KEPT else None
         preferred = outcome.get("proposal") if preferred is None else preferred
+    proposal = str(outcome.get("proposal") or "")
+    answer = outcome.get("answer")
+    if isinstance(answer, str) and preferred:
+        # A suggestion applied from a thread's answer: the model wrote the whole answer, so
+        # the label is the answer with the block as people left it in the file.
+        corrected = _corrected_answer(answer, proposal, str(preferred), kind)
+        if corrected is None:
+            return None
+        preferred, proposal = corrected, answer
     if not preferred:
         return None
     messages = [
@@ -134,8 +168,19 @@ def example_of(outcome: Outcome, redactions: Counter[str]) -> Example | None:
         kind=kind.value,
         prompt=messages,
         preferred=_scrub(str(preferred), redactions),
-        proposal=_scrub(str(outcome.get("proposal") or ""), redactions),
+        proposal=_scrub(proposal, redactions),
     )
+
+
+def _corrected_answer(answer: str, block: str, final: str, kind: OutcomeKind) -> str | None:
+    """The answer with its applied block replaced by the text people kept; None when the
+    block is not found in it, or was reverted (no better answer is known then)."""
+    if kind is OutcomeKind.REVERTED:
+        return None
+    for old, new in ((block, final), (block.rstrip("\n"), final.rstrip("\n"))):
+        if old and old in answer:
+            return answer.replace(old, new, 1)
+    return None
 
 
 def build(outcomes: list[Outcome], limits: DatasetLimits) -> Dataset:
@@ -153,7 +198,10 @@ def build(outcomes: list[Outcome], limits: DatasetLimits) -> Dataset:
         if example.kind == OutcomeKind.REVERTED and example.preferred == example.proposal:
             filters["unlabelled"] += 1
             continue
-        key = sha256(json.dumps([example.prompt, example.preferred]).encode())
+        # The pair, not the preferred text alone: an answer one member approved and another
+        # preferred over a second answer is one SFT line (``files`` drops the repeat) but
+        # also a preference pair.
+        key = sha256(json.dumps([example.prompt, example.preferred, example.proposal]).encode())
         if key in seen:
             filters["duplicate"] += 1
             continue

@@ -65,6 +65,7 @@ def outcome_of(
         "mode": record.get("mode"),
         "model": record.get("model"),
         "prompt": record.get("prompt"),
+        "answer": record.get("answer"),
         "original": original,
         "proposal": proposal,
         "computed_at": time.time() if now is None else now,

@@ -22,12 +22,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from assistant.records import Records
+from assistant.threads.store import ThreadStore
 
 from .dataset import Dataset, DatasetLimits, build, labelled, sha256, validate_file
 from .evaluation import Answerer, AnswerError, HeldOut, Scores, evaluate
 from .labelling import DocumentSource, label_workspace
 from .registry import ModelRegistry
 from .store import LearningStore, Run, RunState
+from .thread_examples import thread_outcomes
 from .trainers import Trainer, TrainingError, TrainingRequest, TrainingResult
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ class Pipeline:
         trainer: Trainer,
         answerer: Answerer,
         watch: Watcher | None = None,
+        threads: ThreadStore | None = None,
     ) -> None:
         self.config = config
         self._directory = directory
@@ -104,6 +107,7 @@ class Pipeline:
         self._trainer = trainer
         self._answerer = answerer
         self._watch = watch
+        self._threads = threads
         self.registry = ModelRegistry(store, cache_s=0.0)
 
     # -- the run -----------------------------------------------------------------------------
@@ -181,6 +185,8 @@ class Pipeline:
             ws, self._records, self._store, self._source, settle_s=self.config.settle_s
         )
         outcomes = await self._store.outcomes(ws)
+        if self._threads is not None:
+            outcomes += await thread_outcomes(self._threads, ws)
         since = await self._last_cutoff(ws, day)
         new = sum(1 for o in outcomes if labelled(o) and float(o["decided_at"]) > since)
         if new < self.config.min_examples:

@@ -63,6 +63,13 @@ class OutcomeKind(StrEnum):
     """A rejected suggestion whose text nobody touched: no preferred text, no example."""
     GONE = "gone"
     """The text around the anchors no longer exists: no label."""
+    APPROVED = "approved"
+    """A thumbs up on a thread's answer (``thread_examples``)."""
+    PREFERRED = "preferred"
+    """An answer chosen over another answer to the same question."""
+    DISLIKED = "disliked"
+    """A thumbs down on an answer, paired with another answer to its question that was
+    approved or preferred."""
 
 
 class LearningStore(Protocol):

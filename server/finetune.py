@@ -38,7 +38,7 @@ from learning.trainers import Trainer, TrainingError
 
 from . import logs
 from .access.wiring import open_directory
-from .assistant.wiring import model_config
+from .assistant.wiring import model_config, open_thread_store
 from .backends import Backends, open_backends
 from .learning import ObjectDatasets, open_learning
 from .settings import Settings, SettingsError
@@ -113,6 +113,7 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         async with (
             open_directory(settings, backends.mongo) as directory,
             _records(settings, backends) as records,
+            open_thread_store(settings, backends) as threads,
             _trainer(settings, backends, objects) as trainer,
             _serving_path(settings) as answerer,
         ):
@@ -126,6 +127,7 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 trainer=trainer,
                 answerer=answerer,
                 watch=watch,
+                threads=threads,
             )
             count = args.shards or settings.ft_shards
             index = shards.job_index() if args.shard is None else args.shard

@@ -170,7 +170,15 @@ class Answerer:
         assert isinstance(ended, live.Ended)
         await self._store.update_message(
             job.answer_id,
-            {"status": ended.status.value, "text": ended.text, "model": model, **fields},
+            # The prompt as sent (secrets as placeholders) stays with the record alone: the
+            # learning loop pairs it with the answer people judged.
+            {
+                "status": ended.status.value,
+                "text": ended.text,
+                "model": model,
+                "prompt": prompt.messages,
+                **fields,
+            },
         )
         metrics.ANSWERS.labels(ended.status.value).inc()
         metrics.ANSWER_SECONDS.observe(time.time() - started)

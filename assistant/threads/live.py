@@ -18,6 +18,7 @@ Layout::
         created_at, edited_at, deleted_at, model, error
         citations       JSON text: [{n, path, file_id, doc_id, start_line, end_line}]
         feedback        JSON text: {up, down}, the members' votes on an answer
+        preferred       how many members prefer this answer to the others to its question
         owner           the worker attempt writing an answer (internal)
 
 Only the last ``LIVE_MESSAGES`` messages stay in the document (clients sort by ``seq``); older
@@ -139,6 +140,16 @@ def set_feedback(doc: Doc, message: Message) -> None:
     messages = _messages(doc)
     if message.id in messages:
         messages[message.id]["feedback"] = json.dumps(message.feedback)
+
+
+def set_preferred(doc: Doc, question: Message, answers: list[Message]) -> None:
+    """Mirrors how many members prefer each answer to a question (``preferred``)."""
+    messages = _messages(doc)
+    chosen = list(question.preferences.values())
+    with doc.transaction():
+        for answer in answers:
+            if answer.id in messages:
+                messages[answer.id]["preferred"] = float(chosen.count(answer.id))
 
 
 def begin(doc: Doc, message_id: str, owner: str, model: str) -> bool:

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from .changes import checked
-from .store import MESSAGE_UPDATABLE, THREAD_UPDATABLE, Message, Thread
+from .store import MARKS, MESSAGE_UPDATABLE, THREAD_UPDATABLE, Message, Thread
 
 THREADS = "assistant_threads"
 MESSAGES = "assistant_messages"
@@ -111,17 +111,29 @@ class MongoThreads:
         )
         return None if document is None else Message.from_dict(document)
 
-    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
-        # One member's key alone: votes of others landing at once are kept.
-        change = (
-            {"$unset": {f"votes.{user_id}": ""}}
+    async def mark(
+        self, message_id: str, name: str, user_id: str, value: str | None, *, at: float
+    ) -> Message | None:
+        assert name in MARKS, name
+        # One member's key alone: values of others landing at once are kept.
+        keys = (f"{name}.{user_id}", f"{name}_at.{user_id}")
+        change: dict[str, Any] = (
+            {"$unset": dict.fromkeys(keys, ""), "$set": {"judged": True}}
             if value is None
-            else {"$set": {f"votes.{user_id}": value}}
+            else {"$set": {keys[0]: value, keys[1]: at, "judged": True}}
         )
         document = await self._messages.find_one_and_update(
             {"_id": message_id}, change, return_document=ReturnDocument.AFTER
         )
         return None if document is None else Message.from_dict(document)
+
+    async def judged(self, workspace_id: str) -> list[Message]:
+        cursor = self._messages.find({"workspace_id": workspace_id, "judged": True})
+        return [Message.from_dict(d) async for d in cursor]
+
+    async def replies(self, thread_id: str, message_id: str) -> list[Message]:
+        cursor = self._messages.find({"thread_id": thread_id, "reply_to": message_id})
+        return [Message.from_dict(d) for d in await cursor.sort("seq", ASCENDING).to_list(None)]
 
     async def messages(
         self, thread_id: str, *, before_seq: int | None = None, limit: int = 50

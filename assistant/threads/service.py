@@ -61,6 +61,10 @@ class InvalidMessageError(ValueError):
     pass
 
 
+class NoAlternativeError(Exception):
+    """Preferring an answer needs another done answer to the same question."""
+
+
 class AnswerFinishedError(Exception):
     """Stop was asked of an answer that is no longer streaming."""
 
@@ -254,10 +258,41 @@ class Threads:
     ) -> Message:
         """A member's thumbs up or down on an answer (one each; None takes it back)."""
         await self._answer(member, thread_id, answer_id)
-        stored = await self._store.vote(answer_id, member.user_id, value)
+        stored = await self._store.mark(answer_id, "votes", member.user_id, value, at=time.time())
         if stored is None:
             raise MessageNotFoundError(answer_id)
         await self._edit(live.live_id(thread_id), lambda doc: live.set_feedback(doc, stored))
+        return stored
+
+    async def prefer(
+        self, member: Member, thread_id: str, answer_id: str, preferred: bool
+    ) -> Message:
+        """A member's choice of this answer over the other answers to its question (one per
+        member and question; False takes it back). Returns the question."""
+        answer = await self._answer(member, thread_id, answer_id)
+        siblings = await self._store.replies(thread_id, answer.reply_to or "")
+        if not any(s.id != answer_id and s.status is AnswerStatus.DONE for s in siblings):
+            raise NoAlternativeError("regenerate first: the question has no other answer")
+        if answer.status is not AnswerStatus.DONE:
+            raise AnswerFinishedError(answer.status)
+        question_id = answer.reply_to or ""
+        question = await self._store.get_message(question_id)
+        if question is None:
+            raise MessageNotFoundError(question_id)
+        if not preferred and question.preferences.get(member.user_id) != answer_id:
+            return question  # taking back a choice this member did not make changes nothing
+        stored = await self._store.mark(
+            question_id,
+            "preferences",
+            member.user_id,
+            answer_id if preferred else None,
+            at=time.time(),
+        )
+        if stored is None:
+            raise MessageNotFoundError(question_id)
+        await self._edit(
+            live.live_id(thread_id), lambda doc: live.set_preferred(doc, stored, siblings)
+        )
         return stored
 
     async def regenerate(self, member: Member, thread_id: str, answer_id: str) -> Message:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sync.sqlite_file import SqliteFile
 
 from .changes import checked
-from .store import MESSAGE_UPDATABLE, THREAD_UPDATABLE, Message, Thread
+from .store import MARKS, MESSAGE_UPDATABLE, THREAD_UPDATABLE, Message, Thread
 
 T = TypeVar("T")
 
@@ -173,17 +173,24 @@ class SqliteThreads(SqliteFile):
 
         return await self._run(_transaction(work))
 
-    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
+    async def mark(
+        self, message_id: str, name: str, user_id: str, value: str | None, *, at: float
+    ) -> Message | None:
+        assert name in MARKS, name
+
         def work(db: sqlite3.Connection) -> Message | None:
             data = _data(db, "assistant_messages", message_id)
             if data is None:
                 return None
-            votes = dict(data.get("votes") or {})
+            values = dict(data.get(name) or {})
+            times = dict(data.get(f"{name}_at") or {})
             if value is None:
-                votes.pop(user_id, None)
+                values.pop(user_id, None)
+                times.pop(user_id, None)
             else:
-                votes[user_id] = value
-            message = Message.from_dict({**data, "votes": votes})
+                values[user_id] = value
+                times[user_id] = at
+            message = Message.from_dict({**data, name: values, f"{name}_at": times, "judged": True})
             db.execute(
                 "UPDATE assistant_messages SET data = ? WHERE id = ?",
                 (json.dumps(message.to_dict()), message_id),
@@ -191,6 +198,26 @@ class SqliteThreads(SqliteFile):
             return message
 
         return await self._run(_transaction(work))
+
+    async def judged(self, workspace_id: str) -> list[Message]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM assistant_messages WHERE workspace_id = ?"
+                " AND json_extract(data, '$.judged')",
+                (workspace_id,),
+            ).fetchall()
+        )
+        return [Message.from_dict(json.loads(row[0])) for row in rows]
+
+    async def replies(self, thread_id: str, message_id: str) -> list[Message]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT data FROM assistant_messages WHERE thread_id = ?"
+                " AND json_extract(data, '$.reply_to') = ? ORDER BY seq",
+                (thread_id, message_id),
+            ).fetchall()
+        )
+        return [Message.from_dict(json.loads(row[0])) for row in rows]
 
     async def messages(
         self, thread_id: str, *, before_seq: int | None = None, limit: int = 50

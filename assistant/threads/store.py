@@ -86,6 +86,16 @@ class Message:
     """What the asker had selected in the attached document: ``{start, end, text}``."""
     votes: dict[str, str] = field(default_factory=dict)
     """On an answer: each member's vote by user id, ``up`` or ``down`` (one each)."""
+    votes_at: dict[str, float] = field(default_factory=dict)
+    preferences: dict[str, str] = field(default_factory=dict)
+    """On a question: the answer each member preferred among its alternatives, by user id."""
+    preferences_at: dict[str, float] = field(default_factory=dict)
+    judged: bool = False
+    """A member voted on it or preferred one of its answers once: the learning loop reads
+    these (``ThreadStore.judged``)."""
+    prompt: list[dict[str, str]] | None = None
+    """On an answer: the chat messages its model was sent, for the learning loop's examples;
+    never shown."""
 
     @property
     def feedback(self) -> dict[str, int]:
@@ -104,15 +114,19 @@ class Message:
         known["role"] = Role(known["role"])
         known["status"] = AnswerStatus(known.get("status", AnswerStatus.DONE))
         known["citations"] = list(known.get("citations") or [])
-        known["votes"] = dict(known.get("votes") or {})
+        for name in MARKS:
+            known[name] = dict(known.get(name) or {})
+            known[f"{name}_at"] = dict(known.get(f"{name}_at") or {})
         return cls(**known)
 
     def with_(self, **changes: Any) -> Message:
         return replace(self, **changes)
 
 
+MARKS = ("votes", "preferences")
+"""Per-member fields of a message (user id -> value, with the time in ``{name}_at``)."""
 MESSAGE_UPDATABLE = frozenset(
-    {"text", "status", "edited_at", "deleted_at", "model", "error", "citations"}
+    {"text", "status", "edited_at", "deleted_at", "model", "error", "citations", "prompt"}
 )
 THREAD_UPDATABLE = frozenset({"title", "answer_every", "updated_at"})
 
@@ -153,9 +167,21 @@ class ThreadStore(Protocol):
         is none."""
         ...
 
-    async def vote(self, message_id: str, user_id: str, value: str | None) -> Message | None:
-        """Sets (``up``, ``down``) or clears (None) one member's vote on a message, atomically
-        beside other members' votes; None when there is no such message."""
+    async def mark(
+        self, message_id: str, name: str, user_id: str, value: str | None, *, at: float
+    ) -> Message | None:
+        """Sets or clears (None) one member's value in the message's ``name`` (one of MARKS:
+        a vote on an answer, ``up`` or ``down``; a question's preferred answer id),
+        atomically beside other members' values, and marks the message judged; None when
+        there is no such message."""
+        ...
+
+    async def judged(self, workspace_id: str) -> list[Message]:
+        """The workspace's messages ever voted on or preferred among, in no set order."""
+        ...
+
+    async def replies(self, thread_id: str, message_id: str) -> list[Message]:
+        """The answers to one message, oldest first."""
         ...
 
     async def messages(

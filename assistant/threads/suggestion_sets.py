@@ -187,6 +187,8 @@ class AnswerEdits:
                     "block": item.block,
                 },
                 model=answer.model,
+                prompt=answer.prompt,
+                answer=answer.text,
             )
             made.append(
                 {

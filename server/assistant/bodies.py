@@ -84,3 +84,7 @@ class EditMessage(JsonBody):
 
 class Vote(JsonBody):
     value: Literal["up", "down"] | None
+
+
+class Prefer(JsonBody):
+    value: bool

@@ -20,6 +20,7 @@ from assistant.threads.service import (
     InvalidMessageError,
     Member,
     MessageNotFoundError,
+    NoAlternativeError,
     NotYoursError,
     ThreadNotFoundError,
     Threads,
@@ -31,7 +32,7 @@ from ..access.guard import require_doc, require_workspace
 from ..access.roles import Role
 from ..errors import ApiError, bad_request, conflict, forbidden, not_found, too_many
 from ..requests import read_body
-from .bodies import EditMessage, NewThread, Post, Vote
+from .bodies import EditMessage, NewThread, Post, Prefer, Vote
 from .wiring import part_of
 
 MAX_PAGE = 200
@@ -72,6 +73,8 @@ async def _run(call: Any) -> Any:
         raise forbidden(str(exc)) from None
     except InvalidMessageError as exc:
         raise bad_request(str(exc), "invalid_message") from None
+    except NoAlternativeError as exc:
+        raise conflict(str(exc), "no_alternative") from None
     except AnswerFinishedError as exc:
         raise conflict(str(exc), f"already_{exc.status.value}") from None
     except RateLimitedError as exc:
@@ -88,8 +91,12 @@ def _message(message: Message | None) -> dict[str, Any] | None:
     if message is None:
         return None
     shown = message.to_dict()
+    # Counts for everyone; who voted or preferred what, and the prompt, stay in the record.
     shown["feedback"] = message.feedback
-    del shown["votes"]  # counts for everyone; who voted how stays with the record
+    chosen = list(message.preferences.values())
+    shown["preferred"] = {answer_id: chosen.count(answer_id) for answer_id in set(chosen)}
+    for hidden in ("votes", "votes_at", "preferences", "preferences_at", "judged", "prompt"):
+        del shown[hidden]
     return shown
 
 
@@ -184,6 +191,14 @@ async def vote(request: Request) -> Response:
     return JSONResponse(_message(await _run(voted)))
 
 
+async def prefer(request: Request) -> Response:
+    member = await _member(request, Role.EDITOR)
+    body = await read_body(request, Prefer)
+    params = request.path_params
+    chosen = _threads(request).prefer(member, params["tid"], params["mid"], body.value)
+    return JSONResponse({"question": _message(await _run(chosen))})
+
+
 async def regenerate(request: Request) -> Response:
     member = await _member(request, Role.EDITOR)
     params = request.path_params
@@ -202,5 +217,6 @@ ROUTES = [
     Route(_THREAD + "/messages/{mid}", delete_message, methods=["DELETE"]),
     Route(_THREAD + "/messages/{mid}/stop", stop_answer, methods=["POST"]),
     Route(_THREAD + "/messages/{mid}/feedback", vote, methods=["PUT"]),
+    Route(_THREAD + "/messages/{mid}/preferred", prefer, methods=["PUT"]),
     Route(_THREAD + "/messages/{mid}/regenerate", regenerate, methods=["POST"]),
 ]

@@ -168,7 +168,9 @@ async def test_a_failed_job_promotes_nothing_and_is_not_resubmitted(
     assert again["state"] == "failed" and again["attempts"] == 2 and len(provider.jobs) == 1
     code, [again], err = await finetune(tmp_path, provider)
     code, [last], err = await finetune(tmp_path, provider)
-    assert last["attempts"] == 3 and len(provider.jobs) == 1  # TANDEM_FT_MAX_ATTEMPTS: no more tries
+    assert (
+        last["attempts"] == 3 and len(provider.jobs) == 1
+    )  # TANDEM_FT_MAX_ATTEMPTS: no more tries
 
 
 async def test_too_few_new_examples_submit_nothing_until_there_are_enough(

@@ -152,6 +152,9 @@ TEMPLATES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     ("PUT", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/feedback"): lambda w: {
         "value": "up"
     },
+    ("PUT", "/api/workspaces/{ws}/threads/{tid}/messages/{mid}/preferred"): lambda w: {
+        "value": True
+    },
 }
 """Each route's valid body, one that would change what is stored (at ``World.path``)."""
 

@@ -76,7 +76,7 @@ async def test_b_watches_the_answer_stream_applies_its_block_and_a_accepts_it(
 ) -> None:
     alice, bob, _, ws, file_id = await team(assisted, "flow")
     # Slow enough that the answer is seen partly written: a pace, not a synchronisation.
-    model.script_for("warmer greet", Reply(text=ANSWER, rate_per_s=8))
+    model.script_for("warmer greet", Reply(text=ANSWER, rate_per_s=8), Reply("Or: hello."))
     a, b = await tabs(), await tabs()
     await open_conversations(a, assisted, alice, ws, file_id)
     await open_conversations(b, assisted, bob, ws, file_id)
@@ -125,6 +125,17 @@ async def test_b_watches_the_answer_stream_applies_its_block_and_a_accepts_it(
     await inline.get_by_role("button", name="Accept").click()
     await a.expect_text(NEW_CODE)
     await b.expect_text(NEW_CODE)
+
+    # Alice regenerates; with two answers to compare, Bob prefers the new one.
+    await alices.get_by_role("button", name="Regenerate").click()
+    second = b.page.locator(".message.assistant").nth(1)
+    await expect(second).to_contain_text("Or: hello.")
+    await expect(second).to_have_attribute("data-status", "done")
+    await second.get_by_role("button", name="Prefer this answer (0)").click()
+    preferred = a.page.locator(".message.assistant").nth(1)
+    await expect(preferred.get_by_role("button", name="Prefer this answer (1)")).to_be_visible()
+    first = a.page.locator(".message.assistant").first
+    await expect(first.get_by_role("button", name="Prefer this answer (0)")).to_be_visible()
 
 
 async def test_a_viewer_reads_the_thread_without_composer_or_apply_and_sources_open_the_line(

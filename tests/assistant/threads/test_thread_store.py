@@ -263,15 +263,50 @@ async def test_votes_are_one_per_member_kept_beside_each_other_and_clearable(
 ) -> None:
     await store.create_thread(thread("t1"))
     answer = await store.add_message(message("a1", role=Role.ASSISTANT))
+    other = await store.add_message(message("a2", role=Role.ASSISTANT))
+    assert await store.judged("w1") == []
     voters = [f"u{i}" for i in range(6)]
     await asyncio.gather(
-        *(store.vote(answer.id, u, "up" if i % 3 else "down") for i, u in enumerate(voters))
+        *(
+            store.mark(answer.id, "votes", u, "up" if i % 3 else "down", at=100.0 + i)
+            for i, u in enumerate(voters)
+        )
     )
     stored = await store.get_message(answer.id)
     assert stored is not None and stored.feedback == {"up": 4, "down": 2}
-    changed = await store.vote(answer.id, "u0", "up")  # a member changes their mind
+    assert stored.votes_at == {u: 100.0 + i for i, u in enumerate(voters)}
+    changed = await store.mark(answer.id, "votes", "u0", "up", at=200.0)  # a change of mind
     assert changed is not None and changed.feedback == {"up": 5, "down": 1}
-    cleared = await store.vote(answer.id, "u1", None)
-    assert cleared is not None and cleared.votes.get("u1") is None
+    assert changed.votes_at["u0"] == 200.0
+    cleared = await store.mark(answer.id, "votes", "u1", None, at=300.0)
+    assert cleared is not None and "u1" not in cleared.votes and "u1" not in cleared.votes_at
     assert cleared.feedback == {"up": 4, "down": 1}
-    assert await store.vote("no-such-message", "u0", "up") is None
+    assert await store.mark("no-such-message", "votes", "u0", "up", at=1.0) is None
+    assert [m.id for m in await store.judged("w1")] == ["a1"]
+    assert other.judged is False and await store.judged("w2") == []
+
+
+async def test_a_questions_preferred_answers_and_its_replies(store: ThreadStore) -> None:
+    await store.create_thread(thread("t1"))
+    question = await store.add_message(message("q1"))
+    for n in (1, 2, 3):
+        await store.add_message(message(f"a{n}", role=Role.ASSISTANT, reply_to="q1"))
+    await store.add_message(message("q2"))
+    await store.add_message(message("b1", role=Role.ASSISTANT, reply_to="q2"))
+    assert [m.id for m in await store.replies("t1", question.id)] == ["a1", "a2", "a3"]
+    assert await store.replies("t1", "a1") == [] and await store.replies("t2", "q1") == []
+    await store.mark("q1", "preferences", "alice", "a2", at=5.0)
+    await store.mark("q1", "preferences", "bob", "a3", at=6.0)
+    marked = await store.mark("q1", "preferences", "alice", "a3", at=7.0)
+    assert marked is not None and marked.preferences == {"alice": "a3", "bob": "a3"}
+    assert marked.preferences_at == {"alice": 7.0, "bob": 6.0} and marked.votes == {}
+    assert [m.id for m in await store.judged("w1")] == ["q1"]
+
+
+async def test_an_answers_prompt_is_kept_with_it(store: ThreadStore) -> None:
+    await store.create_thread(thread("t1"))
+    await store.add_message(message("a1", role=Role.ASSISTANT))
+    prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ünï?"}]
+    await store.update_message("a1", {"prompt": prompt})
+    stored = await store.get_message("a1")
+    assert stored is not None and stored.prompt == prompt

@@ -370,4 +370,29 @@ async def test_members_vote_on_an_answer_and_regenerate_it_beside_the_first(
     assert not any(m["role"] == "assistant" for m in retry.body["messages"])
     stored = {m["id"]: m for m in (await messages(alice, ws, tid))["messages"]}
     assert stored[first["id"]]["text"] == "Call it Otter."  # the first is kept beside it
+    assert "prompt" not in stored[first["id"]] and "votes_at" not in stored[first["id"]]
     await carol.request("POST", again, expect=403)
+
+    # Alice prefers the second; the count is live, who chose what stays in the record.
+    prefer = f"/api/workspaces/{ws}/threads/{tid}/messages/{second['id']}/preferred"
+    async with PyClient(url) as watcher:
+        chosen = (await alice.request("PUT", prefer, json={"value": True}, expect=200)).json()
+        assert chosen["question"]["preferred"] == {second["id"]: 1}
+        assert "preferences" not in chosen["question"]
+        await watcher.wait_for(
+            lambda: live_messages(watcher).get(second["id"], {}).get("preferred") == 1.0
+        )
+    other = f"/api/workspaces/{ws}/threads/{tid}/messages/{first['id']}/preferred"
+    await bob.request("PUT", other, json={"value": True}, expect=200)
+    moved = (await alice.request("PUT", other, json={"value": True}, expect=200)).json()
+    assert moved["question"]["preferred"] == {first["id"]: 2}  # one choice per member
+    kept = (await alice.request("PUT", prefer, json={"value": False}, expect=200)).json()
+    assert kept["question"]["preferred"] == {first["id"]: 2}  # not hers to take back
+    await carol.request("PUT", prefer, json={"value": True}, expect=403)
+    await alice.request("PUT", prefer, json={"value": "yes"}, expect=400)
+    model.script_for("only once", Reply("Once."))
+    lone = await post(alice, ws, tid, "@assistant only once")
+    await settled(alice, ws, tid, lone["answer"]["id"])
+    single = f"/api/workspaces/{ws}/threads/{tid}/messages/{lone['answer']['id']}/preferred"
+    refused = await alice.request("PUT", single, json={"value": True}, expect=409)
+    assert refused.json()["error"]["code"] == "no_alternative"

@@ -37,6 +37,8 @@ export interface Message {
   error: string | null
   citations: Citation[]
   feedback?: { up: number; down: number }
+  /** How many members prefer this answer to the other answers to its question. */
+  preferred?: number
 }
 
 export interface Edit {
@@ -89,5 +91,6 @@ export function fromLive(entry: Y.Map<unknown>): Message {
     error: (entry.get('error') as string | null) ?? null,
     citations: json<Citation[]>(entry.get('citations'), []),
     feedback: json<Message['feedback']>(entry.get('feedback'), undefined),
+    preferred: Number(entry.get('preferred') ?? 0),
   }
 }

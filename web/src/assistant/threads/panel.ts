@@ -152,7 +152,7 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
       const shown = all()
       const stickToEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40
       const nodes = shown.map((m) => {
-        const key = JSON.stringify([m.text, m.status, m.edited_at, m.deleted_at, m.citations, m.feedback, edits.get(m.id) === 'loading' ? 0 : edits.get(m.id), applied.get(m.id), ...[...setResults.entries()]])
+        const key = JSON.stringify([m.text, m.status, m.edited_at, m.deleted_at, m.citations, m.feedback, m.preferred, hasAlternative(m, shown), edits.get(m.id) === 'loading' ? 0 : edits.get(m.id), applied.get(m.id), ...[...setResults.entries()]])
         const have = rendered.get(m.id)
         if (have && have.key === key) return have.el
         const el = messageEl(m)
@@ -173,6 +173,12 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
         if (status === 'done' && canWrite && !edits.has(id)) void loadEdits(id)
       }
       lastStatus = now
+    }
+
+    /** Another finished answer to the same question: the two can be compared. */
+    function hasAlternative(m: Message, shown: Message[]): boolean {
+      return m.role === 'assistant' && m.reply_to !== null && shown.some((x) =>
+        x.role === 'assistant' && x.reply_to === m.reply_to && x.id !== m.id && x.status === 'done')
     }
 
     function citeHref(m: Message) {
@@ -216,6 +222,10 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
             h('button', { type: 'button', 'aria-label': `Bad answer (${fb.down})`, title: 'Bad answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'down' })) }, `Bad ${fb.down}`),
             h('button', { type: 'button', onclick: () => void act(() => ctx.api.post(`${tbase}/messages/${m.id}/regenerate`)) }, 'Regenerate'),
           )
+          if (m.status === 'done' && hasAlternative(m, all())) {
+            const n = m.preferred ?? 0
+            actions.append(h('button', { type: 'button', 'aria-label': `Prefer this answer (${n})`, title: 'Prefer this answer to the other', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/preferred`, { value: true })) }, `Prefer this ${n}`))
+          }
         }
       }
       if (mine && canWrite) {
