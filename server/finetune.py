@@ -131,7 +131,9 @@ async def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
             )
             count = args.shards or settings.ft_shards
             index = shards.job_index() if args.shard is None else args.shard
-            workspaces = args.workspace or await records.workspaces()
+            workspaces = args.workspace or sorted(
+                {*await records.workspaces(), *await threads.judged_workspaces()}
+            )
             failures = 0
             for workspace_id in shards.in_shard(workspaces, index, count):
                 try:

@@ -131,6 +131,9 @@ class MongoThreads:
         cursor = self._messages.find({"workspace_id": workspace_id, "judged": True})
         return [Message.from_dict(d) async for d in cursor]
 
+    async def judged_workspaces(self) -> list[str]:
+        return sorted(await self._messages.distinct("workspace_id", {"judged": True}))
+
     async def replies(self, thread_id: str, message_id: str) -> list[Message]:
         cursor = self._messages.find({"thread_id": thread_id, "reply_to": message_id})
         return [Message.from_dict(d) for d in await cursor.sort("seq", ASCENDING).to_list(None)]

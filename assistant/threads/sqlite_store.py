@@ -209,6 +209,15 @@ class SqliteThreads(SqliteFile):
         )
         return [Message.from_dict(json.loads(row[0])) for row in rows]
 
+    async def judged_workspaces(self) -> list[str]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT DISTINCT workspace_id FROM assistant_messages"
+                " WHERE json_extract(data, '$.judged') ORDER BY workspace_id"
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
     async def replies(self, thread_id: str, message_id: str) -> list[Message]:
         rows = await self._run(
             lambda db: db.execute(

@@ -180,6 +180,10 @@ class ThreadStore(Protocol):
         """The workspace's messages ever voted on or preferred among, in no set order."""
         ...
 
+    async def judged_workspaces(self) -> list[str]:
+        """Workspaces with a message ever voted on or preferred among, sorted."""
+        ...
+
     async def replies(self, thread_id: str, message_id: str) -> list[Message]:
         """The answers to one message, oldest first."""
         ...

@@ -84,9 +84,9 @@ async def test_votes_a_preference_and_an_applied_block_land_in_the_dataset(
             await say(alice, opted_out, other, kept["id"], "feedback", {"value": "up"})
 
     async with FineTuneServer() as provider:
-        code, runs, err = await finetune(
-            data, provider, "--workspace", ws, "--workspace", opted_out
-        )
+        # Every workspace, as the daily job runs: these have votes but no suggestion of
+        # the assistant's own, so only the thread store knows them.
+        code, runs, err = await finetune(data, provider)
     by_ws = {run["workspace_id"]: run for run in runs}
     assert by_ws[opted_out]["state"] == "not_allowed", err
     run = by_ws[ws]

@@ -284,6 +284,7 @@ async def test_votes_are_one_per_member_kept_beside_each_other_and_clearable(
     assert await store.mark("no-such-message", "votes", "u0", "up", at=1.0) is None
     assert [m.id for m in await store.judged("w1")] == ["a1"]
     assert other.judged is False and await store.judged("w2") == []
+    assert await store.judged_workspaces() == ["w1"]
 
 
 async def test_a_questions_preferred_answers_and_its_replies(store: ThreadStore) -> None:
