@@ -41,11 +41,12 @@ class MongoRecords:
     async def aclose(self) -> None:
         """The database client belongs to the backends."""
 
-    async def create(self, record: SuggestionRecord) -> None:
+    async def create(self, record: SuggestionRecord) -> bool:
         try:
             await self._suggestions.insert_one({"_id": record["id"], **record})
         except DuplicateKeyError:
-            pass  # idempotent: the first write of a retried request stands
+            return False  # idempotent: the first write of a retried request stands
+        return True
 
     async def update(self, suggestion_id: str, fields: dict[str, Any]) -> None:
         await self._suggestions.update_one({"_id": suggestion_id}, {"$set": dict(fields)})

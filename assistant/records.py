@@ -42,8 +42,9 @@ Decision = dict[str, Any]
 
 
 class Records(Protocol):
-    async def create(self, record: SuggestionRecord) -> None:
-        """Idempotent for the same id (a retried request writes nothing twice)."""
+    async def create(self, record: SuggestionRecord) -> bool:
+        """Idempotent for the same id (a retried request writes nothing twice); True when
+        this call stored it, so a chosen id is a claim only one caller wins."""
         ...
 
     async def update(self, suggestion_id: str, fields: dict[str, Any]) -> None: ...

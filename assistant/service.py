@@ -24,7 +24,14 @@ from .limits import Limiter
 from .queue import JobQueue, QueueFullError
 from .records import Records
 from .serial import Serializer
-from .types import Job, Mode, Status, SuggestionNotFoundError, TransitionError
+from .types import (
+    AlreadyProposedError,
+    Job,
+    Mode,
+    Status,
+    SuggestionNotFoundError,
+    TransitionError,
+)
 
 
 @dataclass(frozen=True)
@@ -197,14 +204,15 @@ class Assistant:
         model: str | None = None,
         prompt: list[dict[str, str]] | None = None,
         answer: str | None = None,
+        suggestion_id: str | None = None,
     ) -> str:
         """A suggestion written by no model call (an answer's code block): anchored like a
         request's, created pending with its proposal, so accept, reject, stale and accept-all
         treat it as any other. ``prompt`` and ``answer`` (the model's whole answer) go to the
         record alone, for the learning loop. Raises InvalidRequestError when
         ``text[start:end]`` is no longer ``original`` (the file changed since the block was
-        located)."""
-        sid = str(self._new_id())
+        located), AlreadyProposedError when ``suggestion_id`` was taken by another call."""
+        sid = suggestion_id or str(self._new_id())
         mode = Mode.REWRITE if start < end else Mode.COMPLETE
 
         def capture(doc: Doc) -> dict[str, Any]:
@@ -237,7 +245,9 @@ class Assistant:
                     doc, sid, Status.PENDING, unrestorable=[], started_at=now, finished_at=now
                 )
 
-        await self._create_record(
+        # The record is the claim: of two members applying the same block at once, on any
+        # pods, one stores it and writes the board, the other is refused.
+        stored = await self._create_record(
             {
                 "id": sid,
                 "workspace_id": actor.workspace_id,
@@ -260,11 +270,13 @@ class Assistant:
                 "finished_at": now,
             }
         )
+        if not stored:
+            raise AlreadyProposedError(sid)
         await self._edit(board.board_id(doc_id), pending)
         return sid
 
-    async def _create_record(self, record: dict[str, Any]) -> None:
-        await self._records.create(record)
+    async def _create_record(self, record: dict[str, Any]) -> bool:
+        return await self._records.create(record)
 
     def _capture(self, doc: Doc, selection: Selection, mode: Mode) -> dict[str, Any]:
         text = acceptance.text_of(doc)

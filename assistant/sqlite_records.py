@@ -51,9 +51,9 @@ class SqliteRecords(SqliteFile):
         # enough, and an fsync per record would sit on the request path.
         super().__init__(path, _SCHEMA, synchronous="NORMAL")
 
-    async def create(self, record: SuggestionRecord) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            db.execute(
+    async def create(self, record: SuggestionRecord) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
                 "INSERT OR IGNORE INTO assistant_suggestions VALUES (?, ?, ?, ?, ?)",
                 (
                     record["id"],
@@ -63,8 +63,9 @@ class SqliteRecords(SqliteFile):
                     json.dumps(record),
                 ),
             )
+            return cursor.rowcount == 1
 
-        await self._run(work)
+        return bool(await self._run(work))
 
     async def update(self, suggestion_id: str, fields: dict[str, Any]) -> None:
         def work(db: sqlite3.Connection) -> None:

@@ -58,6 +58,10 @@ class SupersededError(Exception):
     """Another worker attempt took this suggestion over (the job was reclaimed): stop."""
 
 
+class AlreadyProposedError(Exception):
+    """The suggestion id chosen for a proposal was stored by another call first."""
+
+
 class SuggestionNotFoundError(LookupError):
     """No suggestion with that id in the document."""
 

@@ -7,7 +7,9 @@ records carry its ``set_id``."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +21,11 @@ from drive.tree import TreeView
 
 from ..acceptance import text_of
 from ..placeholders import mentions
-from ..records import Records
+from ..records import Records, SuggestionRecord
 from ..service import Actor, Assistant, StaleSuggestionError, UnrestorableSecretError
-from ..types import SuggestionNotFoundError, TransitionError
+from ..types import AlreadyProposedError, SuggestionNotFoundError, TransitionError
 from . import edits
-from .store import AnswerStatus, Role, ThreadStore
+from .store import AnswerStatus, Message, Role, ThreadStore
 
 ReadText = Callable[[str], Awaitable[str]]
 
@@ -98,6 +100,10 @@ class AnswerEdits:
 
     async def edits(self, workspace_id: str, thread_id: str, answer_id: str) -> list[Edit]:
         answer = await self._answer(workspace_id, thread_id, answer_id)
+        return await self._edits(answer, await self._records.with_source(answer_id=answer_id))
+
+    async def _edits(self, answer: Message, records: list[SuggestionRecord]) -> list[Edit]:
+        workspace_id = answer.workspace_id
         files = {
             path: entry
             for path, entry in TreeView(await self._drive.store.all(workspace_id)).live_files(ROOT)
@@ -109,7 +115,7 @@ class AnswerEdits:
                 "suggestion_id": r["id"],
                 "status": r.get("status"),
             }
-            for r in await self._records.with_source(answer_id=answer_id)
+            for r in records
         }
         found: list[Edit] = []
         for fence in edits.fences(answer.text):
@@ -151,7 +157,11 @@ class AnswerEdits:
         answer = await self._answer(actor.workspace_id, thread_id, answer_id)
         if answer.status is AnswerStatus.STREAMING:
             raise AnswerStreamingError(answer_id)
-        found = await self.edits(actor.workspace_id, thread_id, answer_id)
+        # One read of the block's suggestions for both the pending check and the claim's
+        # number: a concurrent apply seen in it is refused here, one not yet seen claims
+        # the same id and loses there.
+        records = await self._records.with_source(answer_id=answer_id)
+        found = await self._edits(answer, records)
         if blocks is None:
             chosen = [e for e in found if e.problem is None and not _pending(e)]
             if not chosen:
@@ -167,29 +177,37 @@ class AnswerEdits:
                     raise BlockError(i, "it is already a pending suggestion")
                 chosen.append(found[i])
         set_id = uuid.uuid4().hex
+        tries = Counter(r["source"]["block"] for r in records)
         made = []
         for item in chosen:
             assert item.doc_id and item.start_line is not None and item.end_line is not None
             text = await self._read(item.doc_id)
             start, end = edits.span(text, item.start_line, item.end_line)
-            sid = await self._assistant.propose(
-                item.doc_id,
-                actor,
-                start=start,
-                end=end,
-                original=text[start:end],
-                replacement=edits.replacement(text, start, end, item.code),
-                source={
-                    "kind": "thread",
-                    "thread_id": thread_id,
-                    "answer_id": answer_id,
-                    "set_id": set_id,
-                    "block": item.block,
-                },
-                model=answer.model,
-                prompt=answer.prompt,
-                answer=answer.text,
-            )
+            # The n-th suggestion of this block has one id, whoever applies it: of applies
+            # racing on any pods, one stores it (a block already rejected may come again).
+            claim = f"{answer_id}/{item.block}/{tries[item.block]}"
+            try:
+                sid = await self._assistant.propose(
+                    item.doc_id,
+                    actor,
+                    start=start,
+                    end=end,
+                    original=text[start:end],
+                    replacement=edits.replacement(text, start, end, item.code),
+                    source={
+                        "kind": "thread",
+                        "thread_id": thread_id,
+                        "answer_id": answer_id,
+                        "set_id": set_id,
+                        "block": item.block,
+                    },
+                    model=answer.model,
+                    prompt=answer.prompt,
+                    answer=answer.text,
+                    suggestion_id=hashlib.sha256(claim.encode()).hexdigest()[:32],
+                )
+            except AlreadyProposedError:
+                raise BlockError(item.block, "it is already a pending suggestion") from None
             made.append(
                 {
                     "block": item.block,

@@ -57,8 +57,8 @@ def record(sid: str, ws: str = "w1", at: float = 100.0) -> dict[str, Any]:
 
 
 async def test_create_is_idempotent_and_updates_merge(records: Records) -> None:
-    await records.create(record("s1"))
-    await records.create({**record("s1"), "instruction": "other"})
+    assert await records.create(record("s1")) is True
+    assert await records.create({**record("s1"), "instruction": "other"}) is False
     prompt = [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "[REDACTED:jwt]"},

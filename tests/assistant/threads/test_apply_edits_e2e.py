@@ -4,6 +4,7 @@ a file edited meanwhile makes its own suggestion stale while the other still app
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from assistant import board
@@ -147,3 +148,26 @@ async def test_a_block_still_holding_a_secret_placeholder_is_refused(
     assert "placeholders for secrets" in edit["problem"]
     refused = await bob.request("POST", base + "/apply", json={"blocks": [0]}, expect=400)
     assert refused.json()["error"]["code"] == "invalid_block"
+
+
+async def test_members_applying_the_same_block_at_once_make_one_suggestion(
+    server: TandemProcess, model: ModelServer
+) -> None:
+    alice, bob, _, ws, tid, mid, files = await answered(server, model, "apply together")
+    base = f"/api/workspaces/{ws}/threads/{tid}/messages/{mid}"
+    clicks = [
+        who.request("POST", base + "/apply", json={"blocks": [0]})
+        for who in (alice, bob, alice, bob, alice, bob)
+    ]
+    responses = await asyncio.gather(*clicks)
+    assert sorted(r.status_code for r in responses) == [201] + [400] * 5
+    [made] = [r.json() for r in responses if r.status_code == 201]
+    doc = files["app.py"]["doc_id"]
+    async with PyClient(f"{server.ws_url}/{board.board_id(doc)}?token={alice.token}") as board_doc:
+        sid = made["suggestions"][0]["suggestion_id"]
+        await board_doc.wait_for(lambda: any(s["id"] == sid for s in board.read_all(board_doc.doc)))
+        assert [s["id"] for s in board.read_all(board_doc.doc)] == [sid]
+    # Rejected, the block may be applied again, as a new suggestion.
+    await alice.request("POST", f"/api/docs/{doc}/suggestions/{sid}/reject", expect=200)
+    again = (await bob.request("POST", base + "/apply", json={"blocks": [0]}, expect=201)).json()
+    assert again["suggestions"][0]["suggestion_id"] != sid
