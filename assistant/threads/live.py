@@ -51,6 +51,28 @@ def live_id(thread_id: str) -> str:
     return thread_id + SUFFIX
 
 
+LIST_SUFFIX = ":threads"
+LIVE_THREADS = 200
+
+
+def list_id(workspace_id: str) -> str:
+    """The workspace's thread list document: Y.Map ``threads``, thread id -> its updated_at,
+    for the most recent LIVE_THREADS threads. A client lists threads over the API and reads
+    this to know when to list again (a new thread, a new message)."""
+    return workspace_id + LIST_SUFFIX
+
+
+def touch(doc: Doc, thread: Thread) -> None:
+    threads = doc.get("threads", type=Map)
+    with doc.transaction():
+        if threads.get(thread.id) != thread.updated_at:
+            threads[thread.id] = thread.updated_at
+        if len(threads) > LIVE_THREADS:
+            by_age = sorted(threads.items(), key=lambda kv: (kv[1], kv[0]))
+            for thread_id, _ in by_age[: len(threads) - LIVE_THREADS]:
+                del threads[thread_id]
+
+
 def _meta(doc: Doc) -> Map:
     return doc.get("thread", type=Map)
 

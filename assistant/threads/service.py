@@ -8,6 +8,7 @@ the user is known to be a member (reads) or an editor (writes) of the workspace.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,7 @@ class Threads:
         self._config = config
         self._new_id = new_id
         self._register_live = register_live
+        self._lists: set[str] = set()
         self._assistant_name = assistant_name
 
     # -- threads -----------------------------------------------------------------------------
@@ -117,7 +119,21 @@ class Threads:
         await self._register_live(live.live_id(thread.id), member.workspace_id)
         await self._store.create_thread(thread)
         await self._edit(live.live_id(thread.id), lambda doc: live.set_thread(doc, thread))
+        await self._touch(thread)
         return thread
+
+    async def list_doc(self, workspace_id: str) -> str:
+        """The workspace's live thread list (``live.list_id``), registered on first use."""
+        list_id = live.list_id(workspace_id)
+        if list_id not in self._lists:
+            await self._register_live(list_id, workspace_id)
+            self._lists.add(list_id)
+        return list_id
+
+    async def _touch(self, thread: Thread) -> None:
+        """Tells the members' thread lists that this thread is new or has a new message."""
+        list_id = await self.list_doc(thread.workspace_id)
+        await self._edit(list_id, lambda doc: live.touch(doc, thread))
 
     async def thread(self, workspace_id: str, thread_id: str) -> Thread:
         """Raises ThreadNotFoundError for a thread of another workspace too: its existence is
@@ -182,6 +198,7 @@ class Threads:
             )
         )
         await self._edit(live.live_id(thread.id), lambda doc: live.add(doc, message))
+        await self._touch(dataclasses.replace(thread, updated_at=message.created_at))
         if not (ask or thread.answer_every or MENTION.search(shown)):
             return message, None
         return message, await self._ask(member, thread, message)

@@ -104,12 +104,14 @@ async def list_threads(request: Request) -> Response:
     member = await _member(request, Role.VIEWER)
     limit = _number(request, "limit", int, 50, 1, MAX_PAGE)
     before = _number(request, "before", float, None, 0.0, 1e12)
+    threads = _threads(request)
     found = await _run(
-        _threads(request).list(
+        threads.list(
             member.workspace_id, doc_id=request.query_params.get("doc"), before=before, limit=limit
         )
     )
-    return JSONResponse({"threads": [_thread(t) for t in found]})
+    list_doc = await _run(threads.list_doc(member.workspace_id))
+    return JSONResponse({"threads": [_thread(t) for t in found], "live_doc": list_doc})
 
 
 async def create_thread(request: Request) -> Response:

@@ -80,12 +80,11 @@ async def test_b_watches_the_answer_stream_applies_its_block_and_a_accepts_it(
     a, b = await tabs(), await tabs()
     await open_conversations(a, assisted, alice, ws, file_id)
     await open_conversations(b, assisted, bob, ws, file_id)
+    await expect(b.page.locator("#threads-panel")).to_contain_text("No conversations yet.")
     await a.page.get_by_role("button", name="New thread").click()
     await expect(a.page.get_by_role("textbox", name="Message")).to_be_focused()
-    # Bob opens the thread once it exists (his list loads when he comes back to it).
-    await b.page.reload()
-    await b.wait_connected()
-    await b.page.get_by_role("button", name="Conversations", exact=True).click()
+    # The new thread appears in Bob's open list, live, and he opens it.
+    await expect(b.page.locator(".thread-item")).to_have_count(1)
     await open_first_thread(b)
 
     # Bob is typing, and Alice sees it from the thread's awareness.

@@ -9,6 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+import websockets
+from pycrdt import Map
+
 from assistant.threads import live
 from tests.accounts import Account, sign_up
 from tests.modelserver import Fail, ModelServer, Reply
@@ -396,3 +400,26 @@ async def test_members_vote_on_an_answer_and_regenerate_it_beside_the_first(
     single = f"/api/workspaces/{ws}/threads/{tid}/messages/{lone['answer']['id']}/preferred"
     refused = await alice.request("PUT", single, json={"value": True}, expect=409)
     assert refused.json()["error"]["code"] == "no_alternative"
+
+
+async def test_the_workspaces_thread_list_document_moves_with_new_threads_and_messages(
+    server: TandemProcess,
+) -> None:
+    """The list's live document: a thread id with its updated_at, for members only."""
+    alice, _, carol, ws = await team(server)
+    listed = (await carol.request("GET", f"/api/workspaces/{ws}/threads", expect=200)).json()
+    assert listed["threads"] == [] and listed["live_doc"] == f"{ws}:threads"
+    url = f"{server.ws_url}/{listed['live_doc']}?token={carol.token}"
+    async with PyClient(url) as watcher:
+        threads = watcher.doc.get("threads", type=Map)
+        tid = (await new_thread(alice, ws))["id"]
+        await watcher.wait_for(lambda: tid in threads)
+        created = threads[tid]
+        await post(alice, ws, tid, "a new message")
+        await watcher.wait_for(lambda: threads[tid] > created)
+    outsider = await sign_up(server.http_url)
+    foreign = f"{server.ws_url}/{listed['live_doc']}?token={outsider.token}"
+    async with websockets.connect(foreign) as ws_conn:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws_conn.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code in (4403, 4404)

@@ -61,25 +61,49 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
       status,
       list,
     )
-    let threads: Thread[]
-    try {
-      const query = opts.docId ? `?doc=${encodeURIComponent(opts.docId)}` : ''
-      threads = (await ctx.api.get<{ threads: Thread[] }>(`${base}/threads${query}`)).threads
-    } catch (error) {
-      status.textContent = problem(error, 'could not load the conversations')
-      return
+    // The workspace's live list document says when a thread is new or has a new message;
+    // the list itself comes from the API (it holds only the threads this panel shows).
+    let disposed = false
+    let liveList: ReturnType<typeof openProvider> | null = null
+    let reload = 0
+    const ydoc = new Y.Doc()
+    closeThread = () => {
+      disposed = true
+      window.clearTimeout(reload)
+      liveList?.dispose()
+      ydoc.destroy()
     }
-    if (!opts.docId) threads = threads.filter((t) => !t.doc_id)
-    threads.sort((a, b) => b.updated_at - a.updated_at)
-    status.textContent = threads.length ? '' : 'No conversations yet.'
-    replace(
-      list,
-      threads.map((t) =>
-        h('li', {}, h('button', { type: 'button', class: 'thread-item', title: t.title || 'Untitled thread', onclick: () => open(t) },
-          h('span', { class: 'thread-title' }, t.title || 'Untitled thread'),
-          h('span', { class: 'muted thread-meta' }, `${t.created_by_name} · ${when(t.updated_at)}`))),
-      ),
-    )
+    async function load(): Promise<string | null> {
+      let found: { threads: Thread[]; live_doc: string }
+      try {
+        const query = opts.docId ? `?doc=${encodeURIComponent(opts.docId)}` : ''
+        found = await ctx.api.get<{ threads: Thread[]; live_doc: string }>(`${base}/threads${query}`)
+      } catch (error) {
+        status.textContent = problem(error, 'could not load the conversations')
+        return null
+      }
+      if (disposed) return null
+      let threads = found.threads
+      if (!opts.docId) threads = threads.filter((t) => !t.doc_id)
+      threads.sort((a, b) => b.updated_at - a.updated_at)
+      status.textContent = threads.length ? '' : 'No conversations yet.'
+      replace(
+        list,
+        threads.map((t) =>
+          h('li', {}, h('button', { type: 'button', class: 'thread-item', title: t.title || 'Untitled thread', onclick: () => open(t) },
+            h('span', { class: 'thread-title' }, t.title || 'Untitled thread'),
+            h('span', { class: 'muted thread-meta' }, `${t.created_by_name} · ${when(t.updated_at)}`))),
+        ),
+      )
+      return found.live_doc
+    }
+    const liveDoc = await load()
+    if (disposed || !liveDoc) return
+    liveList = openProvider(ctx, liveDoc, ydoc, () => {}, { resyncMs: SERVER_DOC_RESYNC_MS })
+    ydoc.getMap('threads').observe(() => {
+      // Several changes in a burst (a message and its answer) make one reload.
+      if (!reload) reload = window.setTimeout(() => { reload = 0; if (!disposed) void load() }, 150)
+    })
   }
 
   async function create() {
