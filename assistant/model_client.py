@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import openai
+from openai import AsyncStream
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,23 @@ class ModelClient:
             extra["stream_options"] = {"include_usage": True}
         if self.config.temperature is not None:
             extra["temperature"] = self.config.temperature
-        stream = await self._client.chat.completions.create(
-            model=model,
-            messages=messages,  # type: ignore[arg-type]
+        # The client's public post, not chat.completions.create: create first walks the
+        # body through the SDK's type-driven transform, about 0.12 ms per message (19 ms for
+        # a thread's 160 turns, most of an answer's overhead to its first token), which
+        # changes nothing in a body of plain strings like this one. Retries, timeouts, auth
+        # and error types are the client's either way.
+        stream = await self._client.post(
+            "/chat/completions",
+            body={
+                "model": model,
+                "messages": messages,
+                "stream": True,
+                "max_tokens": self.config.max_tokens,
+                **extra,
+            },
+            cast_to=ChatCompletion,
             stream=True,
-            max_tokens=self.config.max_tokens,
-            **extra,  # type: ignore[arg-type]
+            stream_cls=AsyncStream[ChatCompletionChunk],
         )
         parts: list[str] = []
         first: float | None = None

@@ -15,6 +15,7 @@ so and accept refuses it."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,7 +40,13 @@ _LONGEST_MENTION = 1 + 3 + len("REDACTED") + 3 + 1 + 3 + 60 + 1
 
 
 def mentions(text: str) -> list[str]:
-    return [m[0] for m in MENTION.finditer(text)]
+    return list(_mentions(text))
+
+
+@functools.lru_cache(maxsize=2048)
+def _mentions(text: str) -> tuple[str, ...]:
+    # A thread's earlier turns are scanned for every answer: each text once.
+    return tuple(m[0] for m in MENTION.finditer(text))
 
 
 @dataclass(frozen=True)
