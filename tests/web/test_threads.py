@@ -1,7 +1,8 @@
 """Conversations in the browser: one member asks the assistant in a thread beside a file,
 another watches the answer stream in, applies its code block as a suggestion, the first
-accepts it and the file changes; viewers read along without a composer; sources link to
-the file at the line."""
+accepts it and the file changes; a regenerated answer is preferred; an answer is stopped by
+another member and keeps what streamed; an author edits and deletes a message; viewers read
+along without a composer; sources link to the file at the line."""
 
 from __future__ import annotations
 
@@ -169,3 +170,42 @@ async def test_a_viewer_reads_the_thread_without_composer_or_apply_and_sources_o
     await expect(c.page.locator(".cm-revealed-line")).to_contain_text(
         "def greet(name):"
     )  # and Alice's caret label
+
+
+async def test_a_stopped_answer_keeps_its_text_and_an_author_edits_then_deletes_a_message(
+    assisted: TandemProcess, model: ModelServer, tabs: OpenTab
+) -> None:
+    alice, bob, _, ws, file_id = await team(assisted, "stop")
+    # A slow answer, so that there is time to stop it: a pace, not a synchronisation.
+    model.script_for("long story", Reply(tokens=[f"word{n} " for n in range(400)], rate_per_s=20))
+    a, b = await tabs(), await tabs()
+    await open_conversations(a, assisted, alice, ws, file_id)
+    await open_conversations(b, assisted, bob, ws, file_id)
+    await ask_in_new_thread(a, "@assistant tell a long story")
+    await expect(b.page.locator(".thread-item")).to_have_count(1)
+    await open_first_thread(b)
+    answer = b.page.locator(".message.assistant")
+    await expect(answer).to_contain_text("word2 ")
+    await answer.get_by_role("button", name="Stop").click()
+    shown = a.page.locator(".message.assistant")
+    await expect(shown).to_have_attribute("data-status", "stopped")
+    await expect(shown.locator(".badge")).to_have_text("Stopped")
+    await expect(shown).to_contain_text("word2 ")
+    await expect(shown).not_to_contain_text("word399")
+    await expect(shown).to_contain_text(f"stopped by {bob.username}")
+
+    # Alice edits her question, then deletes it; Bob sees both.
+    mine = a.page.locator(".message.user")
+    await mine.get_by_role("button", name="Edit your message").click()
+    editor = mine.get_by_role("textbox")
+    await editor.fill("@assistant tell a short story")
+    await mine.get_by_role("button", name="Save").click()
+    question = b.page.locator(".message.user")
+    await expect(question).to_contain_text("tell a short story")
+    await expect(question).to_contain_text("(edited)")
+    await expect(
+        b.page.locator(".message.user").get_by_role("button", name="Edit your message")
+    ).to_have_count(0)
+    a.page.once("dialog", lambda dialog: dialog.accept())
+    await mine.get_by_role("button", name="Delete your message").click()
+    await expect(question).to_contain_text("This message was deleted.")
