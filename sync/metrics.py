@@ -14,6 +14,11 @@ CLOSES = Counter("tandem_closes_total", "Sync connections closed, by close code"
 ROOMS = Gauge("tandem_rooms", "Documents open in this process")
 ROOM_LOADS = Counter("tandem_room_loads_total", "Document loads from the store", ["result"])
 ROOM_LOAD_SECONDS = Histogram("tandem_room_load_seconds", "Time to load a document", buckets=_FAST)
+LOOP_LAG_SECONDS = Histogram(
+    "tandem_event_loop_lag_seconds",
+    "How late the event loop woke a timer due now (server/loop_lag.py)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 # Changed on every update, on the event loop's thread only (loop_metrics.py).
 UPDATE_APPLY_SECONDS = LoopHistogram(
     "tandem_update_apply_seconds",

@@ -25,6 +25,7 @@ EXPECTED_SERIES = [
     "tandem_log_oldest_uncompacted_age_seconds",
     'tandem_closes_total{code="1002"}',
     'tandem_inbound_handled_total{path="callback"}',
+    "tandem_event_loop_lag_seconds_count",
 ]
 
 
