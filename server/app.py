@@ -30,7 +30,7 @@ from .history.routes import ROUTES as HISTORY_ROUTES
 from .history.wiring import open_history
 from .learning import open_learning
 from .learning_routes import ROUTES as LEARNING_ROUTES
-from .loop_lag import LoopLag
+from .loop_lag import loop_lag
 from .search.routes import ROUTES as SEARCH_ROUTES
 from .search.wiring import open_search
 from .settings import Settings
@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> TandemApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(LoopLag(settings.loop_lag_interval_s))
+            await stack.enter_async_context(loop_lag(settings.loop_lag_interval_s))
             backends = await stack.enter_async_context(open_backends(settings))
             rooms = await stack.enter_async_context(
                 Rooms(

@@ -1,37 +1,35 @@
-"""How late the event loop runs what is due: a sampler that asks to wake every
-TANDEM_LOOP_LAG_INTERVAL_S and records by how much it woke late, as the histogram
-``tandem_event_loop_lag_seconds``. Anything that holds the loop (a long callback, a native
-call that keeps the GIL, a burst of callbacks that fall due together) shows as lag here, in
-every pod, whichever client it delays."""
+"""How late the event loop runs what is due: a step run every TANDEM_LOOP_LAG_INTERVAL_S
+(``Periodic``) records by how much more than the interval passed since the previous one
+ended, as the histogram ``tandem_event_loop_lag_seconds``. Anything that holds the loop (a
+long callback, a native call that keeps the GIL, a burst of callbacks that fall due
+together) shows as lag here, in every pod, whichever client it delays."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from typing import Self
+from typing import Any
 
 from sync.metrics import LOOP_LAG_SECONDS
+
+from .periodic import Periodic
 
 
 class LoopLag:
     def __init__(self, interval_s: float) -> None:
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._last: float | None = None
 
-    async def __aenter__(self) -> Self:
-        if self._interval_s > 0:
-            self._task = asyncio.get_running_loop().create_task(self._sample())
-        return self
+    async def step(self) -> None:
+        # Runs as soon as the period's sleep returns, before any await of its own.
+        now = time.perf_counter()
+        if self._last is not None:
+            LOOP_LAG_SECONDS.observe(max(0.0, now - self._last - self._interval_s))
+        self._last = now
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
-    async def _sample(self) -> None:
-        while True:
-            asked = time.perf_counter()
-            await asyncio.sleep(self._interval_s)  # the measurement itself: a timer's lateness
-            LOOP_LAG_SECONDS.observe(max(0.0, time.perf_counter() - asked - self._interval_s))
+def loop_lag(interval_s: float) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The sampler for the app's lifespan; none with an interval of 0."""
+    if interval_s <= 0:
+        return contextlib.nullcontext()
+    return Periodic(LoopLag(interval_s).step, interval_s, "sampling the loop's lag")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from server.loop_lag import LoopLag
+from server.loop_lag import loop_lag
 from sync.metrics import LOOP_LAG_SECONDS
 
 
@@ -26,7 +26,7 @@ async def samples_after(before: dict[float, float], more: int) -> dict[float, fl
 
 
 async def test_a_held_loop_shows_as_lag_and_a_free_one_does_not() -> None:
-    async with LoopLag(0.01):
+    async with loop_lag(0.01):
         start = await samples_after(buckets(), 1)
         free = await samples_after(start, 20)
         calm = {le: free[le] - start[le] for le in free}
