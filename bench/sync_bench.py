@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync_bench.py            # full run (a few minutes)
     .venv/bin/python bench/sync_bench.py --quick    # smaller loads, for a smoke check
+    .venv/bin/python bench/sync_bench.py --loads hot --rounds 1   # the hot document alone
 
 Each round starts both servers afresh and runs every load on each (see bench/rounds.py).
 
@@ -153,10 +154,29 @@ def idle_rss(server: Server, conns: int, docs: int) -> dict:
     }
 
 
-def run(quick: bool, rounds: int, threads: int) -> dict:
-    loads = [(10, 4, 10), (50, 4, 10)] if not quick else [(10, 4, 10)]
+HOT = [(1, 50, 2), (1, 200, 2)]
+"""One document many people type into at once (issue 25.1): a class, a meeting."""
+
+
+def parse_loads(text: str) -> list[tuple[int, int, int]]:
+    """``DOCSxCLIENTSxRATE[,...]`` (``hot`` for HOT), e.g. ``1x50x2,50x4x10``."""
+    if text == "hot":
+        return list(HOT)
+    loads = []
+    for part in text.split(","):
+        docs, clients, rate = (int(n) for n in part.lower().split("x"))
+        loads.append((docs, clients, rate))
+    return loads
+
+
+def run(
+    quick: bool, rounds: int, threads: int, loads: list[tuple[int, int, int]] | None = None
+) -> dict:
+    only_latency = loads is not None  # loads named on the command line: those alone
+    if loads is None:
+        loads = [(10, 4, 10), (50, 4, 10), *HOT] if not quick else [(10, 4, 10)]
     duration = 5 if quick else 20
-    sizes = [100_000, 1_000_000]
+    sizes = [] if only_latency else [100_000, 1_000_000]
     results: dict[str, dict] = {"tandem": {"rounds": []}, "reference": {"rounds": []}}
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(rounds):
@@ -190,7 +210,7 @@ def run(quick: bool, rounds: int, threads: int) -> dict:
                     results[name]["rounds"].append(res)
                 finally:
                     server.stop()
-        for name in ("tandem", "reference"):
+        for name in () if only_latency else ("tandem", "reference"):
             # Memory on a fresh process: after the loads above, Node's heap shrinks as its GC
             # catches up and Python's holds freed arenas, so neither baseline would be fair.
             server = start_tandem(Path(tmp) / "idle") if name == "tandem" else start_reference()
@@ -209,7 +229,7 @@ def report(results: dict) -> None:
     )
     for i, first in enumerate(t[0]["latency"]):
         label = f"{first['docs']} docs x {first['clients']} clients x {first['rate']}/s"
-        for p in ("p50", "p99"):
+        for p in ("p50", "p99", "max"):
             row(
                 f"latency {p} ms  {label}",
                 [x["latency"][i]["latency_ms"][p] for x in t],
@@ -238,6 +258,8 @@ def report(results: dict) -> None:
                 [x["connect"][i]["connect_ms"][p] for x in t],
                 [x["connect"][i]["connect_ms"][p] for x in r],
             )
+    if "idle" not in results["tandem"]:
+        return
     a, b = results["tandem"]["idle"]["per_conn_kib"], results["reference"]["idle"]["per_conn_kib"]
     label = f"RSS per idle connection KiB ({results['tandem']['idle']['conns']})"
     print(f"{label:44} {a:10.1f} {b:10.1f} {ratio(a, b):>7}")
@@ -256,8 +278,13 @@ def main() -> None:
         help="threads of the latency load's clients: each has its own heap, so the generator's"
         " garbage collections stall fewer clients for less time (bench/README.md)",
     )
+    parser.add_argument(
+        "--loads",
+        type=parse_loads,
+        help="latency loads as DOCSxCLIENTSxRATE[,...], or 'hot' for the hot document ones",
+    )
     args = parser.parse_args()
-    results = run(args.quick, args.rounds, args.threads)
+    results = run(args.quick, args.rounds, args.threads, args.loads)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     path = out / f"sync-{time.strftime('%Y%m%d-%H%M%S')}.json"
