@@ -2,6 +2,7 @@
 Redis extension, same Valkey, same clients, same run.
 
     .venv/bin/python bench/cluster_bench.py [--quick] [--rounds N]
+    .venv/bin/python bench/cluster_bench.py --shape 1x50x2 --pods 2   # the hot document
 
 Needs `npm ci --prefix bench` and the test servers from `bash scripts/install.sh`. Prints
 cross-pod propagation latency and delivered updates/s for 2 and 3 pods with Tandem / Hocuspocus
@@ -101,11 +102,20 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="fresh servers per round; medians are reported"
     )
+    parser.add_argument(
+        "--shape",
+        help="DOCSxCLIENTSxRATE instead of the default loads, e.g. 1x50x2 (the hot document)",
+    )
+    parser.add_argument("--pods", default="2,3", help="pod counts, comma-separated")
     args = parser.parse_args()
     docs, clients, seconds = (10, 4, 5) if args.quick else (25, 4, 15)
     # 10 edits/s per client is typing; 40/s offers 4,000 updates/s to 25 docs, past what this
     # 2-core machine serves, so the delivered rate shows each system's ceiling.
-    rates = (10,) if args.quick else (10, 40)
+    rates: tuple[int, ...] = (10,) if args.quick else (10, 40)
+    if args.shape:
+        docs, clients, rate = (int(n) for n in args.shape.lower().split("x"))
+        rates = (rate,)
+    counts = tuple(int(n) for n in args.pods.split(","))
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -114,7 +124,7 @@ def main() -> None:
         try:
             for number in range(args.rounds):
                 for rate in rates:
-                    for count in (2, 3):
+                    for count in counts:
                         for name in order(number, ("tandem", "hocuspocus")):
                             where = tmp / f"{name}-{number}-{count}-{rate}"
                             figures = run_one(
@@ -130,7 +140,7 @@ def main() -> None:
     path.write_text(json.dumps(results, indent=2))
     print(f"{args.rounds} rounds; each figure is the median of the rounds' figures")
     for rate in rates:
-        report(results, docs, clients, rate)
+        report(results, docs, clients, rate, counts)
     print(f"\nraw results: {path.relative_to(ROOT)}")
 
 
@@ -150,14 +160,16 @@ def run_one(
         stop(servers)
 
 
-def report(results: dict[str, list[dict]], docs: int, clients: int, rate: int) -> None:
+def report(
+    results: dict[str, list[dict]], docs: int, clients: int, rate: int, counts: tuple[int, ...]
+) -> None:
     print(f"\n{docs} docs x {clients} clients x {rate} edits/s, clients spread over the pods")
     print(
         f"{'scenario':40} {'tandem':>10} {'hocuspocus':>10} {'ratio':>7} {'paired':>7}   per round (t/h)"
     )
-    for count in (2, 3):
+    for count in counts:
         t, h = results[f"tandem-{count}-{rate}"], results[f"hocuspocus-{count}-{rate}"]
-        for p in ("p50", "p99"):
+        for p in ("p50", "p99", "max"):
             row(
                 f"cross-pod latency {p} ms, {count} pods",
                 [x["cross_pod_latency_ms"][p] for x in t],
