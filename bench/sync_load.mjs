@@ -4,6 +4,7 @@
 //   node sync_load.mjs latency --url ws://127.0.0.1:8000/sync --docs 50 --clients 4 --rate 10
 //   node sync_load.mjs connect --url ... --bytes 1000000 --repeats 20
 //   node sync_load.mjs idle    --url ... --conns 1000 --docs 100   (holds them until stdin closes)
+//   node sync_load.mjs churn   --url ... --docs 300 --bytes 13000  (open, type, close)
 // --url takes a comma-separated list: clients of a document are spread over them in turn
 // (one URL per pod). --provider hocuspocus drives Hocuspocus's own provider instead.
 import * as Y from 'yjs'
@@ -249,9 +250,32 @@ async function idle () {
   return null
 }
 
+// Opens --docs documents (one client each), types --bytes characters into each, then closes
+// them all; once every document's text is on the server (a second client sees it), prints.
+async function churn () {
+  const chunk = 'lorem ipsum dolor sit amet, '.repeat(8)
+  const cycle = `${opts.prefix}-churn-${Date.now().toString(36)}`
+  const writers = []
+  for (let i = 0; i < opts.docs; i++) writers.push(connect(`${cycle}-${i}`))
+  await Promise.all(writers.map(c => synced(c, 120000)))
+  for (const w of writers) {
+    for (let written = 0; written < opts.bytes; written += chunk.length) {
+      w.text.insert(Math.floor(Math.random() * (w.text.length + 1)), chunk)
+    }
+  }
+  for (let i = 0; i < writers.length; i++) {
+    const check = connect(`${cycle}-${i}`)
+    await synced(check, 120000)
+    while (check.text.length < writers[i].text.length) await new Promise(resolve => check.text.observe(resolve))
+    check.provider.destroy()
+  }
+  writers.forEach(w => w.provider.destroy())
+  return { mode: 'churn', docs: opts.docs, bytes: opts.bytes }
+}
+
 const { isMainThread, workerData } = await import('node:worker_threads')
 const run = isMainThread
-  ? { latency, connect: connectTime, idle }[mode]
+  ? { latency, connect: connectTime, idle, churn }[mode]
   : () => latencyThread(workerData)
 if (!run) {
   console.error(`unknown mode ${mode}`)

@@ -173,6 +173,10 @@ class Room:
         """Close every peer; the room is done and never reopens (a new Room loads instead)."""
         self.state = RoomState.CLOSED
         self._closed.set()
+        # The native document holds ``_capture``, so the room, in a cycle that runs through
+        # Rust where Python's collector cannot see it: dropped here, or no closed room (and
+        # none of its document's memory) was ever freed.
+        self._subscription.drop()
         for peer in list(self.peers):
             peer.close(code, reason)
 
