@@ -55,6 +55,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=300)
     parser.add_argument("--bytes", type=int, default=13_000)
     parser.add_argument("--minutes", type=float, default=0.0)
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=12.0,
+        help="seconds after the rooms are freed before RSS is read (a trim runs every 10 s)",
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
     port = free_port()
@@ -78,6 +84,7 @@ def main() -> None:
                 cmd += ["--docs", str(args.docs), "--bytes", str(args.bytes)]
                 subprocess.run(cmd, check=True, capture_output=True, timeout=600)
                 freed_s = wait_rooms_freed(port)
+                time.sleep(args.settle)  # the server's own trimming period, not a wait for state
                 cycles.append({"rss_mib": rss_kib(server.pid) / 1024, "freed_s": freed_s})
             later = []
             for _ in range(int(args.minutes)):

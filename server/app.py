@@ -31,6 +31,7 @@ from .history.wiring import open_history
 from .learning import open_learning
 from .learning_routes import ROUTES as LEARNING_ROUTES
 from .loop_lag import loop_lag
+from .memory_trim import memory_trim
 from .search.routes import ROUTES as SEARCH_ROUTES
 from .search.wiring import open_search
 from .settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> TandemApp:
                     presence=backends.presence,
                 )
             )
+            await stack.enter_async_context(memory_trim(rooms, settings.malloc_trim_interval_s))
             access = await stack.enter_async_context(open_access(settings, backends))
             drive = await stack.enter_async_context(open_drive(settings, backends, rooms, access))
             access_watch = await stack.enter_async_context(

@@ -268,6 +268,9 @@ class Settings:
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 20.0
     shutdown_grace_s: float = 20.0
+    malloc_trim_interval_s: float = 10.0
+    """How often freed memory is given back to the system when documents closed since
+    (server/memory_trim.py); 0 stops it."""
     loop_lag_interval_s: float = 0.05
     """How often the event loop's lag is sampled (``tandem_event_loop_lag_seconds``); 0 stops
     it."""

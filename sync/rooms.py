@@ -61,6 +61,8 @@ class Rooms:
         self._sweep_interval_s = sweep_interval_s
         self._tell_interval_s = tell_interval_s
         self._rooms: dict[DocId, Room] = {}
+        self.unloaded = 0
+        """Rooms forgotten since the start (unloaded, dropped or failed to load)."""
         self._loads: dict[DocId, asyncio.Task[None]] = {}
         self._tails: dict[DocId, asyncio.Task[None]] = {}
         self._unload_timers: dict[DocId, asyncio.TimerHandle] = {}
@@ -246,6 +248,7 @@ class Rooms:
     def _forget(self, room: Room) -> None:
         if self._rooms.get(room.doc_id) is room:
             del self._rooms[room.doc_id]
+            self.unloaded += 1
         if (follower := self._tails.pop(room.doc_id, None)) is not None:
             follower.cancel()
         if self._presence is not None and not self._closed:
