@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from starlette.types import Receive, Send
@@ -62,7 +61,6 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
     unwatch = ctx.access_watch.watch(peer, grant) if ctx.access_watch else (lambda: None)
     metrics.CONNECTIONS.inc()
     metrics.CONNECTIONS_TOTAL.inc()
-    writer = asyncio.create_task(peer.run_writer(), name=f"peer-{peer.id}-writer")
     inbound = Inbound(ctx.settings, ctx.rooms, room, peer)
     receive_now = (websocket.scope.get("extensions") or {}).get(RECEIVE_NOW)
     if receive_now is not None:
@@ -76,10 +74,7 @@ async def sync_endpoint(websocket: WebSocket, receive: Receive, send: Send) -> N
         metrics.CONNECTIONS.dec()
         ctx.rooms.leave(room, peer)
         peer.stop()
-        try:
-            await asyncio.wait_for(writer, limits.send_timeout_s)
-        except TimeoutError:
-            log.warning("writer of peer %s did not finish; cancelled", peer.id)
+        await peer.finish(limits.send_timeout_s)
 
 
 def presence_user(principal: Principal | None) -> dict[str, str] | None:

@@ -32,6 +32,7 @@ UVICORN_METHODS = (
     "send_receive_event_to_app",
     "pause_writing",
     "resume_writing",
+    "send",
 )
 UVICORN_ATTRIBUTES = (
     "conn",
@@ -42,6 +43,9 @@ UVICORN_ATTRIBUTES = (
     "curr_msg_data_type",
     "frames",
     "scope",
+    "request",
+    "response",
+    "handshake_complete",
 )
 # What it reads on websockets' sans-I/O connection.
 WEBSOCKETS_ATTRIBUTES = (

@@ -106,7 +106,7 @@ def connect(
 
 
 async def started(peer: Peer) -> asyncio.Task[None]:
-    return asyncio.create_task(peer.run_writer())
+    return peer.start_writer()
 
 
 async def test_joining_peer_gets_step1_with_the_docs_state(rooms: Rooms) -> None:
