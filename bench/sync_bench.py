@@ -3,6 +3,7 @@
     .venv/bin/python bench/sync_bench.py            # full run (a few minutes)
     .venv/bin/python bench/sync_bench.py --quick    # smaller loads, for a smoke check
     .venv/bin/python bench/sync_bench.py --loads hot --rounds 1   # the hot document alone
+    .venv/bin/python bench/sync_bench.py --ramp --rounds 2        # edits/s until p99 > 50 ms
 
 Each round starts both servers afresh and runs every load on each (see bench/rounds.py).
 
@@ -224,6 +225,68 @@ def run(
     return results
 
 
+RAMP_DOCS, RAMP_CLIENTS = 50, 4
+RAMP_RATES = (5, 10, 20, 25, 30, 35, 40, 50, 60, 80, 100)
+"""Edits/s per client the saturation ramp tries, in order, until p99 passes RAMP_P99_MS."""
+RAMP_P99_MS = 50.0
+
+
+def ramp(rounds: int, threads: int, seconds: int = 10) -> dict:
+    """Issue 25.2: each server, started afresh, under 50 docs x 4 clients at rising rates;
+    the rate at which p99 passes 50 ms, as edits/s offered and delivered."""
+    results: dict[str, list[list[dict]]] = {"tandem": [], "reference": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for number in range(rounds):
+            for name in order(number, ("tandem", "reference")):
+                server = (
+                    start_tandem(Path(tmp) / f"ramp-{number}")
+                    if name == "tandem"
+                    else start_reference()
+                )
+                steps: list[dict] = []
+                try:
+                    for rate in RAMP_RATES:
+                        before = cpu_s(server.proc.pid)
+                        figures = load(
+                            "latency",
+                            server,
+                            docs=RAMP_DOCS,
+                            clients=RAMP_CLIENTS,
+                            rate=rate,
+                            duration=seconds,
+                            warmup=2,
+                            threads=threads,
+                        )
+                        used = cpu_s(server.proc.pid) - before
+                        steps.append(
+                            {
+                                "rate": rate,
+                                "edits_per_s": RAMP_DOCS * RAMP_CLIENTS * rate,
+                                "p50": figures["latency_ms"]["p50"],
+                                "p99": figures["latency_ms"]["p99"],
+                                "deliveries_per_s": figures["deliveries_per_s"],
+                                "server_cpu_share": used / (seconds + 2),
+                                "generator_stall_p99": figures["generator_loop_delay_ms"]["p99"],
+                            }
+                        )
+                        if figures["latency_ms"]["p99"] > RAMP_P99_MS:
+                            break
+                finally:
+                    server.stop()
+                results[name].append(steps)
+    return results
+
+
+def ramp_report(results: dict) -> None:
+    print(f"saturation ramp: {RAMP_DOCS} docs x {RAMP_CLIENTS} clients, p99 limit {RAMP_P99_MS} ms")
+    for name, rounds in results.items():
+        for number, steps in enumerate(rounds):
+            under = [s for s in steps if s["p99"] <= RAMP_P99_MS]
+            best = under[-1]["edits_per_s"] if under else 0
+            trail = ", ".join(f"{s['edits_per_s']}/s p99 {s['p99']:.1f}" for s in steps)
+            print(f"  {name:9} round {number}: sustained {best} edits/s  ({trail})")
+
+
 def report(results: dict) -> None:
     t, r = results["tandem"]["rounds"], results["reference"]["rounds"]
     print(f"{len(t)} rounds; each figure is the median of the rounds' figures")
@@ -282,11 +345,21 @@ def main() -> None:
         " garbage collections stall fewer clients for less time (bench/README.md)",
     )
     parser.add_argument(
+        "--ramp", action="store_true", help="the saturation ramp alone (issue 25.2)"
+    )
+    parser.add_argument(
         "--loads",
         type=parse_loads,
         help="latency loads as DOCSxCLIENTSxRATE[,...], or 'hot' for the hot document ones",
     )
     args = parser.parse_args()
+    if args.ramp:
+        found = ramp(args.rounds, args.threads)
+        out = BENCH / "results"
+        out.mkdir(exist_ok=True)
+        (out / f"ramp-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(found))
+        ramp_report(found)
+        return
     results = run(args.quick, args.rounds, args.threads, args.loads)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)

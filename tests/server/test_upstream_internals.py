@@ -121,3 +121,18 @@ def test_installed_version_is_the_locked_one(package: str) -> None:
         f"{package} {version(package)} is installed but requirements.lock pins "
         f"{locked()[package]}: install with scripts/install.sh"
     )
+
+
+def test_websockets_server_parser_hands_over_to_the_frame_parser() -> None:
+    """ws_protocol replaces a connection's parser, once the handshake is done, with a fresh
+    Protocol.parse: that is only the same parser if the server's parse ends by delegating to
+    it and keeps ``parser`` as the generator it runs."""
+    source = inspect.getsource(ServerProtocol.parse)
+    assert "yield from super().parse()" in source, (
+        "websockets' ServerProtocol.parse no longer delegates to Protocol.parse: "
+        + why("websockets", "server/ws_protocol.py")
+    )
+    assert "self.parser = self.parse()" in inspect.getsource(ServerProtocol.__mro__[1].__init__), (
+        "websockets' Protocol no longer keeps its parser as self.parser: "
+        + why("websockets", "server/ws_protocol.py")
+    )
