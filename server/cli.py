@@ -11,6 +11,7 @@ import uvicorn
 
 from . import admin, finetune, logs, model_cli
 from .app import create_app
+from .open_files import raise_open_files_limit
 from .settings import Settings, SettingsError
 
 
@@ -43,6 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tandem: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    raise_open_files_limit()
     app = create_app(settings)
     config = uvicorn.Config(
         app,
