@@ -5,6 +5,7 @@
 //   node sync_load.mjs connect --url ... --bytes 1000000 --repeats 20
 //   node sync_load.mjs idle    --url ... --conns 1000 --docs 100   (holds them until stdin closes)
 //   node sync_load.mjs churn   --url ... --docs 300 --bytes 13000  (open, type, close)
+//   node sync_load.mjs burst   --url ... --conns 1000 --bytes 100000 (join one doc at once)
 // --url takes a comma-separated list: clients of a document are spread over them in turn
 // (one URL per pod). --provider hocuspocus drives Hocuspocus's own provider instead.
 import * as Y from 'yjs'
@@ -273,9 +274,43 @@ async function churn () {
   return { mode: 'churn', docs: opts.docs, bytes: opts.bytes }
 }
 
+// --conns clients join one document at once; reports the time until all are synced and how
+// many connections closed or failed on the way (a refused or reset one reconnects, so it is
+// counted here rather than seen as a stall).
+async function burst () {
+  const room = opts.room ?? `${opts.prefix}-burst`
+  const seeder = connect(room)
+  await synced(seeder)
+  seeder.text.insert(0, 'x'.repeat(opts.bytes))
+  let closes = 0
+  let errors = 0
+  const codes = {}
+  const t0 = performance.now()
+  const clients = []
+  for (let i = 0; i < opts.conns; i++) {
+    const client = connect(room)
+    client.provider.on('connection-close', (event) => {
+      if (!isSynced(client.provider)) {
+        closes++
+        const key = `${event?.code} ${event?.reason ?? ''}`
+        codes[key] = (codes[key] ?? 0) + 1
+      }
+    })
+    client.provider.on('connection-error', () => { errors++ })
+    clients.push(client)
+  }
+  await Promise.all(clients.map(c => synced(c, 120000)))
+  const allSynced = performance.now() - t0
+  const short = clients.filter(c => c.text.length !== seeder.text.length).length
+  clients.forEach(c => c.provider.destroy())
+  seeder.provider.destroy()
+  return { mode: 'burst', conns: opts.conns, all_synced_ms: allSynced, closes_before_synced: closes,
+    close_codes: codes, errors, missing_content: short }
+}
+
 const { isMainThread, workerData } = await import('node:worker_threads')
 const run = isMainThread
-  ? { latency, connect: connectTime, idle, churn }[mode]
+  ? { latency, connect: connectTime, idle, churn, burst }[mode]
   : () => latencyThread(workerData)
 if (!run) {
   console.error(`unknown mode ${mode}`)

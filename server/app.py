@@ -35,6 +35,7 @@ from .memory_trim import memory_trim
 from .search.routes import ROUTES as SEARCH_ROUTES
 from .search.wiring import open_search
 from .settings import Settings
+from .sync_admission import Admission
 from .sync_endpoint import sync_endpoint
 from .web_routes import web_app
 
@@ -89,6 +90,9 @@ def create_app(settings: Settings) -> TandemApp:
                 access_watch=access_watch,
                 readiness_checks=backends.readiness,
                 degradations=backends.degradations,
+                admission=Admission(
+                    settings.max_pending_connections, settings.sync_admission_wait_s
+                ),
             )
             ctx.workspace_deleted_hooks.append(drive.delete_workspace)
             ctx.workspace_deleted_hooks.append(assistant.delete_workspace)

@@ -32,6 +32,8 @@ class AppContext:
     """The edit history (server/history/wiring.py HistoryPart)."""
     knowledge: Any = None
     """Search and retrieval (server/search/knowledge.py WorkspaceKnowledge)."""
+    admission: Any = None
+    """Who may be authorized on /sync now (server/sync_admission.py Admission)."""
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)
     """Async callables run with the workspace id before a workspace is deleted: each part

@@ -158,7 +158,9 @@ class Settings:
     ws_max_bytes_per_s: float = 32 * 1024 * 1024
     """Per connection, averaged over a burst of one second: a faster client is closed 1008."""
     max_pending_connections: int = 256
-    """Websockets accepted but not yet authorized; more are refused with 1013."""
+    """Websockets authorized at once; the ones past it wait their turn (server/sync_admission)."""
+    sync_admission_wait_s: float = 10.0
+    """How long a websocket waits for its turn to be authorized before it is refused (1013)."""
 
     # Drive (drive/, server/drive/).
     max_upload_bytes: int = 100 * 1024 * 1024

@@ -102,19 +102,18 @@ def user_color(user_id: str) -> dict[str, str]:
     return {"color": color, "colorLight": color + "33"}
 
 
-_pending = 0
-"""Websockets accepted but not yet authorized, across the process."""
-
-
 async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Grant | None:
     """The grant for this connection, or None after closing it with the refusal's code."""
-    global _pending
+    async with ctx.admission.slot() as admitted:
+        if not admitted:
+            metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
+            await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections being set up")
+            return None
+        return await _grant(websocket, ctx, doc_id)
+
+
+async def _grant(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Grant | None:
     settings = ctx.settings
-    if _pending >= settings.max_pending_connections:
-        metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
-        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many connections being set up")
-        return None
-    _pending += 1
     try:
         assert ctx.access is not None
         return await grant_for(
@@ -133,5 +132,3 @@ async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Gran
         metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
         await websocket.close(CloseCode.TRY_AGAIN_LATER, "cannot check access now, retry")
         return None
-    finally:
-        _pending -= 1

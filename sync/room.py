@@ -93,6 +93,9 @@ class Room:
         self.state = RoomState.LOADING
         self.peers: set[Peer] = set()
         self.awareness = RoomAwareness(awareness_limits)
+        self._awareness_limits = awareness_limits or AwarenessLimits()
+        self._awareness_batch: dict[int, AwarenessEntry] = {}
+        self._awareness_timer: asyncio.TimerHandle | None = None
         self.last_id: LogId | None = None
         self.uncompacted_entries = 0
         self.uncompacted_bytes = 0
@@ -173,6 +176,9 @@ class Room:
         """Close every peer; the room is done and never reopens (a new Room loads instead)."""
         self.state = RoomState.CLOSED
         self._closed.set()
+        if self._awareness_timer is not None:
+            self._awareness_timer.cancel()
+            self._awareness_timer = None
         # The native document holds ``_capture``, so the room, in a cycle that runs through
         # Rust where Python's collector cannot see it: dropped here, or no closed room (and
         # none of its document's memory) was ever freed.
@@ -353,13 +359,35 @@ class Room:
         if applied.entries:
             # Relayed as received when nothing was dropped or rewritten: the usual case.
             update = payload if applied.entries == entries else encode_awareness(applied.entries)
-            self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
+            if len(self.peers) >= self._awareness_limits.batch_peers:
+                self._batch_awareness(applied.entries)
+            else:
+                self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
             if sender is not None and self._presence is not None:
                 self._presence.publish(self.doc_id, update)
         elif sender is not None and applied.dropped:
             sender.send(_NO_PRESENCE, "awareness")
         if sender is not None and applied.reply:
             sender.send(encode(AwarenessMessage(encode_awareness(applied.reply))), "awareness")
+
+    def _batch_awareness(self, entries: list[AwarenessEntry]) -> None:
+        """Holds the entries, each client's newest, for the next batch to every peer."""
+        batch = self._awareness_batch
+        for entry in entries:
+            held = batch.get(entry.client_id)
+            if held is None or held.clock <= entry.clock:
+                batch[entry.client_id] = entry
+        if self._awareness_timer is None and self.state is not RoomState.CLOSED:
+            self._awareness_timer = asyncio.get_running_loop().call_later(
+                self._awareness_limits.batch_s, self._send_awareness_batch
+            )
+
+    def _send_awareness_batch(self) -> None:
+        self._awareness_timer = None
+        batch, self._awareness_batch = self._awareness_batch, {}
+        if batch and self.state is not RoomState.CLOSED:
+            update = encode_awareness(list(batch.values()))
+            self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
 
     async def _append(self, change: Update) -> None:
         started = time.perf_counter()

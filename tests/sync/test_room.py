@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc, Text
 
-from sync.limits import SyncLimits
+from sync.limits import AwarenessLimits, SyncLimits
 from sync.peer import CloseCode, Peer, PeerState
 from sync.protocol import (
     AwarenessEntry,
@@ -334,6 +334,38 @@ async def test_awareness_echoed_by_another_peer_stays_with_its_owner(rooms: Room
     (removal,) = [decode(f) for f in _drain(b)]
     assert isinstance(removal, AwarenessMessage)
     assert decode_awareness(removal.payload) == [AwarenessEntry(42, 4, "null")]
+
+
+async def test_a_crowded_room_relays_awareness_in_batches(store: SqliteStore) -> None:
+    """Past ``batch_peers`` peers, the states that came in one batch period go out as one
+    message to every peer, each client's newest: a crowd joining at once costs a message per
+    peer per period, not one per peer per joiner."""
+    limits = AwarenessLimits(batch_peers=4, batch_s=0.01)
+    async with Rooms(
+        store, origin=Origin("p"), limits=SyncLimits(), awareness_limits=limits
+    ) as rooms:
+        joined = [connect(immediate=True) for _ in range(4)]
+        room = await rooms.join(DOC, joined[0][0])
+        for peer, _ in joined[1:]:
+            await rooms.join(DOC, peer)
+        for _, transport in joined:
+            transport.frames.clear()
+        for n, (peer, _) in enumerate(joined):
+            state = encode_awareness([AwarenessEntry(100 + n, 1, f'{{"n":{n}}}')])
+            await room.handle(peer, AwarenessMessage(state))
+        newer = encode_awareness([AwarenessEntry(100, 2, '{"n":"moved"}')])
+        await room.handle(joined[0][0], AwarenessMessage(newer))
+        assert all(not transport.frames for _, transport in joined)  # held for the batch
+        for _, transport in joined:
+            await transport.wait_for(lambda t=transport: t.frames)
+            (batch,) = transport.messages()
+            assert isinstance(batch, AwarenessMessage)
+            assert sorted(decode_awareness(batch.payload), key=lambda e: e.client_id) == [
+                AwarenessEntry(100, 2, '{"n":"moved"}'),
+                AwarenessEntry(101, 1, '{"n":1}'),
+                AwarenessEntry(102, 1, '{"n":2}'),
+                AwarenessEntry(103, 1, '{"n":3}'),
+            ]
 
 
 async def test_joiner_receives_present_awareness(rooms: Rooms) -> None:
