@@ -168,7 +168,10 @@ class Room:
     def remove(self, peer: Peer) -> None:
         self.peers.discard(peer)
         if (removal := self.awareness.remove_owner(peer.id)) is not None:
-            self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
+            if len(self.peers) >= self._awareness_limits.batch_peers:
+                self._batch_awareness(decode_awareness(removal))  # a crowd leaving at once
+            else:
+                self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
             if self._presence is not None:
                 self._presence.publish(self.doc_id, removal)
 

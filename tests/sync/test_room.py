@@ -366,6 +366,24 @@ async def test_a_crowded_room_relays_awareness_in_batches(store: SqliteStore) ->
                 AwarenessEntry(102, 1, '{"n":2}'),
                 AwarenessEntry(103, 1, '{"n":3}'),
             ]
+        # Leavers' removals go out in one batch too, while the room is still crowded.
+        more = [connect(immediate=True) for _ in range(2)]
+        for peer, _ in more:
+            await rooms.join(DOC, peer)
+        for _, transport in joined + more:
+            transport.frames.clear()
+        rooms.leave(room, joined[1][0])
+        rooms.leave(room, joined[2][0])
+        staying = [joined[0], joined[3], *more]
+        assert all(not transport.frames for _, transport in staying)
+        for _, transport in staying:
+            await transport.wait_for(lambda t=transport: t.frames)
+            (batch,) = transport.messages()
+            assert isinstance(batch, AwarenessMessage)
+            assert sorted(decode_awareness(batch.payload), key=lambda e: e.client_id) == [
+                AwarenessEntry(101, 2, "null"),
+                AwarenessEntry(102, 2, "null"),
+            ]
 
 
 async def test_joiner_receives_present_awareness(rooms: Rooms) -> None:
