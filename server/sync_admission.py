@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 class Admission:
     def __init__(self, slots: int, wait_s: float) -> None:
-        self._slots = asyncio.Semaphore(max(1, slots))
+        self._slots = asyncio.Semaphore(max(0, slots))  # 0: nobody is let in (a test)
         self._wait_s = wait_s
 
     @contextlib.asynccontextmanager

@@ -180,7 +180,11 @@ async def test_a_client_sending_too_fast_is_closed_alone(tmp_path: Path, js: Yjs
 async def test_connection_setup_cap_refuses_with_try_again_later(
     tmp_path: Path, js: YjsClients
 ) -> None:
-    server = await start(tmp_path, TANDEM_MAX_PENDING_CONNECTIONS="0")
+    """A connection that waits past its time for a turn to be authorized gets 1013 (with no
+    slot at all, every one does)."""
+    server = await start(
+        tmp_path, TANDEM_MAX_PENDING_CONNECTIONS="0", TANDEM_SYNC_ADMISSION_WAIT_S="0.2"
+    )
     try:
         owner = await sign_up(server.http_url)
         doc = await owner.create_doc(await owner.create_workspace())
