@@ -6,9 +6,7 @@ together) shows as lag here, in every pod, whichever client it delays."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from typing import Any
 
 from sync.metrics import LOOP_LAG_SECONDS
 
@@ -28,8 +26,6 @@ class LoopLag:
         self._last = now
 
 
-def loop_lag(interval_s: float) -> contextlib.AbstractAsyncContextManager[Any]:
-    """The sampler for the app's lifespan; none with an interval of 0."""
-    if interval_s <= 0:
-        return contextlib.nullcontext()
+def loop_lag(interval_s: float) -> Periodic:
+    """The sampler for the app's lifespan (an interval of 0 turns it off)."""
     return Periodic(LoopLag(interval_s).step, interval_s, "sampling the loop's lag")

@@ -9,11 +9,9 @@ the GIL); no-op where the C library has no malloc_trim (musl, macOS)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 from collections.abc import Callable
-from typing import Any
 
 from sync.rooms import Rooms
 
@@ -49,9 +47,6 @@ class MemoryTrim:
         self.trims += 1
 
 
-def memory_trim(rooms: Rooms, interval_s: float) -> contextlib.AbstractAsyncContextManager[Any]:
-    """The trimming step for the app's lifespan; none with an interval of 0."""
-    if interval_s <= 0:
-        return contextlib.nullcontext()
-    step = MemoryTrim(rooms, libc_trim()).step
-    return Periodic(step, interval_s, "giving freed memory back")
+def memory_trim(rooms: Rooms, interval_s: float) -> Periodic:
+    """The trimming step for the app's lifespan (an interval of 0 turns it off)."""
+    return Periodic(MemoryTrim(rooms, libc_trim()).step, interval_s, "giving freed memory back")

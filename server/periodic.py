@@ -1,6 +1,7 @@
 """A step run every period in the background, for the workers that batch what the rooms'
-update listeners noted (edit history, drive sizes): a failing step is logged and the next
-period tries again, and closing cancels the loop."""
+update listeners noted (edit history, drive sizes) and the pod's own housekeeping (loop lag,
+memory trim): a failing step is logged and the next period tries again, and closing cancels
+the loop. A period of 0 or less runs nothing (a setting turned off, not a busy loop)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ class Periodic:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._interval_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

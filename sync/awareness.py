@@ -128,6 +128,10 @@ class RoomAwareness:
         self._waiting: dict[int, int] = {}
         """The highest clock a connection sent for an id while another owned it (``claimed``)."""
 
+    @property
+    def limits(self) -> AwarenessLimits:
+        return self._limits
+
     # -- from this pod's connections -----------------------------------------------------------
 
     def apply_local(self, member: Member, entries: list[AwarenessEntry]) -> Applied:

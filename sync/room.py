@@ -93,7 +93,6 @@ class Room:
         self.state = RoomState.LOADING
         self.peers: set[Peer] = set()
         self.awareness = RoomAwareness(awareness_limits)
-        self._awareness_limits = awareness_limits or AwarenessLimits()
         self._awareness_batch: dict[int, AwarenessEntry] = {}
         self._awareness_timer: asyncio.TimerHandle | None = None
         self.last_id: LogId | None = None
@@ -168,10 +167,7 @@ class Room:
     def remove(self, peer: Peer) -> None:
         self.peers.discard(peer)
         if (removal := self.awareness.remove_owner(peer.id)) is not None:
-            if len(self.peers) >= self._awareness_limits.batch_peers:
-                self._batch_awareness(decode_awareness(removal))  # a crowd leaving at once
-            else:
-                self._broadcast(encode(AwarenessMessage(removal)), "awareness", exclude=None)
+            self._send_awareness(removal)
             if self._presence is not None:
                 self._presence.publish(self.doc_id, removal)
 
@@ -362,10 +358,7 @@ class Room:
         if applied.entries:
             # Relayed as received when nothing was dropped or rewritten: the usual case.
             update = payload if applied.entries == entries else encode_awareness(applied.entries)
-            if len(self.peers) >= self._awareness_limits.batch_peers:
-                self._batch_awareness(applied.entries)
-            else:
-                self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
+            self._send_awareness(update, applied.entries)
             if sender is not None and self._presence is not None:
                 self._presence.publish(self.doc_id, update)
         elif sender is not None and applied.dropped:
@@ -373,16 +366,21 @@ class Room:
         if sender is not None and applied.reply:
             sender.send(encode(AwarenessMessage(encode_awareness(applied.reply))), "awareness")
 
-    def _batch_awareness(self, entries: list[AwarenessEntry]) -> None:
-        """Holds the entries, each client's newest, for the next batch to every peer."""
+    def _send_awareness(self, update: bytes, entries: list[AwarenessEntry] | None = None) -> None:
+        """To every peer: at once, or in a crowded room with the next batch (``entries``:
+        ``update`` decoded, when the caller has them)."""
+        limits = self.awareness.limits
+        if len(self.peers) < limits.batch_peers:
+            self._broadcast(encode(AwarenessMessage(update)), "awareness", exclude=None)
+            return
         batch = self._awareness_batch
-        for entry in entries:
+        for entry in decode_awareness(update) if entries is None else entries:
             held = batch.get(entry.client_id)
             if held is None or held.clock <= entry.clock:
                 batch[entry.client_id] = entry
         if self._awareness_timer is None and self.state is not RoomState.CLOSED:
             self._awareness_timer = asyncio.get_running_loop().call_later(
-                self._awareness_limits.batch_s, self._send_awareness_batch
+                limits.batch_s, self._send_awareness_batch
             )
 
     def _send_awareness_batch(self) -> None:

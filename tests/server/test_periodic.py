@@ -26,10 +26,21 @@ async def test_a_failing_step_is_logged_and_the_next_period_runs(
             third.set()
 
     with caplog.at_level(logging.ERROR, logger="server.periodic"):
-        async with Periodic(step, 0.0, "testing the worker"):
+        async with Periodic(step, 0.001, "testing the worker") as worker:
             await asyncio.wait_for(third.wait(), 5.0)
     assert "testing the worker failed" in caplog.text and "disk on fire" in caplog.text
-    stopped_at = calls
-    for _ in range(10):  # open, a zero period would have run a step in each of these turns
-        await asyncio.sleep(0)
-    assert calls == stopped_at
+    assert worker._task is not None and worker._task.done()  # closing ended the loop
+
+
+async def test_a_period_of_zero_runs_nothing() -> None:
+    """A setting turned off (TANDEM_LOOP_LAG_INTERVAL_S=0, say), not a busy loop."""
+    calls = 0
+
+    async def step() -> None:
+        nonlocal calls
+        calls += 1
+
+    async with Periodic(step, 0.0, "turned off"):
+        for _ in range(10):  # turns of the loop in which a running worker would have stepped
+            await asyncio.sleep(0)
+    assert calls == 0
