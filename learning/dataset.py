@@ -36,6 +36,8 @@ PREFERENCE_KINDS = (
     OutcomeKind.PREFERRED,
     OutcomeKind.DISLIKED,
 )
+LABELLED_KINDS = frozenset((*SFT_KINDS, *PREFERENCE_KINDS))
+"""Outcomes a dataset can use; the others (unchanged, gone) hold no text people preferred."""
 _ROLES = ("system", "user", "assistant")
 _SFT = {k.value for k in SFT_KINDS}
 
@@ -118,7 +120,7 @@ def sha256(data: bytes) -> str:
 
 def labelled(outcome: Outcome) -> bool:
     """Counts toward the minimum of new examples: an outcome a dataset can use."""
-    return _kind(outcome) in (*SFT_KINDS, *PREFERENCE_KINDS) and bool(outcome.get("prompt"))
+    return _kind(outcome) in LABELLED_KINDS and bool(outcome.get("prompt"))
 
 
 def _kind(outcome: Outcome) -> OutcomeKind | None:
@@ -137,8 +139,8 @@ def _scrub(text: str, found: Counter[str]) -> str:
 def example_of(outcome: Outcome, redactions: Counter[str]) -> Example | None:
     kind = _kind(outcome)
     prompt = outcome.get("prompt")
-    if kind not in (*SFT_KINDS, *PREFERENCE_KINDS) or not isinstance(prompt, list) or not prompt:
-        return None  # unchanged or gone: no text people preferred
+    if kind not in LABELLED_KINDS or not isinstance(prompt, list) or not prompt:
+        return None
     if kind in (OutcomeKind.REVERTED,):
         preferred = outcome.get("original") or ""
     else:

@@ -50,7 +50,6 @@ def _outcome(
         "proposal": other.text,
         "final_text": chosen.text,
         "model": other.model,
-        "source": "thread",
     }
 
 
@@ -71,18 +70,20 @@ async def thread_outcomes(threads: ThreadStore, workspace_id: str) -> list[Outco
         if message.role is Role.USER:
             found.extend(_preferences(message, await answers_to(message)))
     liked = _liked(judged)
-    for answer in judged:
-        if answer.role is not Role.ASSISTANT or not _usable(answer):
-            continue
+    for answer in filter(_usable, judged):
         for user_id, value in sorted(answer.votes.items()):
+            key = f"vote:{answer.id}:{user_id}"
             at = float(answer.votes_at.get(user_id, answer.created_at))
             if value == "up":
-                key = f"vote:{answer.id}:{user_id}"
                 found.append(_outcome(key, OutcomeKind.APPROVED, user_id, at, answer, answer))
                 continue
-            better = [a for a in await answers_to(answer) if a.id in liked and a.id != answer.id]
+            # The better answer is the label's text: it must be one the dataset can use.
+            better = [
+                a
+                for a in await answers_to(answer)
+                if a.id in liked and a.id != answer.id and _usable(a)
+            ]
             if better:
-                key = f"vote:{answer.id}:{user_id}"
                 chosen = max(better, key=lambda a: a.seq)
                 found.append(_outcome(key, OutcomeKind.DISLIKED, user_id, at, chosen, answer))
     return found

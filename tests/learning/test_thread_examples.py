@@ -121,6 +121,11 @@ async def test_answers_without_a_prompt_or_not_done_are_left_out(store: ThreadSt
     await ask(store, "q2", "Half an ans")
     await store.update_message("q2-a0", {"status": AnswerStatus.STOPPED.value})
     await store.mark("q2-a0", "votes", "bob", "up", at=6.0)
+    # A thumbs down pairs with a liked answer only while that answer can be a label.
+    await ask(store, "q3", "Liked, then deleted.", "Disliked.")
+    await store.mark("q3-a0", "votes", "carol", "up", at=7.0)
+    await store.update_message("q3-a0", {"text": "", "deleted_at": 8.0})
+    await store.mark("q3-a1", "votes", "bob", "down", at=9.0)
     assert await thread_outcomes(store, "w1") == []
     assert await thread_outcomes(store, "w2") == []
 
