@@ -199,15 +199,18 @@ class SqliteThreads(SqliteFile):
 
         return await self._run(_transaction(work))
 
-    async def judged(self, workspace_id: str) -> list[Message]:
+    async def _select(self, where: str, params: tuple[Any, ...]) -> list[Message]:
         rows = await self._run(
             lambda db: db.execute(
-                "SELECT data FROM assistant_messages WHERE workspace_id = ?"
-                " AND json_extract(data, '$.judged')",
-                (workspace_id,),
+                f"SELECT data FROM assistant_messages WHERE {where}", params
             ).fetchall()
         )
         return [Message.from_dict(json.loads(row[0])) for row in rows]
+
+    async def judged(self, workspace_id: str) -> list[Message]:
+        return await self._select(
+            "workspace_id = ? AND json_extract(data, '$.judged')", (workspace_id,)
+        )
 
     async def judged_workspaces(self) -> list[str]:
         rows = await self._run(
@@ -219,28 +222,21 @@ class SqliteThreads(SqliteFile):
         return [row[0] for row in rows]
 
     async def replies(self, thread_id: str, message_id: str) -> list[Message]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT data FROM assistant_messages WHERE thread_id = ?"
-                " AND json_extract(data, '$.reply_to') = ? ORDER BY seq",
-                (thread_id, message_id),
-            ).fetchall()
+        return await self._select(
+            "thread_id = ? AND json_extract(data, '$.reply_to') = ? ORDER BY seq",
+            (thread_id, message_id),
         )
-        return [Message.from_dict(json.loads(row[0])) for row in rows]
 
     async def messages(
         self, thread_id: str, *, before_seq: int | None = None, limit: int = 50
     ) -> list[Message]:
         if limit < 1:
             return []
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT data FROM assistant_messages WHERE thread_id = ? AND seq < ?"
-                " ORDER BY seq DESC LIMIT ?",
-                (thread_id, before_seq if before_seq is not None else 2**63 - 1, limit),
-            ).fetchall()
+        newest = await self._select(
+            "thread_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (thread_id, before_seq if before_seq is not None else 2**63 - 1, limit),
         )
-        return [Message.from_dict(json.loads(row[0])) for row in reversed(rows)]
+        return newest[::-1]
 
     async def delete_workspace(self, workspace_id: str) -> int:
         def work(db: sqlite3.Connection) -> int:
