@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import LOAD, free_port, start_reference, wait_port
+from bench.sync_bench import LOAD, start_reference, start_tandem
 from tests.accounts import sign_up
 
 SECRET = "bench-only-secret-for-the-burst-0123456789abcdef"
@@ -49,26 +48,20 @@ async def member_token(http_url: str) -> tuple[str, str]:
     return owner.token, str(response.json()["doc_id"])
 
 
-def tandem_round(tmp: Path, conns: int, size: int) -> dict:
-    port = free_port()
-    env = {
-        **os.environ,
-        "TANDEM_PORT": str(port),
-        "TANDEM_DATA_DIR": str(tmp),
-        "TANDEM_LOG_LEVEL": "warning",
-        "TANDEM_JWT_SECRET": SECRET,
-        "TANDEM_SIGNIN_ATTEMPTS_PER_MIN": "1000",
-        **dict(item.split("=", 1) for item in os.environ.get("BURST_ENV", "").split() if item),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
+def tandem_round(tmp: Path, conns: int, size: int, settings: dict[str, str]) -> dict:
+    server = start_tandem(
+        tmp,
+        TANDEM_OPEN_ACCESS="false",
+        TANDEM_JWT_SECRET=SECRET,
+        TANDEM_SIGNIN_ATTEMPTS_PER_MIN="1000",
+        **settings,
+    )
     try:
-        wait_port(port)
-        token, doc_id = asyncio.run(member_token(f"http://127.0.0.1:{port}"))
+        token, doc_id = asyncio.run(member_token(f"http://127.0.0.1:{server.port}"))
         # The document's own id as the room: the stock provider appends it to the URL.
-        return burst(f"ws://127.0.0.1:{port}/sync", conns, size, f"token={token}", doc_id)
+        return burst(server.url, conns, size, f"token={token}", doc_id)
     finally:
-        proc.kill()
-        proc.wait()
+        server.stop()
 
 
 def main() -> None:
@@ -76,10 +69,12 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=1000)
     parser.add_argument("--bytes", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for Tandem")
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(args.rounds):
-            found = tandem_round(Path(tmp) / f"r{number}", args.conns, args.bytes)
+            found = tandem_round(Path(tmp) / f"r{number}", args.conns, args.bytes, settings)
             print("tandem   ", json.dumps(found), flush=True)
             reference = start_reference()
             try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sync_bench import LOAD, free_port, rss_kib, wait_port
+from bench.sync_bench import LOAD, rss_kib, start_tandem
 
 
 def rooms(port: int) -> float:
@@ -63,21 +62,12 @@ def main() -> None:
     )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args()
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "TANDEM_PORT": str(port),
-            "TANDEM_DATA_DIR": tmp,
-            "TANDEM_LOG_LEVEL": "warning",
-            "TANDEM_OPEN_ACCESS": "true",
-            **dict(item.split("=", 1) for item in args.env),
-        }
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
+        server = start_tandem(Path(tmp), **dict(item.split("=", 1) for item in args.env))
         try:
-            wait_port(port)
-            url = f"ws://127.0.0.1:{port}/sync"
-            started_kib = rss_kib(server.pid)
+            port = server.port
+            url = server.url
+            started_kib = rss_kib(server.proc.pid)
             cycles = []
             for _ in range(args.cycles):
                 cmd = ["node", str(LOAD), "churn", "--url", url]
@@ -85,11 +75,11 @@ def main() -> None:
                 subprocess.run(cmd, check=True, capture_output=True, timeout=600)
                 freed_s = wait_rooms_freed(port)
                 time.sleep(args.settle)  # the server's own trimming period, not a wait for state
-                cycles.append({"rss_mib": rss_kib(server.pid) / 1024, "freed_s": freed_s})
+                cycles.append({"rss_mib": rss_kib(server.proc.pid) / 1024, "freed_s": freed_s})
             later = []
             for _ in range(int(args.minutes)):
                 time.sleep(60)  # the soak's quiet period itself
-                later.append(rss_kib(server.pid) / 1024)
+                later.append(rss_kib(server.proc.pid) / 1024)
             print(
                 json.dumps(
                     {
@@ -104,8 +94,7 @@ def main() -> None:
                 )
             )
         finally:
-            server.kill()
-            server.wait()
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -82,15 +82,17 @@ class Server:
         self.proc.wait()
 
 
-def start_tandem(data_dir: Path) -> Server:
+def start_tandem(data_dir: Path, **settings: str) -> Server:
+    """``tandem serve`` with open access (the reference server has no authentication:
+    compare the protocol alone) unless ``settings`` (TANDEM_* names) say otherwise."""
     port = free_port()
     env = {
         **os.environ,
         "TANDEM_PORT": str(port),
         "TANDEM_DATA_DIR": str(data_dir),
         "TANDEM_LOG_LEVEL": "warning",
-        # The reference server has no authentication: compare the protocol alone.
         "TANDEM_OPEN_ACCESS": "true",
+        **settings,
     }
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env)
     wait_port(port)
@@ -111,6 +113,29 @@ GENERATOR_FLAGS = ["--initial-old-space-size=1024"]
 """The load generator's heap starts large enough for a whole run: its mark-compacts, every few
 seconds as the clients' documents grow, stalled every client of a thread by up to 25 ms, in the
 figures of both servers alike (bench/README.md)."""
+
+
+def latency(
+    server: Server, docs: int, clients: int, rate: float, seconds: int, threads: int
+) -> dict:
+    """One latency load's figures, with the server's CPU per update and share of a core."""
+    before = cpu_s(server.proc.pid)
+    figures = load(
+        "latency",
+        server,
+        docs=docs,
+        clients=clients,
+        rate=rate,
+        duration=seconds,
+        warmup=2,
+        threads=threads,
+    )
+    # CPU per update is steadier than p99 on a shared machine, and p99 follows it there: the
+    # more CPU an update costs, the longer the queues behind the machine's hiccups.
+    used = cpu_s(server.proc.pid) - before
+    figures["server_cpu_us_per_update"] = used / figures["updates_sent"] * 1e6
+    figures["server_cpu_share"] = used / (seconds + 2)
+    return figures
 
 
 def load(mode: str, server: Server, **args: object) -> dict:
@@ -190,23 +215,9 @@ def run(
                 try:
                     res: dict = {"latency": [], "connect": []}
                     for docs, clients, rate in loads:
-                        before = cpu_s(server.proc.pid)
-                        figures = load(
-                            "latency",
-                            server,
-                            docs=docs,
-                            clients=clients,
-                            rate=rate,
-                            duration=duration,
-                            warmup=2,
-                            threads=threads,
+                        res["latency"].append(
+                            latency(server, docs, clients, rate, duration, threads)
                         )
-                        # CPU per update is steadier than p99 on a shared machine, and p99
-                        # follows it there: the more CPU an update costs, the longer the
-                        # queues behind the machine's hiccups.
-                        used = cpu_s(server.proc.pid) - before
-                        figures["server_cpu_us_per_update"] = used / figures["updates_sent"] * 1e6
-                        res["latency"].append(figures)
                     for size in sizes:
                         res["connect"].append(
                             load("connect", server, bytes=size, repeats=10 if quick else 30)
@@ -246,18 +257,7 @@ def ramp(rounds: int, threads: int, seconds: int = 10) -> dict:
                 steps: list[dict] = []
                 try:
                     for rate in RAMP_RATES:
-                        before = cpu_s(server.proc.pid)
-                        figures = load(
-                            "latency",
-                            server,
-                            docs=RAMP_DOCS,
-                            clients=RAMP_CLIENTS,
-                            rate=rate,
-                            duration=seconds,
-                            warmup=2,
-                            threads=threads,
-                        )
-                        used = cpu_s(server.proc.pid) - before
+                        figures = latency(server, RAMP_DOCS, RAMP_CLIENTS, rate, seconds, threads)
                         steps.append(
                             {
                                 "rate": rate,
@@ -265,7 +265,7 @@ def ramp(rounds: int, threads: int, seconds: int = 10) -> dict:
                                 "p50": figures["latency_ms"]["p50"],
                                 "p99": figures["latency_ms"]["p99"],
                                 "deliveries_per_s": figures["deliveries_per_s"],
-                                "server_cpu_share": used / (seconds + 2),
+                                "server_cpu_share": figures["server_cpu_share"],
                                 "generator_stall_p99": figures["generator_loop_delay_ms"]["p99"],
                             }
                         )

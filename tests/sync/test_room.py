@@ -336,6 +336,14 @@ async def test_awareness_echoed_by_another_peer_stays_with_its_owner(rooms: Room
     assert decode_awareness(removal.payload) == [AwarenessEntry(42, 4, "null")]
 
 
+async def one_batch(transport: MemoryTransport) -> list[AwarenessEntry]:
+    """The one awareness message the transport got (waiting for it), by client id."""
+    await transport.wait_for(lambda: transport.frames)
+    (batch,) = transport.messages()
+    assert isinstance(batch, AwarenessMessage)
+    return sorted(decode_awareness(batch.payload), key=lambda e: e.client_id)
+
+
 async def test_a_crowded_room_relays_awareness_in_batches(store: SqliteStore) -> None:
     """Past ``batch_peers`` peers, the states that came in one batch period go out as one
     message to every peer, each client's newest: a crowd joining at once costs a message per
@@ -357,10 +365,7 @@ async def test_a_crowded_room_relays_awareness_in_batches(store: SqliteStore) ->
         await room.handle(joined[0][0], AwarenessMessage(newer))
         assert all(not transport.frames for _, transport in joined)  # held for the batch
         for _, transport in joined:
-            await transport.wait_for(lambda t=transport: t.frames)
-            (batch,) = transport.messages()
-            assert isinstance(batch, AwarenessMessage)
-            assert sorted(decode_awareness(batch.payload), key=lambda e: e.client_id) == [
+            assert await one_batch(transport) == [
                 AwarenessEntry(100, 2, '{"n":"moved"}'),
                 AwarenessEntry(101, 1, '{"n":1}'),
                 AwarenessEntry(102, 1, '{"n":2}'),
@@ -377,10 +382,7 @@ async def test_a_crowded_room_relays_awareness_in_batches(store: SqliteStore) ->
         staying = [joined[0], joined[3], *more]
         assert all(not transport.frames for _, transport in staying)
         for _, transport in staying:
-            await transport.wait_for(lambda t=transport: t.frames)
-            (batch,) = transport.messages()
-            assert isinstance(batch, AwarenessMessage)
-            assert sorted(decode_awareness(batch.payload), key=lambda e: e.client_id) == [
+            assert await one_batch(transport) == [
                 AwarenessEntry(101, 2, "null"),
                 AwarenessEntry(102, 2, "null"),
             ]
