@@ -174,12 +174,13 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
     }
     function render() {
       const shown = all()
+      const comparable = withAlternative(shown)
       const stickToEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40
       const nodes = shown.map((m) => {
-        const key = JSON.stringify([m.text, m.status, m.edited_at, m.deleted_at, m.citations, m.feedback, m.preferred, hasAlternative(m, shown), edits.get(m.id) === 'loading' ? 0 : edits.get(m.id), applied.get(m.id), ...[...setResults.entries()]])
+        const key = JSON.stringify([m.text, m.status, m.edited_at, m.deleted_at, m.citations, m.feedback, m.preferred, comparable.has(m.id), edits.get(m.id) === 'loading' ? 0 : edits.get(m.id), applied.get(m.id), ...[...setResults.entries()]])
         const have = rendered.get(m.id)
         if (have && have.key === key) return have.el
-        const el = messageEl(m)
+        const el = messageEl(m, comparable.has(m.id))
         rendered.set(m.id, { key, el })
         return el
       })
@@ -199,10 +200,15 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
       lastStatus = now
     }
 
-    /** Another finished answer to the same question: the two can be compared. */
-    function hasAlternative(m: Message, shown: Message[]): boolean {
-      return m.role === 'assistant' && m.reply_to !== null && shown.some((x) =>
-        x.role === 'assistant' && x.reply_to === m.reply_to && x.id !== m.id && x.status === 'done')
+    /** The answers that have another finished answer to the same question (they can be
+     *  compared): one pass per render, not a scan of the thread per message. */
+    function withAlternative(shown: Message[]): Set<string> {
+      const done = new Map<string, number>()
+      for (const x of shown) {
+        if (x.role === 'assistant' && x.reply_to !== null && x.status === 'done') done.set(x.reply_to, (done.get(x.reply_to) ?? 0) + 1)
+      }
+      return new Set(shown.filter((x) => x.role === 'assistant' && x.reply_to !== null &&
+        (done.get(x.reply_to) ?? 0) - (x.status === 'done' ? 1 : 0) > 0).map((x) => x.id))
     }
 
     function citeHref(m: Message) {
@@ -212,7 +218,7 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
       }
     }
 
-    function messageEl(m: Message): HTMLElement {
+    function messageEl(m: Message, hasAlternative: boolean): HTMLElement {
       const mine = m.role === 'user' && m.author_id === user.id
       const author = m.role === 'assistant' ? 'Assistant' : m.author_name
       const head = h('div', { class: 'message-head' },
@@ -246,7 +252,7 @@ export function threadsPanel(ctx: AppContext, opts: { ws: string; role: Role; do
             h('button', { type: 'button', 'aria-label': `Bad answer (${fb.down})`, title: 'Bad answer', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/feedback`, { value: 'down' })) }, `Bad ${fb.down}`),
             h('button', { type: 'button', onclick: () => void act(() => ctx.api.post(`${tbase}/messages/${m.id}/regenerate`)) }, 'Regenerate'),
           )
-          if (m.status === 'done' && hasAlternative(m, all())) {
+          if (m.status === 'done' && hasAlternative) {
             const n = m.preferred ?? 0
             actions.append(h('button', { type: 'button', 'aria-label': `Prefer this answer (${n})`, title: 'Prefer this answer to the other', onclick: () => void act(() => ctx.api.request('PUT', `${tbase}/messages/${m.id}/preferred`, { value: true })) }, `Prefer this ${n}`))
           }
