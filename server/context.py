@@ -12,6 +12,7 @@ from .access.guard import Access
 from .access.sync_gate import AccessWatch
 from .backends import Backends
 from .settings import Settings
+from .sync_admission import Admission
 
 
 @dataclass
@@ -32,8 +33,8 @@ class AppContext:
     """The edit history (server/history/wiring.py HistoryPart)."""
     knowledge: Any = None
     """Search and retrieval (server/search/knowledge.py WorkspaceKnowledge)."""
-    admission: Any = None
-    """Who may be authorized on /sync now (server/sync_admission.py Admission)."""
+    admission: Admission | None = None
+    """Who may be authorized on /sync now."""
     draining: bool = False
     workspace_deleted_hooks: list[Any] = field(default_factory=list)
     """Async callables run with the workspace id before a workspace is deleted: each part

@@ -104,6 +104,7 @@ def user_color(user_id: str) -> dict[str, str]:
 
 async def _authorize(websocket: WebSocket, ctx: AppContext, doc_id: str) -> Grant | None:
     """The grant for this connection, or None after closing it with the refusal's code."""
+    assert ctx.admission is not None
     async with ctx.admission.slot() as admitted:
         if not admitted:
             metrics.CLOSES.labels(str(CloseCode.TRY_AGAIN_LATER)).inc()
